@@ -1,0 +1,65 @@
+import type { Command } from 'commander';
+import { DEFAULT_BATCH_PORT, DEFAULT_BLOB_PORT, defaultDataDir, parsePort, resolveAccounts, type KilnConfig } from '../config/config.js';
+import { startKiln } from '../server/kiln.js';
+
+interface UpOptions {
+  host: string;
+  blobPort: string;
+  batchPort: string;
+  data: string;
+  account: string[];
+}
+
+export function connectionString(accountName: string, keyBase64: string, blobUrl: string): string {
+  return `DefaultEndpointsProtocol=http;AccountName=${accountName};AccountKey=${keyBase64};BlobEndpoint=${blobUrl};`;
+}
+
+export function registerUp(program: Command): void {
+  program
+    .command('up')
+    .description('start Kiln in the foreground: the Blob service (and, as they land, Batch and local nodes)')
+    .option('--host <host>', 'address to listen on (env KILN_HOST)', process.env.KILN_HOST ?? '127.0.0.1')
+    .option('--blob-port <port>', 'Blob service port (env KILN_BLOB_PORT)', process.env.KILN_BLOB_PORT ?? String(DEFAULT_BLOB_PORT))
+    .option('--batch-port <port>', 'Batch service port (env KILN_BATCH_PORT)', process.env.KILN_BATCH_PORT ?? String(DEFAULT_BATCH_PORT))
+    .option('--data <dir>', 'data directory (env KILN_DATA)', process.env.KILN_DATA ?? defaultDataDir())
+    .option(
+      '--account <name:base64key>',
+      'an account, repeatable (env KILN_ACCOUNTS, separated by ";"); default devstoreaccount1 with the development key',
+      (value: string, previous: string[]) => [...previous, value],
+      [] as string[],
+    )
+    .action(async (opts: UpOptions) => {
+      const started = performance.now();
+      const config: KilnConfig = {
+        host: opts.host,
+        blobPort: parsePort(opts.blobPort, '--blob-port'),
+        batchPort: parsePort(opts.batchPort, '--batch-port'),
+        dataDir: opts.data,
+        accounts: resolveAccounts(opts.account),
+      };
+      const kiln = await startKiln(config);
+      const lines = [
+        `Kiln is up (${Math.round(performance.now() - started)} ms). Data: ${config.dataDir}`,
+        `  Blob service:  http://${config.host}:${kiln.blobPort}/<account>`,
+        ...config.accounts.flatMap((a) => [
+          `  Account ${a.name}`,
+          `    key:               ${a.keyBase64}`,
+          `    connection string: ${connectionString(a.name, a.keyBase64, kiln.blobUrl(a.name))}`,
+        ]),
+        'Press Ctrl+C to stop.',
+      ];
+      console.log(lines.join('\n'));
+      const stop = (signal: string) => {
+        console.log(`${signal}: shutting down`);
+        kiln.close().then(
+          () => process.exit(0),
+          (err: unknown) => {
+            console.error(err);
+            process.exit(1);
+          },
+        );
+      };
+      process.once('SIGINT', () => stop('SIGINT'));
+      process.once('SIGTERM', () => stop('SIGTERM'));
+    });
+}

@@ -1,0 +1,36 @@
+import os from 'node:os';
+import path from 'node:path';
+import { type Account, devAccount, parseAccountSpec } from './accounts.js';
+
+export interface KilnConfig {
+  host: string;
+  blobPort: number;
+  batchPort: number;
+  dataDir: string;
+  accounts: Account[];
+}
+
+export const DEFAULT_BLOB_PORT = 10000;
+export const DEFAULT_BATCH_PORT = 10100;
+
+/** Where Kiln keeps its data when --data is not given: the XDG data directory of the user. */
+export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  const xdg = env.XDG_DATA_HOME;
+  const base = xdg && path.isAbsolute(xdg) ? xdg : path.join(os.homedir(), '.local', 'share');
+  return path.join(base, 'kiln');
+}
+
+export function parsePort(value: string, what: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`${what} must be a port number (0-65535), not "${value}"`);
+  }
+  return port;
+}
+
+/** Accounts from flags win over KILN_ACCOUNTS (separated by ';' or ','); with neither, the dev account. */
+export function resolveAccounts(specs: string[], env: NodeJS.ProcessEnv = process.env): Account[] {
+  const fromEnv = (env.KILN_ACCOUNTS ?? '').split(/[;,]/).map((s) => s.trim()).filter(Boolean);
+  const chosen = specs.length > 0 ? specs : fromEnv;
+  return chosen.length > 0 ? chosen.map(parseAccountSpec) : [devAccount()];
+}

@@ -1,0 +1,192 @@
+import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { ExtentTooLargeError, type Segment } from '../../persistence/blob/extentStore.js';
+import { checkReadConditions, checkWriteConditions, type Conditions } from './conditions.js';
+import type { BlobContext } from './context.js';
+import { errors } from './errors.js';
+import { newEtag } from './etag.js';
+import type { Blob, ContentProperties, Metadata } from './models.js';
+import { validateBlobName, validateMetadata } from './names.js';
+import { resolveRange, type ByteRange } from './range.js';
+
+export interface BlobWrite {
+  properties: ContentProperties;
+  metadata: Metadata;
+  conditions: Conditions;
+}
+
+export interface BlobRead {
+  blob: Blob;
+  range: ByteRange | undefined;
+  body: Readable;
+}
+
+/** Takes the part of a blob's segments that covers `range`. */
+export function sliceSegments(segments: Segment[], range: ByteRange): Segment[] {
+  const out: Segment[] = [];
+  let position = 0;
+  for (const s of segments) {
+    const from = Math.max(range.start, position);
+    const to = Math.min(range.end + 1, position + s.length);
+    if (from < to) out.push({ extent: s.extent, offset: s.offset + (from - position), length: to - from });
+    position += s.length;
+  }
+  return out;
+}
+
+/** Blob operations of the Blob service (block staging lives in blocks.ts). */
+export class Blobs {
+  constructor(private readonly ctx: BlobContext) {}
+
+  /** The container must exist; every blob operation checks it first, as Azure does. */
+  requireContainer(account: string, container: string): void {
+    if (!this.ctx.store.getContainer(account, container)) throw errors.containerNotFound();
+  }
+
+  get(account: string, container: string, name: string): Blob {
+    this.requireContainer(account, container);
+    const blob = this.ctx.store.getBlob(account, container, name);
+    if (!blob) throw errors.blobNotFound();
+    return blob;
+  }
+
+  getProperties(account: string, container: string, name: string, conditions: Conditions): Blob {
+    const blob = this.get(account, container, name);
+    checkReadConditions(blob, conditions);
+    return blob;
+  }
+
+  read(account: string, container: string, name: string, rangeHeader: string | undefined, conditions: Conditions): BlobRead {
+    const blob = this.getProperties(account, container, name, conditions);
+    const range = resolveRange(rangeHeader, blob.size);
+    const segments = this.ctx.store.getSegments(blob.id);
+    return { blob, range, body: this.ctx.extents.read(range ? sliceSegments(segments, range) : segments) };
+  }
+
+  /**
+   * Put Blob: the body streams into a new extent first; only a complete body, with a matching MD5 if one
+   * was sent, replaces the blob, in one transaction. Conditions are checked before and again at commit.
+   */
+  async put(
+    account: string,
+    container: string,
+    name: string,
+    body: Readable,
+    write: BlobWrite & { transferMd5?: string; maxLength: number },
+  ): Promise<Blob> {
+    validateBlobName(name);
+    validateMetadata(write.metadata);
+    this.requireContainer(account, container);
+    checkWriteConditions(this.ctx.store.getBlob(account, container, name), write.conditions);
+    let written;
+    try {
+      written = await this.ctx.extents.write(body, { md5: true, maxLength: write.maxLength });
+    } catch (err) {
+      if (err instanceof ExtentTooLargeError) throw errors.requestBodyTooLarge(write.maxLength);
+      throw err;
+    }
+    const md5 = written.md5!.toString('base64');
+    try {
+      if (write.transferMd5 !== undefined && write.transferMd5 !== md5) throw errors.md5Mismatch(write.transferMd5, md5);
+      this.requireContainer(account, container);
+      checkWriteConditions(this.ctx.store.getBlob(account, container, name), write.conditions);
+    } catch (err) {
+      await this.ctx.extents.remove([written.extent]);
+      throw err;
+    }
+    return this.commit(account, container, name, {
+      properties: { ...write.properties, contentMd5: write.properties.contentMd5 ?? md5 },
+      metadata: write.metadata,
+      segments: [{ extent: written.extent, offset: 0, length: written.length, blockId: null }],
+    });
+  }
+
+  async commit(
+    account: string,
+    container: string,
+    name: string,
+    content: { properties: ContentProperties; metadata: Metadata; segments: (Segment & { blockId: string | null })[]; copy?: Blob['copy'] },
+  ): Promise<Blob> {
+    const now = this.ctx.now();
+    const { blob, freed } = this.ctx.store.commitBlob({
+      account,
+      container,
+      name,
+      etag: newEtag(now),
+      now,
+      metadata: content.metadata,
+      ...content.properties,
+      contentType: content.properties.contentType ?? 'application/octet-stream',
+      segments: content.segments,
+      copy: content.copy,
+    });
+    await this.ctx.extents.remove(freed);
+    return blob;
+  }
+
+  setProperties(account: string, container: string, name: string, properties: ContentProperties, conditions: Conditions): Blob {
+    const blob = this.get(account, container, name);
+    checkWriteConditions(blob, conditions);
+    const now = this.ctx.now();
+    this.ctx.store.updateBlob(blob.id, { ...properties, contentMd5: properties.contentMd5, etag: newEtag(now), lastModified: now });
+    return this.get(account, container, name);
+  }
+
+  setMetadata(account: string, container: string, name: string, metadata: Metadata, conditions: Conditions): Blob {
+    validateMetadata(metadata);
+    const blob = this.get(account, container, name);
+    checkWriteConditions(blob, conditions);
+    const now = this.ctx.now();
+    this.ctx.store.updateBlob(blob.id, { metadata, etag: newEtag(now), lastModified: now });
+    return this.get(account, container, name);
+  }
+
+  async delete(account: string, container: string, name: string, conditions: Conditions): Promise<void> {
+    const blob = this.get(account, container, name);
+    checkWriteConditions(blob, conditions);
+    const { freed } = this.ctx.store.deleteBlob(account, container, name);
+    await this.ctx.extents.remove(freed);
+  }
+
+  list(account: string, container: string, opts: { prefix: string; delimiter: string; marker: string; limit: number }) {
+    this.requireContainer(account, container);
+    return this.ctx.store.listBlobs(account, container, opts);
+  }
+
+  /**
+   * Copy Blob within this service: the copy shares the source's extents (they are immutable), so it is
+   * complete, and answered `success`, at once, whatever the size.
+   */
+  async copy(
+    source: Blob,
+    account: string,
+    container: string,
+    name: string,
+    write: { metadata: Metadata | undefined; conditions: Conditions; sourceUrl: string },
+  ): Promise<Blob> {
+    validateBlobName(name);
+    this.requireContainer(account, container);
+    checkWriteConditions(this.ctx.store.getBlob(account, container, name), write.conditions);
+    const segments = this.ctx.store.getSegments(source.id);
+    const now = this.ctx.now();
+    return this.commit(account, container, name, {
+      properties: {
+        contentType: source.contentType,
+        contentEncoding: source.contentEncoding,
+        contentLanguage: source.contentLanguage,
+        contentDisposition: source.contentDisposition,
+        cacheControl: source.cacheControl,
+        contentMd5: source.contentMd5,
+      },
+      metadata: write.metadata ?? source.metadata,
+      segments,
+      copy: {
+        id: randomUUID(),
+        source: write.sourceUrl,
+        status: 'success',
+        progress: `${source.size}/${source.size}`,
+        completionTime: now,
+      },
+    });
+  }
+}

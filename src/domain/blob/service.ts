@@ -1,0 +1,32 @@
+import type { ExtentStore } from '../../persistence/blob/extentStore.js';
+import { Blobs } from './blobs.js';
+import { Blocks } from './blocks.js';
+import { Containers } from './containers.js';
+import type { BlobContext } from './context.js';
+import type { BlobMetadataStore } from './store.js';
+
+/** Azure keeps uncommitted blocks for about a week. */
+export const UNCOMMITTED_BLOCK_LIFETIME_MS = 7 * 24 * 3600 * 1000;
+
+/** The Blob service's domain: containers, blobs and blocks over a metadata store and a byte store. */
+export class BlobService {
+  readonly containers: Containers;
+  readonly blobs: Blobs;
+  readonly blocks: Blocks;
+  private readonly ctx: BlobContext;
+
+  constructor(store: BlobMetadataStore, extents: ExtentStore, now: () => number = Date.now) {
+    this.ctx = { store, extents, now };
+    this.containers = new Containers(this.ctx);
+    this.blobs = new Blobs(this.ctx);
+    this.blocks = new Blocks(this.ctx, this.blobs);
+  }
+
+  /** Reclaims the space of blocks never committed and of uploads a crash cut off. */
+  async collectGarbage(blockLifetimeMs = UNCOMMITTED_BLOCK_LIFETIME_MS): Promise<{ expiredBlocks: number; orphans: number }> {
+    const { freed } = this.ctx.store.expireUncommittedBlocks(this.ctx.now() - blockLifetimeMs);
+    await this.ctx.extents.remove(freed);
+    const orphans = await this.ctx.extents.sweepOrphans((e) => this.ctx.store.isExtentReferenced(e));
+    return { expiredBlocks: freed.length, orphans };
+  }
+}

@@ -1,0 +1,320 @@
+import type { Db } from '../sqlite/database.js';
+import type { Blob, Container, CopyState, Metadata, PublicAccess } from '../../domain/blob/models.js';
+import type {
+  BlobChanges,
+  BlobListItem,
+  BlobMetadataStore,
+  ContainerChanges,
+  ListPage,
+  NewBlob,
+  StoredSegment,
+  UncommittedBlock,
+} from '../../domain/blob/store.js';
+
+interface ContainerRow {
+  account: string;
+  name: string;
+  etag: string;
+  created: number;
+  last_modified: number;
+  metadata: string;
+  public_access: string | null;
+  access_policies: string;
+}
+
+interface BlobRow {
+  id: number;
+  account: string;
+  container: string;
+  name: string;
+  size: number;
+  etag: string;
+  created: number;
+  last_modified: number;
+  content_type: string | null;
+  content_encoding: string | null;
+  content_language: string | null;
+  content_disposition: string | null;
+  cache_control: string | null;
+  content_md5: string | null;
+  metadata: string;
+  copy: string | null;
+}
+
+/** Greater than every string that starts with `prefix` (no blob name holds U+10FFFF in practice). */
+const pastPrefix = (prefix: string): string => `${prefix}\u{10FFFF}`;
+
+const toContainer = (r: ContainerRow): Container => ({
+  account: r.account,
+  name: r.name,
+  etag: r.etag,
+  created: r.created,
+  lastModified: r.last_modified,
+  metadata: JSON.parse(r.metadata) as Metadata,
+  publicAccess: (r.public_access ?? undefined) as PublicAccess | undefined,
+  accessPolicies: JSON.parse(r.access_policies) as Container['accessPolicies'],
+});
+
+const toBlob = (r: BlobRow): Blob => ({
+  id: r.id,
+  account: r.account,
+  container: r.container,
+  name: r.name,
+  size: r.size,
+  etag: r.etag,
+  created: r.created,
+  lastModified: r.last_modified,
+  contentType: r.content_type ?? undefined,
+  contentEncoding: r.content_encoding ?? undefined,
+  contentLanguage: r.content_language ?? undefined,
+  contentDisposition: r.content_disposition ?? undefined,
+  cacheControl: r.cache_control ?? undefined,
+  contentMd5: r.content_md5 ?? undefined,
+  metadata: JSON.parse(r.metadata) as Metadata,
+  copy: r.copy ? (JSON.parse(r.copy) as CopyState) : undefined,
+});
+
+/** The Blob service's metadata in SQLite: one prepared statement per query, one transaction per change. */
+export class SqliteBlobStore implements BlobMetadataStore {
+  private readonly q;
+
+  constructor(private readonly db: Db) {
+    const p = (sql: string) => db.prepare(sql);
+    this.q = {
+      getContainer: p('SELECT * FROM containers WHERE account = ? AND name = ?'),
+      insertContainer: p(
+        `INSERT OR IGNORE INTO containers (account, name, etag, created, last_modified, metadata, public_access, access_policies)
+         VALUES (@account, @name, @etag, @created, @lastModified, @metadata, @publicAccess, @accessPolicies)`,
+      ),
+      containerExtents: p(
+        `SELECT s.extent FROM blobs b JOIN blob_segments s ON s.blob_id = b.id WHERE b.account = ? AND b.container = ?
+         UNION SELECT extent FROM uncommitted_blocks WHERE account = ? AND container = ?`,
+      ),
+      deleteContainer: p('DELETE FROM containers WHERE account = ? AND name = ?'),
+      listContainers: p(
+        'SELECT * FROM containers WHERE account = ? AND name >= ? AND name >= ? AND name < ? ORDER BY name LIMIT ?',
+      ),
+      getBlob: p('SELECT * FROM blobs WHERE account = ? AND container = ? AND name = ?'),
+      getSegments: p('SELECT extent, offset, length, block_id AS blockId FROM blob_segments WHERE blob_id = ? ORDER BY seq'),
+      segmentExtents: p('SELECT DISTINCT extent FROM blob_segments WHERE blob_id = ?'),
+      deleteBlobById: p('DELETE FROM blobs WHERE id = ?'),
+      insertBlob: p(
+        `INSERT INTO blobs (account, container, name, size, etag, created, last_modified, content_type, content_encoding,
+           content_language, content_disposition, cache_control, content_md5, metadata, copy)
+         VALUES (@account, @container, @name, @size, @etag, @created, @now, @contentType, @contentEncoding,
+           @contentLanguage, @contentDisposition, @cacheControl, @contentMd5, @metadata, @copy)`,
+      ),
+      insertSegment: p('INSERT INTO blob_segments (blob_id, seq, extent, offset, length, block_id) VALUES (?, ?, ?, ?, ?, ?)'),
+      listBlobs: p(
+        'SELECT * FROM blobs WHERE account = ? AND container = ? AND name >= ? AND name >= ? AND name < ? ORDER BY name LIMIT ?',
+      ),
+      uncommittedExtentsOfBlob: p('SELECT extent FROM uncommitted_blocks WHERE account = ? AND container = ? AND blob = ?'),
+      deleteUncommittedOfBlob: p('DELETE FROM uncommitted_blocks WHERE account = ? AND container = ? AND blob = ?'),
+      getUncommittedBlock: p(
+        'SELECT extent FROM uncommitted_blocks WHERE account = ? AND container = ? AND blob = ? AND block_id = ?',
+      ),
+      upsertUncommittedBlock: p(
+        `INSERT OR REPLACE INTO uncommitted_blocks (account, container, blob, block_id, extent, length, created)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      listUncommitted: p(
+        `SELECT block_id AS blockId, extent, length FROM uncommitted_blocks
+         WHERE account = ? AND container = ? AND blob = ? ORDER BY created, block_id`,
+      ),
+      expiredExtents: p('SELECT extent FROM uncommitted_blocks WHERE created < ?'),
+      deleteExpired: p('DELETE FROM uncommitted_blocks WHERE created < ?'),
+      segmentUsesExtent: p('SELECT 1 FROM blob_segments WHERE extent = ? LIMIT 1'),
+      blockUsesExtent: p('SELECT 1 FROM uncommitted_blocks WHERE extent = ? LIMIT 1'),
+    };
+  }
+
+  /** Of the extents given, those that no blob or staged block refers to any more. */
+  private unreferenced(extents: Iterable<string>): string[] {
+    return [...new Set(extents)].filter((e) => !this.isExtentReferenced(e));
+  }
+
+  isExtentReferenced(extent: string): boolean {
+    return this.q.segmentUsesExtent.get(extent) !== undefined || this.q.blockUsesExtent.get(extent) !== undefined;
+  }
+
+  getContainer(account: string, name: string): Container | undefined {
+    const row = this.q.getContainer.get(account, name) as ContainerRow | undefined;
+    return row && toContainer(row);
+  }
+
+  createContainer(c: Container): boolean {
+    const result = this.q.insertContainer.run({
+      account: c.account,
+      name: c.name,
+      etag: c.etag,
+      created: c.created,
+      lastModified: c.lastModified,
+      metadata: JSON.stringify(c.metadata),
+      publicAccess: c.publicAccess ?? null,
+      accessPolicies: JSON.stringify(c.accessPolicies),
+    });
+    return result.changes === 1;
+  }
+
+  deleteContainer(account: string, name: string): { deleted: boolean; freed: string[] } {
+    return this.db.transaction(() => {
+      const extents = (this.q.containerExtents.all(account, name, account, name) as { extent: string }[]).map((r) => r.extent);
+      const deleted = this.q.deleteContainer.run(account, name).changes === 1;
+      return { deleted, freed: this.unreferenced(extents) };
+    })();
+  }
+
+  updateContainer(account: string, name: string, changes: ContainerChanges): void {
+    const sets = ['etag = @etag', 'last_modified = @lastModified'];
+    const params: Record<string, unknown> = { account, name, etag: changes.etag, lastModified: changes.lastModified };
+    if (changes.metadata !== undefined) {
+      sets.push('metadata = @metadata');
+      params.metadata = JSON.stringify(changes.metadata);
+    }
+    if (changes.publicAccess !== undefined) {
+      sets.push('public_access = @publicAccess');
+      params.publicAccess = changes.publicAccess;
+    }
+    if (changes.accessPolicies !== undefined) {
+      sets.push('access_policies = @accessPolicies');
+      params.accessPolicies = JSON.stringify(changes.accessPolicies);
+    }
+    this.db.prepare(`UPDATE containers SET ${sets.join(', ')} WHERE account = @account AND name = @name`).run(params);
+  }
+
+  listContainers(account: string, prefix: string, marker: string, limit: number): ListPage<Container> {
+    const rows = this.q.listContainers.all(account, prefix, marker, pastPrefix(prefix), limit + 1) as ContainerRow[];
+    const more = rows.length > limit ? rows.pop() : undefined;
+    return { items: rows.map(toContainer), nextMarker: more?.name };
+  }
+
+  getBlob(account: string, container: string, name: string): Blob | undefined {
+    const row = this.q.getBlob.get(account, container, name) as BlobRow | undefined;
+    return row && toBlob(row);
+  }
+
+  getSegments(blobId: number): StoredSegment[] {
+    return this.q.getSegments.all(blobId) as StoredSegment[];
+  }
+
+  commitBlob(b: NewBlob): { blob: Blob; freed: string[] } {
+    return this.db.transaction(() => {
+      const old = this.q.getBlob.get(b.account, b.container, b.name) as BlobRow | undefined;
+      const dropped: string[] = [];
+      if (old) {
+        for (const r of this.q.segmentExtents.all(old.id) as { extent: string }[]) dropped.push(r.extent);
+        this.q.deleteBlobById.run(old.id);
+      }
+      for (const r of this.q.uncommittedExtentsOfBlob.all(b.account, b.container, b.name) as { extent: string }[]) {
+        dropped.push(r.extent);
+      }
+      this.q.deleteUncommittedOfBlob.run(b.account, b.container, b.name);
+      const size = b.segments.reduce((sum, s) => sum + s.length, 0);
+      const { lastInsertRowid } = this.q.insertBlob.run({
+        account: b.account,
+        container: b.container,
+        name: b.name,
+        size,
+        etag: b.etag,
+        created: old?.created ?? b.now,
+        now: b.now,
+        contentType: b.contentType ?? null,
+        contentEncoding: b.contentEncoding ?? null,
+        contentLanguage: b.contentLanguage ?? null,
+        contentDisposition: b.contentDisposition ?? null,
+        cacheControl: b.cacheControl ?? null,
+        contentMd5: b.contentMd5 ?? null,
+        metadata: JSON.stringify(b.metadata),
+        copy: b.copy ? JSON.stringify(b.copy) : null,
+      });
+      const id = Number(lastInsertRowid);
+      b.segments.forEach((s, seq) => this.q.insertSegment.run(id, seq, s.extent, s.offset, s.length, s.blockId));
+      const row = this.q.getBlob.get(b.account, b.container, b.name) as BlobRow;
+      return { blob: toBlob(row), freed: this.unreferenced(dropped) };
+    })();
+  }
+
+  updateBlob(blobId: number, c: BlobChanges): void {
+    const columns: Record<string, unknown> = { etag: c.etag, last_modified: c.lastModified };
+    if (c.metadata !== undefined) columns.metadata = JSON.stringify(c.metadata);
+    const props: [keyof BlobChanges, string][] = [
+      ['contentType', 'content_type'],
+      ['contentEncoding', 'content_encoding'],
+      ['contentLanguage', 'content_language'],
+      ['contentDisposition', 'content_disposition'],
+      ['cacheControl', 'cache_control'],
+      ['contentMd5', 'content_md5'],
+    ];
+    // Set Blob Properties replaces every content property: those not given become empty.
+    if (props.some(([key]) => key in c)) for (const [key, column] of props) columns[column] = c[key] ?? null;
+    const sets = Object.keys(columns).map((column) => `${column} = @${column}`);
+    this.db.prepare(`UPDATE blobs SET ${sets.join(', ')} WHERE id = @id`).run({ ...columns, id: blobId });
+  }
+
+  deleteBlob(account: string, container: string, name: string): { deleted: boolean; freed: string[] } {
+    return this.db.transaction(() => {
+      const old = this.q.getBlob.get(account, container, name) as BlobRow | undefined;
+      const dropped = (this.q.uncommittedExtentsOfBlob.all(account, container, name) as { extent: string }[]).map((r) => r.extent);
+      this.q.deleteUncommittedOfBlob.run(account, container, name);
+      if (!old) return { deleted: false, freed: this.unreferenced(dropped) };
+      for (const r of this.q.segmentExtents.all(old.id) as { extent: string }[]) dropped.push(r.extent);
+      this.q.deleteBlobById.run(old.id);
+      return { deleted: true, freed: this.unreferenced(dropped) };
+    })();
+  }
+
+  /**
+   * Walks the name index from the marker. With a delimiter, every run of names under one "directory"
+   * becomes one prefix entry and the walk jumps past the whole run, so a page costs O(page), not
+   * O(container). The marker is the first name (or prefix) the next page starts with.
+   */
+  listBlobs(
+    account: string,
+    container: string,
+    opts: { prefix: string; delimiter: string; marker: string; limit: number },
+  ): ListPage<BlobListItem> {
+    const { prefix, delimiter, limit } = opts;
+    const items: BlobListItem[] = [];
+    const end = pastPrefix(prefix);
+    let cursor = opts.marker > prefix ? opts.marker : prefix;
+    for (;;) {
+      const batch = Math.max(limit - items.length + 1, 16);
+      const rows = this.q.listBlobs.all(account, container, prefix, cursor, end, batch) as BlobRow[];
+      let jumped = false;
+      for (const row of rows) {
+        const at = delimiter ? row.name.indexOf(delimiter, prefix.length) : -1;
+        const key = at >= 0 ? row.name.slice(0, at + delimiter.length) : row.name;
+        if (items.length === limit) return { items, nextMarker: key };
+        if (at >= 0) {
+          items.push({ kind: 'prefix', name: key });
+          cursor = pastPrefix(key);
+          jumped = true;
+          break;
+        }
+        items.push({ kind: 'blob', blob: toBlob(row) });
+        cursor = `${row.name}\0`;
+      }
+      if (!jumped && rows.length < batch) return { items, nextMarker: undefined };
+    }
+  }
+
+  putUncommittedBlock(account: string, container: string, blob: string, block: UncommittedBlock, now: number): { freed: string[] } {
+    return this.db.transaction(() => {
+      const old = this.q.getUncommittedBlock.get(account, container, blob, block.blockId) as { extent: string } | undefined;
+      this.q.upsertUncommittedBlock.run(account, container, blob, block.blockId, block.extent, block.length, now);
+      return { freed: old ? this.unreferenced([old.extent]) : [] };
+    })();
+  }
+
+  getUncommittedBlocks(account: string, container: string, blob: string): UncommittedBlock[] {
+    return this.q.listUncommitted.all(account, container, blob) as UncommittedBlock[];
+  }
+
+  expireUncommittedBlocks(before: number): { freed: string[] } {
+    return this.db.transaction(() => {
+      const extents = (this.q.expiredExtents.all(before) as { extent: string }[]).map((r) => r.extent);
+      this.q.deleteExpired.run(before);
+      return { freed: this.unreferenced(extents) };
+    })();
+  }
+}

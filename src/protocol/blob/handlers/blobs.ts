@@ -1,0 +1,192 @@
+import { createHash } from 'node:crypto';
+import { StorageError, errors } from '../../../domain/blob/errors.js';
+import type { BlobService } from '../../../domain/blob/service.js';
+import type { Blob } from '../../../domain/blob/models.js';
+import { checkUploadLength, maxPutBlobBytes } from '../body.js';
+import type { Operation } from '../operation.js';
+import { readConditions, readContentProperties, readMetadata, type BlobRequest } from '../request.js';
+import { httpDate, metadataHeaders, type Headers } from '../respond.js';
+
+const blobName = (req: BlobRequest): string => req.blob!;
+const versionHeaders = (b: Blob) => ({ ETag: b.etag, 'Last-Modified': httpDate(b.lastModified) });
+
+/** The headers Get Blob and Get Blob Properties share. */
+function propertyHeaders(b: Blob): Headers {
+  return {
+    ...versionHeaders(b),
+    ...metadataHeaders(b.metadata),
+    'Content-Type': b.contentType,
+    'Content-Encoding': b.contentEncoding,
+    'Content-Language': b.contentLanguage,
+    'Content-Disposition': b.contentDisposition,
+    'Cache-Control': b.cacheControl,
+    'x-ms-creation-time': httpDate(b.created),
+    'x-ms-blob-type': 'BlockBlob',
+    'x-ms-lease-state': 'available',
+    'x-ms-lease-status': 'unlocked',
+    'x-ms-server-encrypted': 'true',
+    'Accept-Ranges': 'bytes',
+    ...(b.copy
+      ? {
+          'x-ms-copy-id': b.copy.id,
+          'x-ms-copy-source': b.copy.source,
+          'x-ms-copy-status': b.copy.status,
+          'x-ms-copy-progress': b.copy.progress,
+          'x-ms-copy-completion-time': httpDate(b.copy.completionTime),
+        }
+      : {}),
+  };
+}
+
+/** A service SAS may override response headers of reads (rscc, rsct, ...). */
+function sasOverrides(req: BlobRequest): Headers {
+  const p = req.params;
+  if (!p.has('sig')) return {};
+  return {
+    'Cache-Control': p.get('rscc'),
+    'Content-Disposition': p.get('rscd'),
+    'Content-Encoding': p.get('rsce'),
+    'Content-Language': p.get('rscl'),
+    'Content-Type': p.get('rsct'),
+  };
+}
+
+const defined = (h: Headers): Headers => Object.fromEntries(Object.entries(h).filter(([, v]) => v !== undefined));
+
+export const putBlob: Operation = {
+  name: 'PutBlob',
+  level: 'blob',
+  sasPermissions: ['w', 'c'],
+  async handle({ req, body, service, respond, version }) {
+    const type = req.header('x-ms-blob-type');
+    if (type === undefined) throw errors.missingHeader('x-ms-blob-type');
+    if (type !== 'BlockBlob') throw errors.unsupportedBlobType(type);
+    const max = maxPutBlobBytes(version);
+    checkUploadLength(req, max);
+    const blob = await service.blobs.put(req.account, req.container!, blobName(req), body, {
+      properties: readContentProperties(req, true),
+      metadata: readMetadata(req),
+      conditions: readConditions(req),
+      transferMd5: req.header('content-md5'),
+      maxLength: max,
+    });
+    respond.send(201, { ...versionHeaders(blob), 'Content-MD5': blob.contentMd5, 'x-ms-request-server-encrypted': 'true' });
+  },
+};
+
+export const copyBlob: Operation = {
+  name: 'CopyBlob',
+  level: 'blob',
+  sasPermissions: ['w', 'c'],
+  async handle(ctx) {
+    const { req, service, respond } = ctx;
+    const sourceUrl = req.header('x-ms-copy-source')!;
+    const source = ctx.resolveCopySource(sourceUrl);
+    const metadata = readMetadata(req);
+    const blob = await service.blobs.copy(source, req.account, req.container!, blobName(req), {
+      metadata: Object.keys(metadata).length > 0 ? metadata : undefined,
+      conditions: readConditions(req),
+      sourceUrl,
+    });
+    respond.send(202, { ...versionHeaders(blob), 'x-ms-copy-id': blob.copy!.id, 'x-ms-copy-status': 'success' });
+  },
+};
+
+export const getBlob: Operation = {
+  name: 'GetBlob',
+  level: 'blob',
+  sasPermissions: ['r'],
+  anonymous: 'blob',
+  async handle({ req, service, respond }) {
+    const conditions = readConditions(req);
+    if (conditions.ifNoneMatch?.trim() === '*') {
+      throw new StorageError(400, 'UnsatisfiableCondition', 'The condition specified is unsatisfiable.');
+    }
+    const rangeHeader = req.header('x-ms-range') ?? req.header('range');
+    const wantRangeMd5 = req.header('x-ms-range-get-content-md5') === 'true';
+    const { blob, range, body } = service.blobs.read(req.account, req.container!, blobName(req), rangeHeader, conditions);
+    const headers: Headers = { ...propertyHeaders(blob), ...defined(sasOverrides(req)) };
+    if (!range) {
+      headers['Content-Length'] = blob.size;
+      headers['Content-MD5'] = blob.contentMd5;
+      await respond.stream(200, headers, body);
+      return;
+    }
+    const length = range.end - range.start + 1;
+    if (wantRangeMd5 && length > 4 * 1024 * 1024) {
+      body.destroy();
+      throw errors.outOfRangeInput('x-ms-range-get-content-md5 needs a range of at most 4 MiB');
+    }
+    headers['Content-Length'] = length;
+    headers['Content-Range'] = `bytes ${range.start}-${range.end}/${blob.size}`;
+    headers['x-ms-blob-content-md5'] = blob.contentMd5;
+    if (wantRangeMd5) headers['Content-MD5'] = await rangeMd5(service, req, range);
+    await respond.stream(206, headers, body);
+  },
+};
+
+async function rangeMd5(service: BlobService, req: BlobRequest, range: { start: number; end: number }): Promise<string> {
+  const { body } = service.blobs.read(req.account, req.container!, blobName(req), `bytes=${range.start}-${range.end}`, {});
+  const hash = createHash('md5');
+  for await (const chunk of body as AsyncIterable<Buffer>) hash.update(chunk);
+  return hash.digest('base64');
+}
+
+export const getBlobProperties: Operation = {
+  name: 'GetBlobProperties',
+  level: 'blob',
+  sasPermissions: ['r'],
+  anonymous: 'blob',
+  handle({ req, service, respond }) {
+    const blob = service.blobs.getProperties(req.account, req.container!, blobName(req), readConditions(req));
+    respond.send(200, {
+      ...propertyHeaders(blob),
+      ...defined(sasOverrides(req)),
+      'Content-Length': blob.size,
+      'Content-MD5': blob.contentMd5,
+      'x-ms-access-tier': 'Hot',
+      'x-ms-access-tier-inferred': 'true',
+    });
+  },
+};
+
+export const getBlobMetadata: Operation = {
+  name: 'GetBlobMetadata',
+  level: 'blob',
+  sasPermissions: ['r'],
+  anonymous: 'blob',
+  handle({ req, service, respond }) {
+    const blob = service.blobs.getProperties(req.account, req.container!, blobName(req), readConditions(req));
+    respond.send(200, { ...versionHeaders(blob), ...metadataHeaders(blob.metadata) });
+  },
+};
+
+export const setBlobProperties: Operation = {
+  name: 'SetBlobProperties',
+  level: 'blob',
+  sasPermissions: ['w'],
+  handle({ req, service, respond }) {
+    const blob = service.blobs.setProperties(req.account, req.container!, blobName(req), readContentProperties(req, false), readConditions(req));
+    respond.send(200, versionHeaders(blob));
+  },
+};
+
+export const setBlobMetadata: Operation = {
+  name: 'SetBlobMetadata',
+  level: 'blob',
+  sasPermissions: ['w'],
+  handle({ req, service, respond }) {
+    const blob = service.blobs.setMetadata(req.account, req.container!, blobName(req), readMetadata(req), readConditions(req));
+    respond.send(200, { ...versionHeaders(blob), 'x-ms-request-server-encrypted': 'true' });
+  },
+};
+
+export const deleteBlob: Operation = {
+  name: 'DeleteBlob',
+  level: 'blob',
+  sasPermissions: ['d'],
+  async handle({ req, service, respond }) {
+    await service.blobs.delete(req.account, req.container!, blobName(req), readConditions(req));
+    respond.send(202, { 'x-ms-delete-type-permanent': 'true' });
+  },
+};

@@ -1,0 +1,65 @@
+import { createHash } from 'node:crypto';
+import { errors } from '../../../domain/blob/errors.js';
+import type { BlockListType } from '../../../domain/blob/models.js';
+import { checkUploadLength, maxBlockBytes, readSmallBody } from '../body.js';
+import type { Operation } from '../operation.js';
+import { readConditions, readContentProperties, readMetadata } from '../request.js';
+import { httpDate } from '../respond.js';
+import { blockListXml, parseBlockList } from '../xml.js';
+
+export const putBlock: Operation = {
+  name: 'PutBlock',
+  level: 'blob',
+  sasPermissions: ['w', 'c'],
+  async handle({ req, body, service, respond, version }) {
+    const blockId = req.params.get('blockid');
+    if (blockId === undefined) throw errors.invalidQuery('blockid', '');
+    const max = maxBlockBytes(version);
+    checkUploadLength(req, max);
+    const transferMd5 = req.header('content-md5');
+    await service.blocks.stage(req.account, req.container!, req.blob!, blockId, body, { transferMd5, maxLength: max });
+    respond.send(201, { 'Content-MD5': transferMd5, 'x-ms-request-server-encrypted': 'true' });
+  },
+};
+
+export const putBlockList: Operation = {
+  name: 'PutBlockList',
+  level: 'blob',
+  sasPermissions: ['w', 'c'],
+  async handle({ req, body, service, respond }) {
+    const xml = await readSmallBody(body);
+    const blob = await service.blocks.commit(req.account, req.container!, req.blob!, parseBlockList(xml.toString('utf8')), {
+      properties: readContentProperties(req, false),
+      metadata: readMetadata(req),
+      conditions: readConditions(req),
+    });
+    respond.send(201, {
+      ETag: blob.etag,
+      'Last-Modified': httpDate(blob.lastModified),
+      'Content-MD5': createHash('md5').update(xml).digest('base64'),
+      'x-ms-request-server-encrypted': 'true',
+    });
+  },
+};
+
+export const getBlockList: Operation = {
+  name: 'GetBlockList',
+  level: 'blob',
+  sasPermissions: ['r'],
+  anonymous: 'blob',
+  handle({ req, service, respond }) {
+    const type = (req.params.get('blocklisttype') ?? 'committed').toLowerCase();
+    if (type !== 'committed' && type !== 'uncommitted' && type !== 'all') throw errors.invalidQuery('blocklisttype', type);
+    const list = service.blocks.list(req.account, req.container!, req.blob!, type as BlockListType);
+    respond.send(
+      200,
+      {
+        'Content-Type': 'application/xml',
+        ...(list.blob
+          ? { ETag: list.blob.etag, 'Last-Modified': httpDate(list.blob.lastModified), 'x-ms-blob-content-length': list.blob.size }
+          : {}),
+      },
+      blockListXml(type === 'uncommitted' ? undefined : list.committed, type === 'committed' ? undefined : list.uncommitted),
+    );
+  },
+};

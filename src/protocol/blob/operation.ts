@@ -1,0 +1,32 @@
+import type { Readable } from 'node:stream';
+import type { ResourceLevel } from '../../auth/sas.js';
+import type { BlobService } from '../../domain/blob/service.js';
+import type { PublicAccess } from '../../domain/blob/models.js';
+import type { BlobRequest } from './request.js';
+import type { Responder } from './respond.js';
+
+/** How a request was authenticated; Copy Blob needs it to authorize its source. */
+export type Principal = { kind: 'sharedKey'; account: string } | { kind: 'sas' } | { kind: 'anonymous' };
+
+export interface OperationContext {
+  req: BlobRequest;
+  body: Readable;
+  respond: Responder;
+  service: BlobService;
+  principal: Principal;
+  /** The version the request asked for, or the service default. */
+  version: string;
+  /** Authorizes a copy source URL against this service and returns the blob it names. */
+  resolveCopySource(url: string): import('../../domain/blob/models.js').Blob;
+}
+
+/** One REST operation of the Blob service: what it addresses, what may call it, and its handler. */
+export interface Operation {
+  name: string;
+  level: ResourceLevel;
+  /** SAS permission letters any one of which allows it. */
+  sasPermissions: string[];
+  /** The lowest public access level of a container that lets anonymous callers do it. */
+  anonymous?: PublicAccess;
+  handle(ctx: OperationContext): Promise<void> | void;
+}
