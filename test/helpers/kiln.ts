@@ -113,4 +113,10 @@ process.on('exit', () => {
   for (const child of running) killGroup(child, 'SIGKILL');
 });
 
+/** How many extent files (blob and block contents) a data directory holds. */
+export function countExtents(dataDir: string): number {
+  const root = path.join(dataDir, 'extents');
+  return fs.readdirSync(root).reduce((n, dir) => n + fs.readdirSync(path.join(root, dir)).length, 0);
+}
+
 export const sharedKeyCredential = () => new StorageSharedKeyCredential(ACCOUNT, KEY);

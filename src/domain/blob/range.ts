@@ -17,7 +17,7 @@ export function resolveRange(header: string | undefined, size: number): ByteRang
   const m = RANGE.exec(header.trim());
   if (!m) return undefined;
   const start = Number(m[1]);
-  const end = m[2] === '' ? size - 1 : Number(m[2]);
+  const end = m[2] === '' ? Infinity : Number(m[2]);
   if (end < start) return undefined;
   if (start >= size) throw errors.invalidRange();
   return { start, end: Math.min(end, size - 1) };
