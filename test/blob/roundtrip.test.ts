@@ -19,7 +19,7 @@ async function writeRandomFile(file: string, size: number): Promise<void> {
   for (let written = 0; written < size; written += chunk.length) {
     chunk.writeUInt32LE(written, 0); // no two MiB alike, so a misplaced block is caught
     const piece = chunk.subarray(0, Math.min(chunk.length, size - written));
-    if (!out.write(Buffer.from(piece))) await new Promise((r) => out.once('drain', r));
+    if (!out.write(Buffer.from(piece))) await new Promise<void>((r) => out.once('drain', () => r()));
   }
   await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
 }

@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { splitCommandLine } from '../../src/agent/exec/commandLine.js';
+import { runProcess } from '../../src/agent/exec/runProcess.js';
+import { tempDir, waitFor } from '../helpers/kiln.js';
+
+describe('command lines are split like a shell splits words, never expanded', () => {
+  const cases: [string, string[]][] = [
+    ['/bin/true', ['/bin/true']],
+    ['  echo   a  b ', ['echo', 'a', 'b']],
+    [`/bin/bash -c 'set -e; echo $HOME | wc -c'`, ['/bin/bash', '-c', 'set -e; echo $HOME | wc -c']],
+    [`python3 task.py --filepath "my file.txt" --n 3`, ['python3', 'task.py', '--filepath', 'my file.txt', '--n', '3']],
+    [`echo "a \\"quoted\\" \\$word" 'it''s'`, ['echo', 'a "quoted" $word', 'its']],
+    [`echo a\\ b "" ''`, ['echo', 'a b', '', '']],
+    ['echo $AZ_BATCH_NODE_SHARED_DIR', ['echo', '$AZ_BATCH_NODE_SHARED_DIR']],
+  ];
+  for (const [line, argv] of cases) it(line, () => assert.deepEqual(splitCommandLine(line), argv));
+  it('refuses unterminated quotes and empty lines', () => {
+    assert.throws(() => splitCommandLine(`echo 'open`), /unterminated single quote/);
+    assert.throws(() => splitCommandLine('   '), /empty/);
+  });
+});
+
+describe('task processes', () => {
+  const dir = tempDir('kiln-exec-');
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const files = (name: string) => ({ stdoutFile: path.join(dir, `${name}.out`), stderrFile: path.join(dir, `${name}.err`) });
+
+  it('runs in its directory with exactly the given environment, output to files', async () => {
+    const outcome = await runProcess({
+      argv: ['/bin/sh', '-c', 'pwd; echo "$GREETING"; echo oops >&2; exit 3'],
+      cwd: dir,
+      env: { GREETING: 'hello', PATH: '/usr/bin:/bin' },
+      ...files('env'),
+    }).done;
+    assert.equal(outcome.exitCode, 3);
+    assert.equal(outcome.timedOut, false);
+    assert.equal(fs.readFileSync(path.join(dir, 'env.out'), 'utf8'), `${fs.realpathSync(dir)}\nhello\n`);
+    assert.equal(fs.readFileSync(path.join(dir, 'env.err'), 'utf8'), 'oops\n');
+  });
+
+  it('kills the whole process group at the wall-clock limit', async () => {
+    const pidFile = path.join(dir, 'grandchild.pid');
+    const outcome = await runProcess({
+      argv: ['/bin/sh', '-c', `sleep 60 & echo $! > ${pidFile}; wait`],
+      cwd: dir,
+      env: { PATH: '/usr/bin:/bin' },
+      maxWallClockMs: 300,
+      ...files('timeout'),
+    }).done;
+    assert.equal(outcome.timedOut, true);
+    assert.equal(outcome.signal, 'SIGKILL');
+    const grandchild = Number(fs.readFileSync(pidFile, 'utf8'));
+    await waitFor('the sleeping grandchild to be gone', () => {
+      try {
+        process.kill(grandchild, 0);
+        return undefined;
+      } catch {
+        return true;
+      }
+    });
+  });
+
+  it('reports a program that cannot be started', async () => {
+    const outcome = await runProcess({ argv: ['/no/such/program'], cwd: dir, env: {}, ...files('missing') }).done;
+    assert.equal(outcome.exitCode, undefined);
+    assert.match(String(outcome.launchError), /ENOENT/);
+  });
+});
