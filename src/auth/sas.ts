@@ -17,6 +17,12 @@ export interface SasRequest {
   target: SasTarget;
   /** Permission letters any one of which allows the operation (e.g. ['w', 'c'] for Put Blob). */
   allowedBy: string[];
+  /**
+   * The letters that allow it under a service (blob or container) SAS, where they differ from `allowedBy`
+   * (which then only applies to an account SAS). Empty: no service SAS may do it, e.g. container
+   * properties, metadata, ACL, create and delete, which need an account SAS.
+   */
+  serviceAllowedBy?: string[];
   protocol: 'http' | 'https';
   clientIp: string;
   now: number;
@@ -70,8 +76,9 @@ const parseTime = (value: string): number => (value ? Date.parse(value) : NaN);
 /**
  * Verifies a service or account SAS and that it allows the request: signature, validity window,
  * protocol, IP range, service and resource scope, permissions. Throws the StorageError Azure answers.
+ * Returns the permission letters granted (from `sp`, or the stored access policy).
  */
-export function verifySas(account: Account, req: SasRequest): void {
+export function verifySas(account: Account, req: SasRequest): string {
   const p = req.params;
   const isAccountSas = p.has('ss') || p.has('srt');
   let stringToSign: string;
@@ -114,6 +121,9 @@ export function verifySas(account: Account, req: SasRequest): void {
     const needed = { service: 's', container: 'c', blob: 'o' }[req.target.level];
     if (!get(p, 'srt').includes(needed)) throw errors.resourceTypeMismatch();
   }
+  const allowedBy = isAccountSas ? req.allowedBy : (req.serviceAllowedBy ?? req.allowedBy);
+  if (!isAccountSas && allowedBy.length === 0) throw errors.authorizationFailure();
   const permissions = get(p, 'sp') || (policy?.permission ?? '');
-  if (!req.allowedBy.some((letter) => permissions.includes(letter))) throw errors.permissionMismatch();
+  if (!allowedBy.some((letter) => permissions.includes(letter))) throw errors.permissionMismatch();
+  return permissions;
 }

@@ -74,6 +74,23 @@ export function parseSharedKeyHeader(value: string): { account: string; signatur
   return m ? { account: m[1]!, signature: m[2]! } : undefined;
 }
 
+/** How far a Shared Key request's date may be from the server's clock (Azure: 15 minutes). */
+export const MAX_CLOCK_SKEW_MS = 15 * 60 * 1000;
+
+/**
+ * Azure refuses a Shared Key request without a date (x-ms-date, else Date) or one more than 15 minutes
+ * from its own clock, so that a captured request cannot be replayed later. Returns why, or undefined.
+ */
+export function requestDateProblem(req: Pick<SignedRequest, 'header'>, now: number): string | undefined {
+  const value = req.header('x-ms-date') ?? req.header('date');
+  if (value === undefined || value === '') return 'Request date header not specified.';
+  const time = Date.parse(value);
+  if (Number.isNaN(time)) return `Request date header is not a valid date: '${value}'.`;
+  if (now - time > MAX_CLOCK_SKEW_MS) return `Request date header too old: '${value}'.`;
+  if (time - now > MAX_CLOCK_SKEW_MS) return `Request date header is in the future: '${value}'.`;
+  return undefined;
+}
+
 /** Verifies a Shared Key signature; on failure returns the primary string to sign, for the error detail. */
 export function verifySharedKey(account: Account, signature: string, stringsToSign: string[]): { ok: true } | { ok: false; stringToSign: string } {
   for (const candidate of stringsToSign) {

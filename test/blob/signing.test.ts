@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { hmacSha256, signatureMatches } from '../../src/auth/hmac.js';
 import { accountSasStringToSign, serviceSasStringToSign, verifySas, type SasRequest } from '../../src/auth/sas.js';
-import { blobStringsToSign, parseSharedKeyHeader, verifySharedKey, type SignedRequest } from '../../src/auth/sharedKey.js';
+import { blobStringsToSign, MAX_CLOCK_SKEW_MS, parseSharedKeyHeader, requestDateProblem, verifySharedKey, type SignedRequest } from '../../src/auth/sharedKey.js';
 import { devAccount } from '../../src/config/accounts.js';
 import { StorageError } from '../../src/domain/blob/errors.js';
 
@@ -125,6 +125,21 @@ describe('Shared Key (blob-api.md §4)', () => {
     assert.deepEqual(verifySharedKey(account, sign(legacy), blobStringsToSign(account.name, req)), { ok: true });
   });
 
+  test('requestDateProblem: x-ms-date (else Date) must be within 15 minutes of the server clock', () => {
+    const now = Date.parse('Tue, 24 Nov 2026 06:41:11 GMT');
+    const at = (headers: Record<string, string>) => ({ header: (name: string) => headers[name] });
+    assert.equal(requestDateProblem(at({ 'x-ms-date': 'Tue, 24 Nov 2026 06:41:11 GMT' }), now), undefined);
+    assert.equal(requestDateProblem(at({ 'x-ms-date': 'Tue, 24 Nov 2026 06:26:11 GMT' }), now), undefined);
+    assert.equal(requestDateProblem(at({ date: 'Tue, 24 Nov 2026 06:56:11 GMT' }), now), undefined);
+    assert.match(requestDateProblem(at({ 'x-ms-date': 'Tue, 24 Nov 2026 06:26:10 GMT' }), now)!, /too old/);
+    assert.match(requestDateProblem(at({ 'x-ms-date': 'Tue, 24 Nov 2026 06:56:12 GMT' }), now)!, /future/);
+    // x-ms-date wins over Date.
+    assert.match(requestDateProblem(at({ 'x-ms-date': 'Tue, 24 Nov 2026 05:00:00 GMT', date: 'Tue, 24 Nov 2026 06:41:11 GMT' }), now)!, /too old/);
+    assert.match(requestDateProblem(at({}), now)!, /not specified/);
+    assert.match(requestDateProblem(at({ 'x-ms-date': 'yesterday' }), now)!, /not a valid date/);
+    assert.equal(MAX_CLOCK_SKEW_MS, 15 * 60 * 1000);
+  });
+
   test('parseSharedKeyHeader', () => {
     assert.deepEqual(parseSharedKeyHeader(`SharedKey devstoreaccount1:${capturedSignature}`), {
       account: 'devstoreaccount1',
@@ -241,6 +256,18 @@ describe('verifySas', () => {
       () => verifySas(account, request({ params: p, target: { level: 'container', container: 'cap-py' }, allowedBy: ['d'] })),
       refusal(403, 'AuthorizationPermissionMismatch'),
     );
+  });
+
+  test('an operation no service SAS may do is AuthorizationFailure under a service SAS, not under an account SAS', () => {
+    const container = params({ se: '2026-11-24T07:41:31Z', sp: 'rl', sv: '2021-12-02', sr: 'c', sig: 'ymvHMNf7OsVrvJsMP/1RmhZJQywReMzkt4Y+6OnkKBw=' });
+    const target = { level: 'container' as const, container: 'cap-py' };
+    // Get Container Properties: r under an account SAS, never under a service SAS.
+    assert.throws(() => verifySas(account, request({ params: container, target, allowedBy: ['r'], serviceAllowedBy: [] })), refusal(403, 'AuthorizationFailure'));
+    const accountSas = params({ sv: '2026-04-06', ss: 'b', srt: 'sco', se: '2026-11-24T07:41:11Z', sp: 'rwdlc', sig: 'Y0OKZQ5L/lDUEn5F+IUq5C1yI9dhHPN9PA7EELlfv8w=' });
+    assert.doesNotThrow(() => verifySas(account, request({ params: accountSas, target, allowedBy: ['r'], serviceAllowedBy: [] })));
+    // The signature is still checked first.
+    const forged = new Map(container).set('sig', 'A'.repeat(43) + '=');
+    assert.throws(() => verifySas(account, request({ params: forged, target, allowedBy: ['r'], serviceAllowedBy: [] })), refusal(403, 'AuthenticationFailed'));
   });
 
   test('the captured legacy SAS (no sr, sv 2015-04-05) verifies', () => {

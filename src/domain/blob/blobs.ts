@@ -13,6 +13,13 @@ export interface BlobWrite {
   properties: ContentProperties;
   metadata: Metadata;
   conditions: Conditions;
+  /** The caller may create the blob but not replace it (a SAS with `c` and no `w`). */
+  createOnly?: boolean;
+}
+
+/** A create-only write may not replace an existing blob. */
+export function checkCreateOnly(existing: Blob | undefined, write: { createOnly?: boolean }): void {
+  if (write.createOnly && existing) throw errors.permissionMismatch();
 }
 
 export interface BlobRead {
@@ -77,7 +84,9 @@ export class Blobs {
     validateBlobName(name);
     validateMetadata(write.metadata);
     this.requireContainer(account, container);
-    checkWriteConditions(this.ctx.store.getBlob(account, container, name), write.conditions);
+    const before = this.ctx.store.getBlob(account, container, name);
+    checkCreateOnly(before, write);
+    checkWriteConditions(before, write.conditions);
     let written;
     try {
       written = await this.ctx.extents.write(body, { md5: true, maxLength: write.maxLength });
@@ -89,7 +98,9 @@ export class Blobs {
     try {
       if (write.transferMd5 !== undefined && write.transferMd5 !== md5) throw errors.md5Mismatch(write.transferMd5, md5);
       this.requireContainer(account, container);
-      checkWriteConditions(this.ctx.store.getBlob(account, container, name), write.conditions);
+      const current = this.ctx.store.getBlob(account, container, name);
+      checkCreateOnly(current, write);
+      checkWriteConditions(current, write.conditions);
     } catch (err) {
       await this.ctx.extents.remove([written.extent]);
       throw err;
@@ -162,11 +173,13 @@ export class Blobs {
     account: string,
     container: string,
     name: string,
-    write: { metadata: Metadata | undefined; conditions: Conditions; sourceUrl: string },
+    write: { metadata: Metadata | undefined; conditions: Conditions; sourceUrl: string; createOnly?: boolean },
   ): Promise<Blob> {
     validateBlobName(name);
     this.requireContainer(account, container);
-    checkWriteConditions(this.ctx.store.getBlob(account, container, name), write.conditions);
+    const current = this.ctx.store.getBlob(account, container, name);
+    checkCreateOnly(current, write);
+    checkWriteConditions(current, write.conditions);
     const segments = this.ctx.store.getSegments(source.id);
     const now = this.ctx.now();
     return this.commit(account, container, name, {

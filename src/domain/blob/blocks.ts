@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { ExtentTooLargeError } from '../../persistence/blob/extentStore.js';
-import type { Blobs, BlobWrite } from './blobs.js';
+import { checkCreateOnly, type Blobs, type BlobWrite } from './blobs.js';
 import { checkWriteConditions } from './conditions.js';
 import type { BlobContext } from './context.js';
 import { StorageError, errors } from './errors.js';
@@ -81,6 +81,7 @@ export class Blocks {
     this.blobs.requireContainer(account, container);
     if (refs.length > MAX_COMMITTED_BLOCKS) throw errors.invalidBlockList();
     const current = this.ctx.store.getBlob(account, container, name);
+    checkCreateOnly(current, write);
     checkWriteConditions(current, write.conditions);
     const committed = new Map<string, StoredSegment>();
     if (current) for (const s of this.ctx.store.getSegments(current.id)) if (s.blockId !== null) committed.set(s.blockId, s);

@@ -72,6 +72,8 @@ export const errors = {
     new StorageError(403, 'AuthenticationFailed', 'Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature.', {
       AuthenticationErrorDetail: detail,
     }),
+  authorizationFailure: () =>
+    new StorageError(403, 'AuthorizationFailure', 'This request is not authorized to perform this operation.'),
   permissionMismatch: () =>
     new StorageError(403, 'AuthorizationPermissionMismatch', 'This request is not authorized to perform this operation using this permission.'),
   resourceTypeMismatch: () =>

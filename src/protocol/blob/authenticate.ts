@@ -1,6 +1,6 @@
 import type { Account, AccountRegistry } from '../../config/accounts.js';
-import { isSasRequest, verifySas, type SasTarget } from '../../auth/sas.js';
-import { blobStringsToSign, parseSharedKeyHeader, verifySharedKey } from '../../auth/sharedKey.js';
+import { isSasRequest, verifySas, type SasRequest, type SasTarget } from '../../auth/sas.js';
+import { blobStringsToSign, parseSharedKeyHeader, requestDateProblem, verifySharedKey } from '../../auth/sharedKey.js';
 import { errors } from '../../domain/blob/errors.js';
 import type { BlobMetadataStore } from '../../domain/blob/store.js';
 import type { Operation, Principal } from './operation.js';
@@ -14,7 +14,7 @@ const PUBLIC_LEVEL = { blob: 1, container: 2 } as const;
  */
 export function authenticate(
   req: BlobRequest,
-  op: Pick<Operation, 'level' | 'sasPermissions' | 'anonymous'>,
+  op: Pick<Operation, 'level' | 'sasPermissions' | 'serviceSasPermissions' | 'anonymous'>,
   accounts: AccountRegistry,
   store: BlobMetadataStore,
   now: number,
@@ -30,12 +30,15 @@ export function authenticate(
     if (!result.ok) {
       throw errors.authenticationFailed(`The MAC signature found in the HTTP request '${parsed.signature}' is not the same as any computed signature. Server used following string to sign: '${result.stringToSign}'.`);
     }
+    const dateProblem = requestDateProblem(req, now);
+    if (dateProblem) throw errors.authenticationFailed(dateProblem);
     return { kind: 'sharedKey', account: account.name };
   }
   if (isSasRequest(req.params)) {
     if (!account) throw errors.authenticationFailed('The account in the URL is not known.');
-    verifySasFor(account, req, { level: op.level, container: req.container, blob: req.blob }, op.sasPermissions, store, now);
-    return { kind: 'sas' };
+    const target = { level: op.level, container: req.container, blob: req.blob };
+    const permissions = verifySasFor(account, req, target, { allowedBy: op.sasPermissions, serviceAllowedBy: op.serviceSasPermissions }, store, now);
+    return { kind: 'sas', permissions };
   }
   if (!account || !op.anonymous || req.container === undefined) throw errors.resourceNotFound();
   const access = store.getContainer(account.name, req.container)?.publicAccess;
@@ -47,15 +50,14 @@ export function verifySasFor(
   account: Account,
   req: Pick<BlobRequest, 'params' | 'raw'>,
   target: SasTarget,
-  allowedBy: string[],
+  permissions: Pick<SasRequest, 'allowedBy' | 'serviceAllowedBy'>,
   store: BlobMetadataStore,
   now: number,
-): void {
-  if (allowedBy.length === 0) throw errors.permissionMismatch();
-  verifySas(account, {
+): string {
+  return verifySas(account, {
     params: req.params,
     target,
-    allowedBy,
+    ...permissions,
     protocol: 'http',
     clientIp: req.raw.socket.remoteAddress ?? '',
     now,

@@ -37,7 +37,7 @@ export function resolveCopySource(
   if (!sameAccountKey) {
     if (params.has('sig')) {
       try {
-        verifySasFor(account, { params, raw: req.raw }, { level: 'blob', container, blob }, ['r'], deps.store, deps.now);
+        verifySasFor(account, { params, raw: req.raw }, { level: 'blob', container, blob }, { allowedBy: ['r'] }, deps.store, deps.now);
       } catch (err) {
         if (err instanceof StorageError) throw cannotVerify(403, err.message);
         throw err;

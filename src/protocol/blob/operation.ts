@@ -6,7 +6,13 @@ import type { BlobRequest } from './request.js';
 import type { Responder } from './respond.js';
 
 /** How a request was authenticated; Copy Blob needs it to authorize its source. */
-export type Principal = { kind: 'sharedKey'; account: string } | { kind: 'sas' } | { kind: 'anonymous' };
+export type Principal = { kind: 'sharedKey'; account: string } | { kind: 'sas'; permissions: string } | { kind: 'anonymous' };
+
+/**
+ * For the writes that `w` or `c` allow: a SAS granting `c` (create) without `w` may make new blobs
+ * only, never replace one (Azure answers 403 AuthorizationPermissionMismatch).
+ */
+export const mayOnlyCreate = (principal: Principal): boolean => principal.kind === 'sas' && !principal.permissions.includes('w');
 
 export interface OperationContext {
   req: BlobRequest;
@@ -26,6 +32,8 @@ export interface Operation {
   level: ResourceLevel;
   /** SAS permission letters any one of which allows it. */
   sasPermissions: string[];
+  /** Where a service SAS differs from an account SAS: the letters that allow it then ([]: never). */
+  serviceSasPermissions?: string[];
   /** The lowest public access level of a container that lets anonymous callers do it. */
   anonymous?: PublicAccess;
   handle(ctx: OperationContext): Promise<void> | void;

@@ -3,7 +3,7 @@ import { StorageError, errors } from '../../../domain/blob/errors.js';
 import type { BlobService } from '../../../domain/blob/service.js';
 import type { Blob } from '../../../domain/blob/models.js';
 import { checkUploadLength, maxPutBlobBytes } from '../body.js';
-import type { Operation } from '../operation.js';
+import { mayOnlyCreate, type Operation } from '../operation.js';
 import { readConditions, readContentProperties, readMetadata, type BlobRequest } from '../request.js';
 import { httpDate, metadataHeaders, type Headers } from '../respond.js';
 
@@ -57,7 +57,7 @@ export const putBlob: Operation = {
   name: 'PutBlob',
   level: 'blob',
   sasPermissions: ['w', 'c'],
-  async handle({ req, body, service, respond, version }) {
+  async handle({ req, body, service, respond, version, principal }) {
     const type = req.header('x-ms-blob-type');
     if (type === undefined) throw errors.missingHeader('x-ms-blob-type');
     if (type !== 'BlockBlob') throw errors.unsupportedBlobType(type);
@@ -67,6 +67,7 @@ export const putBlob: Operation = {
       properties: readContentProperties(req, true),
       metadata: readMetadata(req),
       conditions: readConditions(req),
+      createOnly: mayOnlyCreate(principal),
       transferMd5: req.header('content-md5'),
       maxLength: max,
     });
@@ -87,6 +88,7 @@ export const copyBlob: Operation = {
       metadata: Object.keys(metadata).length > 0 ? metadata : undefined,
       conditions: readConditions(req),
       sourceUrl,
+      createOnly: mayOnlyCreate(ctx.principal),
     });
     respond.send(202, { ...versionHeaders(blob), 'x-ms-copy-id': blob.copy!.id, 'x-ms-copy-status': 'success' });
   },

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { errors } from '../../../domain/blob/errors.js';
 import type { BlockListType } from '../../../domain/blob/models.js';
 import { checkUploadLength, maxBlockBytes, readSmallBody } from '../body.js';
-import type { Operation } from '../operation.js';
+import { mayOnlyCreate, type Operation } from '../operation.js';
 import { readConditions, readContentProperties, readMetadata } from '../request.js';
 import { httpDate } from '../respond.js';
 import { blockListXml, parseBlockList } from '../xml.js';
@@ -26,12 +26,13 @@ export const putBlockList: Operation = {
   name: 'PutBlockList',
   level: 'blob',
   sasPermissions: ['w', 'c'],
-  async handle({ req, body, service, respond }) {
+  async handle({ req, body, service, respond, principal }) {
     const xml = await readSmallBody(body);
     const blob = await service.blocks.commit(req.account, req.container!, req.blob!, parseBlockList(xml.toString('utf8')), {
       properties: readContentProperties(req, false),
       metadata: readMetadata(req),
       conditions: readConditions(req),
+      createOnly: mayOnlyCreate(principal),
     });
     respond.send(201, {
       ETag: blob.etag,

@@ -21,7 +21,8 @@ const containerName = (req: BlobRequest): string => req.container!;
 export const createContainer: Operation = {
   name: 'CreateContainer',
   level: 'container',
-  sasPermissions: ['c'],
+  sasPermissions: ['c', 'w'],
+  serviceSasPermissions: [],
   handle({ req, service, respond }) {
     const c = service.containers.create(req.account, containerName(req), readMetadata(req), readPublicAccess(req));
     respond.send(201, versionHeaders(c));
@@ -32,6 +33,7 @@ export const getContainerProperties: Operation = {
   name: 'GetContainerProperties',
   level: 'container',
   sasPermissions: ['r'],
+  serviceSasPermissions: [],
   anonymous: 'container',
   handle({ req, service, respond }) {
     const c = service.containers.get(req.account, containerName(req), readConditions(req));
@@ -53,6 +55,7 @@ export const deleteContainer: Operation = {
   name: 'DeleteContainer',
   level: 'container',
   sasPermissions: ['d'],
+  serviceSasPermissions: [],
   async handle({ req, service, respond }) {
     await service.containers.delete(req.account, containerName(req), readConditions(req));
     respond.send(202);
@@ -63,6 +66,7 @@ export const setContainerMetadata: Operation = {
   name: 'SetContainerMetadata',
   level: 'container',
   sasPermissions: ['w'],
+  serviceSasPermissions: [],
   handle({ req, service, respond }) {
     const c = service.containers.setMetadata(req.account, containerName(req), readMetadata(req), readConditions(req));
     respond.send(200, versionHeaders(c));
