@@ -47,8 +47,8 @@ const killGroup = (pid: number | undefined): void => {
  */
 export function runProcess(spec: ProcessSpec): RunningProcess {
   const startTime = Date.now();
-  const stdout = fs.openSync(spec.stdoutFile, 'a');
-  const stderr = fs.openSync(spec.stderrFile, 'a');
+  const stdout = fs.openSync(spec.stdoutFile, 'w');
+  const stderr = fs.openSync(spec.stderrFile, 'w');
   if (spec.uid !== undefined) {
     fs.fchownSync(stdout, spec.uid, spec.gid ?? spec.uid);
     fs.fchownSync(stderr, spec.uid, spec.gid ?? spec.uid);

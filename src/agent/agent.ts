@@ -1,0 +1,211 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import {
+  AGENT_PREFIX,
+  type AgentCommand,
+  type AgentReport,
+  type CommandsResponse,
+  type JoinRequest,
+  type JoinResponse,
+  type TaskCommand,
+} from '../protocol/agent/messages.js';
+import type { NodeIdentity } from './environment.js';
+import { NodeLayout, type TaskDirs } from './layout.js';
+import { runTask, type TaskRun } from './runTask.js';
+import { canSeparateUsers } from './users.js';
+
+export interface AgentOptions {
+  batchUrl: string;
+  poolId: string;
+  joinToken: string;
+  rootDir: string;
+  nodeId?: string;
+  isDedicated?: boolean;
+  log?: (message: string) => void;
+}
+
+class HttpError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+const backoff = (attempt: number) => new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** attempt)));
+
+/**
+ * A compute node: joins a pool through the agent protocol, then runs what the Batch service sends
+ * (start task, job preparation/release, tasks) and reports back. It keeps no state the server needs:
+ * if it dies, the server notices the silence and gives its tasks to other nodes.
+ */
+export class NodeAgent {
+  private readonly layout: NodeLayout;
+  private readonly runs = new Map<string, TaskRun>();
+  private readonly outbox: AgentReport[] = [];
+  private flushing: Promise<void> | undefined;
+  private session: JoinResponse | undefined;
+  private stopped = false;
+  private readonly log: (m: string) => void;
+
+  constructor(private readonly opts: AgentOptions) {
+    this.layout = new NodeLayout(opts.rootDir);
+    this.log = opts.log ?? ((m) => console.error(m));
+  }
+
+  /** Runs until told to leave the pool, or until `stop()`. */
+  async run(): Promise<void> {
+    while (!this.stopped) {
+      this.layout.prepare();
+      this.session = await this.join();
+      this.log(`node ${this.session.nodeId} joined pool ${this.opts.poolId}`);
+      const next = await this.serve();
+      this.killAll();
+      if (next === 'leave') return;
+      if (next === 'reimage') fs.rmSync(this.opts.rootDir, { recursive: true, force: true });
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.killAll();
+  }
+
+  private async join(): Promise<JoinResponse> {
+    const body: JoinRequest = {
+      nodeId: this.opts.nodeId,
+      hostname: os.hostname(),
+      isDedicated: this.opts.isDedicated ?? true,
+      canSeparateUsers: canSeparateUsers(),
+    };
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const joined = await this.call<JoinResponse>('POST', `/pools/${encodeURIComponent(this.opts.poolId)}/nodes`, this.opts.joinToken, body);
+        this.opts.nodeId = joined.nodeId;
+        return joined;
+      } catch (err) {
+        if (err instanceof HttpError && err.status < 500) throw err;
+        await backoff(attempt);
+      }
+    }
+  }
+
+  /** Long-polls for commands until one ends this session of the node. */
+  private async serve(): Promise<'reboot' | 'reimage' | 'leave'> {
+    let failures = 0;
+    while (!this.stopped) {
+      let commands: AgentCommand[];
+      try {
+        const session = this.session!;
+        const res = await this.call<CommandsResponse>('GET', `/nodes/${session.nodeId}/commands?wait=${session.pollTimeoutMs}`, session.nodeToken);
+        commands = res.commands;
+        failures = 0;
+      } catch (err) {
+        // Removed from the pool, or the pool is gone: nothing left to serve.
+        if (err instanceof HttpError && (err.status === 401 || err.status === 404 || err.status === 410)) return 'leave';
+        await backoff(failures++);
+        continue;
+      }
+      for (const command of commands) {
+        switch (command.type) {
+          case 'runTask':
+            this.start(command);
+            break;
+          case 'killTask':
+            this.runs.get(command.runId)?.kill();
+            break;
+          case 'removeTaskDirs':
+            fs.rmSync(command.taskId ? this.layout.task(command.jobId, command.taskId).taskDir : this.layout.jobDir(command.jobId), { recursive: true, force: true });
+            break;
+          default:
+            return command.type;
+        }
+      }
+    }
+    return 'leave';
+  }
+
+  private dirsFor(command: TaskCommand): TaskDirs {
+    switch (command.kind) {
+      case 'starttask':
+        return this.layout.startTask();
+      case 'jobpreparation':
+        return this.layout.jobPreparation(command.jobId!);
+      case 'jobrelease':
+        return this.layout.jobRelease(command.jobId!);
+      default:
+        return this.layout.task(command.jobId!, command.taskId!);
+    }
+  }
+
+  private start(command: TaskCommand): void {
+    const session = this.session!;
+    const node: NodeIdentity = {
+      accountName: session.accountName,
+      accountUrl: session.accountUrl,
+      poolId: this.opts.poolId,
+      nodeId: session.nodeId,
+      isDedicated: this.opts.isDedicated ?? true,
+    };
+    const jobPreparation = command.kind === 'task' && command.jobId && fs.existsSync(this.layout.jobPreparation(command.jobId).taskDir)
+      ? this.layout.jobPreparation(command.jobId)
+      : undefined;
+    const run = runTask(node, this.layout, this.dirsFor(command), { ...command, jobPreparation });
+    this.runs.set(command.runId, run);
+    this.report({ type: 'started', runId: command.runId, startTime: new Date().toISOString() });
+    run.done
+      .then((result) => this.report({ type: 'completed', runId: command.runId, result }))
+      .catch((err: unknown) =>
+        this.report({
+          type: 'completed',
+          runId: command.runId,
+          result: {
+            startTime: new Date().toISOString(),
+            endTime: new Date().toISOString(),
+            result: 'failure',
+            failureInfo: { category: 'servererror', code: 'NodeAgentError', message: String(err) },
+            preProcessingError: true,
+            fileUploadError: false,
+          },
+        }),
+      )
+      .finally(() => this.runs.delete(command.runId));
+  }
+
+  /** Queues a report; reports go out in batches, one request at a time. */
+  private report(report: AgentReport): void {
+    this.outbox.push(report);
+    this.flushing ??= this.flush().finally(() => (this.flushing = undefined));
+  }
+
+  private async flush(): Promise<void> {
+    for (let attempt = 0; this.outbox.length > 0 && !this.stopped; ) {
+      const batch = this.outbox.splice(0, this.outbox.length);
+      try {
+        const session = this.session!;
+        await this.call('POST', `/nodes/${session.nodeId}/reports`, session.nodeToken, { reports: batch });
+        attempt = 0;
+      } catch (err) {
+        if (err instanceof HttpError && err.status < 500) {
+          this.log(`reports refused: ${err.message}`);
+          continue;
+        }
+        this.outbox.unshift(...batch);
+        await backoff(attempt++);
+      }
+    }
+  }
+
+  private killAll(): void {
+    for (const run of this.runs.values()) run.kill();
+  }
+
+  private async call<T>(method: string, path: string, token: string, body?: unknown): Promise<T> {
+    const response = await fetch(`${this.opts.batchUrl.replace(/\/$/, '')}${AGENT_PREFIX}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await response.text();
+    if (!response.ok) throw new HttpError(response.status, `${method} ${path}: ${response.status} ${text.slice(0, 200)}`);
+    return (text ? JSON.parse(text) : {}) as T;
+  }
+}

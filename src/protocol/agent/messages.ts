@@ -1,0 +1,76 @@
+/**
+ * The internal protocol between the Batch service and its node agents, on the Batch port under
+ * /kiln-agent/v1. It is not part of Azure's API: agents join a pool with the pool's join token, then
+ * long-poll for commands (each poll is also a heartbeat) and post reports in batches.
+ */
+import type { OutputFileSpec } from '../../agent/outputFiles.js';
+import type { ResourceFileSource } from '../../agent/resourceFiles.js';
+import type { TaskRunResult } from '../../agent/runTask.js';
+
+export const AGENT_PREFIX = '/kiln-agent/v1';
+
+export interface JoinRequest {
+  /** A local pool provider names its nodes itself; a remote agent lets the server pick. */
+  nodeId?: string;
+  hostname: string;
+  isDedicated: boolean;
+  /** Whether the agent runs as root and so can run non-admin tasks as another user. */
+  canSeparateUsers: boolean;
+}
+
+export interface JoinResponse {
+  nodeId: string;
+  /** Bearer token for every later call of this node. */
+  nodeToken: string;
+  accountName: string;
+  /** The Batch account URL tasks see in AZ_BATCH_ACCOUNT_URL. */
+  accountUrl: string;
+  pollTimeoutMs: number;
+}
+
+/** A unit of work; `runId` names one attempt, so a report for an attempt the server gave up on is ignored. */
+export interface TaskCommand {
+  type: 'runTask';
+  runId: string;
+  kind: 'starttask' | 'jobpreparation' | 'jobrelease' | 'task';
+  jobId?: string;
+  taskId?: string;
+  commandLine: string;
+  resourceFiles: ResourceFileSource[];
+  environmentSettings: { name: string; value?: string }[];
+  outputFiles: OutputFileSpec[];
+  elevated: boolean;
+  userIdentity: string;
+  maxWallClockMs?: number;
+}
+
+export interface KillCommand {
+  type: 'killTask';
+  runId: string;
+}
+
+/** Reboot and reimage restart the node's agent; reimage also wipes its directories. */
+export interface NodeCommand {
+  type: 'reboot' | 'reimage' | 'leave';
+}
+
+/** Remove the directories of a task whose retention time has passed, or of a deleted job. */
+export interface CleanupCommand {
+  type: 'removeTaskDirs';
+  jobId: string;
+  taskId?: string;
+}
+
+export type AgentCommand = TaskCommand | KillCommand | NodeCommand | CleanupCommand;
+
+export interface CommandsResponse {
+  commands: AgentCommand[];
+}
+
+export type AgentReport =
+  | { type: 'started'; runId: string; startTime: string }
+  | { type: 'completed'; runId: string; result: TaskRunResult };
+
+export interface ReportsRequest {
+  reports: AgentReport[];
+}
