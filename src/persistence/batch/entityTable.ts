@@ -11,6 +11,7 @@ export interface Stored<T extends EntityDoc> {
 /** A row of a list page: the paging key and the stored JSON, not parsed (lists emit it as is). */
 export interface RawRow {
   id_key: string;
+  id: string;
   doc: string;
 }
 
@@ -106,7 +107,7 @@ export class EntityTable<T extends EntityDoc> {
   list(parent: string | number, query: ListQuery): RawRow[] {
     const where = query.where ? ` AND (${query.where.sql})` : '';
     const after = query.afterKey === undefined ? '' : ' AND id_key > ?';
-    const sql = `SELECT id_key, doc FROM ${this.spec.table} WHERE ${this.spec.parent} = ?${after}${where} ORDER BY id_key LIMIT ?`;
+    const sql = `SELECT id_key, id, doc FROM ${this.spec.table} WHERE ${this.spec.parent} = ?${after}${where} ORDER BY id_key LIMIT ?`;
     const params = [parent, ...(query.afterKey === undefined ? [] : [query.afterKey]), ...(query.where?.params ?? []), query.limit];
     return this.statement(sql).all(...params) as RawRow[];
   }
