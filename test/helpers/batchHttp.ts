@@ -37,7 +37,8 @@ export async function batchRequest(baseUrl: string, method: string, path: string
   if (body !== undefined) {
     headers['Content-Type'] ??= 'application/json; odata=minimalmetadata; charset=utf-8';
     headers['Content-Length'] = String(Buffer.byteLength(body));
-  } else if (method === 'POST') {
+  } else if (method === 'POST' || method === 'PUT' || method === 'PATCH') {
+    // Node's http client sends Content-Length: 0 for these; sign what goes on the wire.
     headers['Content-Length'] = '0';
   }
   const resource = new WebResource(url, method as never, body, undefined, headers);
