@@ -29,7 +29,7 @@ describe('Batch jobs through @azure/batch', () => {
     assert.equal(job.onAllTasksComplete, 'noaction');
     assert.equal(job.onTaskFailure, 'noaction');
     assert.equal(job.usesTaskDependencies, false);
-    assert.equal(job.poolInfo.poolId, 'pool');
+    assert.equal(job.poolInfo?.poolId, 'pool');
     assert.equal(job.executionInfo?.poolId, 'pool');
     assert.ok(job.executionInfo?.startTime instanceof Date);
     const jobs = await client.job.list({ jobListOptions: { filter: "executionInfo/poolId eq 'pool' and state eq 'active'" } });

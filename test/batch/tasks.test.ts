@@ -32,12 +32,12 @@ describe('Batch tasks through @azure/batch', () => {
   });
 
   it('adds a task with everything a task may say, and gets it back', async () => {
-    const res = await client.task.add('job', {
+    const res: BatchServiceModels.TaskAddResponse = await client.task.add('job', {
       id: 'full',
       displayName: 'a full task',
       commandLine: "/bin/bash -c 'echo $AZ_BATCH_TASK_ID'",
       resourceFiles: [{ httpUrl: 'http://127.0.0.1:1/in.txt', filePath: 'in.txt', fileMode: '0644' }],
-      outputFiles: [{ filePattern: '*.txt', destination: { container: { containerUrl: 'http://127.0.0.1:1/c?sig=x', path: 'out' } }, uploadOptions: { uploadCondition: 'taskCompletion' } }],
+      outputFiles: [{ filePattern: '*.txt', destination: { container: { containerUrl: 'http://127.0.0.1:1/c?sig=x', path: 'out' } }, uploadOptions: { uploadCondition: 'taskCompletion' as 'taskcompletion' } }],
       environmentSettings: [{ name: 'A', value: '1' }],
       constraints: { maxWallClockTime: 'PT1H', maxTaskRetryCount: 3 },
       requiredSlots: 1,
@@ -134,7 +134,7 @@ describe('Batch tasks through @azure/batch', () => {
     const small = await listAll(client, 'big', { maxResults: 700, filter: "startswith(id,'task-01')" });
     assert.equal(small.tasks.length, 1000);
     assert.equal(small.pages, 2);
-    assert.ok(small.tasks.every((t) => t.id.startsWith('task-01')));
+    assert.ok(small.tasks.every((t) => t.id!.startsWith('task-01')));
   });
 
   it('filters tasks by state, id, result and time; selects properties', async () => {

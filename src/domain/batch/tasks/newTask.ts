@@ -42,9 +42,10 @@ function checkTaskForJob(job: CloudJob, task: JsonObject): void {
 /** A task document from a validated TaskAddParameter (or a job manager task) of this job. */
 export function newTaskDoc(ctx: BatchContext, job: CloudJob, spec: JsonObject): CloudTask {
   const now = iso(ctx);
-  const constraints = (spec['constraints'] as JsonObject | undefined) ?? {};
-  const task: CloudTask = {
-    ...spec,
+  const constraints = spec['constraints'] as JsonObject | undefined;
+  // Built property by property in the order Azure answers with (a spread of the request costs
+  // several times as much, and adding tasks is the service's hottest path).
+  const task = {
     id: spec['id'] as string,
     eTag: '',
     lastModified: now,
@@ -52,15 +53,16 @@ export function newTaskDoc(ctx: BatchContext, job: CloudJob, spec: JsonObject): 
     state: 'active',
     stateTransitionTime: now,
     commandLine: spec['commandLine'] as string,
-    constraints: {
-      maxWallClockTime: (constraints['maxWallClockTime'] as string | undefined) ?? UNLIMITED_DURATION,
-      retentionTime: (constraints['retentionTime'] as string | undefined) ?? 'P7D',
-      maxTaskRetryCount: (constraints['maxTaskRetryCount'] as number | undefined) ?? job.constraints?.maxTaskRetryCount ?? 0,
-    },
-    requiredSlots: (spec['requiredSlots'] as number | undefined) ?? 1,
-    userIdentity: spec['userIdentity'] ?? { autoUser: { scope: 'pool', elevationLevel: 'nonadmin' } },
-    executionInfo: { retryCount: 0, requeueCount: 0 },
+  } as CloudTask;
+  for (const name in spec) if (!(name in task) && name !== 'constraints' && name !== 'requiredSlots' && name !== 'userIdentity') task[name] = spec[name];
+  task.constraints = {
+    maxWallClockTime: (constraints?.['maxWallClockTime'] as string | undefined) ?? UNLIMITED_DURATION,
+    retentionTime: (constraints?.['retentionTime'] as string | undefined) ?? 'P7D',
+    maxTaskRetryCount: (constraints?.['maxTaskRetryCount'] as number | undefined) ?? job.constraints?.maxTaskRetryCount ?? 0,
   };
+  task.requiredSlots = (spec['requiredSlots'] as number | undefined) ?? 1;
+  task['userIdentity'] = spec['userIdentity'] ?? { autoUser: { scope: 'pool', elevationLevel: 'nonadmin' } };
+  task.executionInfo = { retryCount: 0, requeueCount: 0 };
   const multi = spec['multiInstanceSettings'] as JsonObject | undefined;
   if (multi) task.multiInstanceSettings = { numberOfInstances: 1, ...multi } as CloudTask['multiInstanceSettings'];
   return task;
