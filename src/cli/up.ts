@@ -17,7 +17,7 @@ export function connectionString(accountName: string, keyBase64: string, blobUrl
 export function registerUp(program: Command): void {
   program
     .command('up')
-    .description('start Kiln in the foreground: the Blob service (and, as they land, Batch and local nodes)')
+    .description('start Kiln in the foreground: the Blob and Batch services (and, as they land, local nodes)')
     .option('--host <host>', 'address to listen on (env KILN_HOST)', process.env.KILN_HOST ?? '127.0.0.1')
     .option('--blob-port <port>', 'Blob service port (env KILN_BLOB_PORT)', process.env.KILN_BLOB_PORT ?? String(DEFAULT_BLOB_PORT))
     .option('--batch-port <port>', 'Batch service port (env KILN_BATCH_PORT)', process.env.KILN_BATCH_PORT ?? String(DEFAULT_BATCH_PORT))
@@ -41,10 +41,12 @@ export function registerUp(program: Command): void {
       const lines = [
         `Kiln is up (${Math.round(performance.now() - started)} ms). Data: ${config.dataDir}`,
         `  Blob service:  http://${config.host}:${kiln.blobPort}/<account>`,
+        `  Batch service: ${kiln.batchUrl}`,
         ...config.accounts.flatMap((a) => [
           `  Account ${a.name}`,
           `    key:               ${a.keyBase64}`,
           `    connection string: ${connectionString(a.name, a.keyBase64, kiln.blobUrl(a.name))}`,
+          `    batch:             account URL ${kiln.batchUrl}, account name ${a.name}, the key above (auto-storage: its blob service)`,
         ]),
         'Press Ctrl+C to stop.',
       ];

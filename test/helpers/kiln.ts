@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob';
+import { BatchServiceClient, BatchSharedKeyCredentials } from '@azure/batch';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const KILN_BIN = path.join(ROOT, 'dist/cli/main.js');
@@ -48,9 +49,14 @@ export interface KilnProcess {
   dataDir: string;
   blobPort: number;
   blobUrl: string;
+  batchPort: number;
+  /** The Batch account URL, as clients are given it. */
+  batchUrl: string;
   connectionString: string;
   output(): string;
   blobService(): BlobServiceClient;
+  /** The official Batch SDK, unchanged, signed with the dev account's key. */
+  batchClient(): BatchServiceClient;
   /** SIGKILL of the whole process group: what a crash looks like. */
   kill9(): Promise<void>;
   /** SIGTERM, waiting for a clean exit. */
@@ -58,10 +64,10 @@ export interface KilnProcess {
 }
 
 /** Starts `kiln up` as a real child process in its own process group, on free ports. */
-export async function startKiln(opts: { dataDir?: string; blobPort?: number; extraArgs?: string[] } = {}): Promise<KilnProcess> {
+export async function startKiln(opts: { dataDir?: string; blobPort?: number; batchPort?: number; extraArgs?: string[] } = {}): Promise<KilnProcess> {
   const dataDir = opts.dataDir ?? tempDir();
   const blobPort = opts.blobPort ?? (await freePort());
-  const batchPort = await freePort();
+  const batchPort = opts.batchPort ?? (await freePort());
   const child = spawn(
     process.execPath,
     [KILN_BIN, 'up', '--data', dataDir, '--blob-port', String(blobPort), '--batch-port', String(batchPort), ...(opts.extraArgs ?? [])],
@@ -84,9 +90,12 @@ export async function startKiln(opts: { dataDir?: string; blobPort?: number; ext
     dataDir,
     blobPort,
     blobUrl,
+    batchPort,
+    batchUrl: `http://127.0.0.1:${batchPort}`,
     connectionString,
     output: () => output,
     blobService: () => BlobServiceClient.fromConnectionString(connectionString),
+    batchClient: () => new BatchServiceClient(new BatchSharedKeyCredentials(ACCOUNT, KEY), `http://127.0.0.1:${batchPort}`),
     async kill9() {
       killGroup(child, 'SIGKILL');
       await exited;

@@ -1,0 +1,30 @@
+import { randomUUID } from 'node:crypto';
+import type { BatchContext } from '../context.js';
+import type { CloudJob } from '../models.js';
+import { newPoolDoc } from '../pools/addPool.js';
+import { deletePool } from '../pools/deletePool.js';
+import type { JsonObject } from '../schema/validate.js';
+
+/**
+ * A job with poolInfo.autoPoolSpecification gets its own pool, made with the job (id: the prefix,
+ * an underscore and a GUID, as Azure names them) and deleted with it unless keepAlive.
+ */
+export function createAutoPool(ctx: BatchContext, job: CloudJob): void {
+  const spec = job.poolInfo.autoPoolSpecification as JsonObject | undefined;
+  if (!spec) return;
+  const prefix = typeof spec['autoPoolIdPrefix'] === 'string' ? spec['autoPoolIdPrefix'] : '';
+  const id = `${prefix ? `${prefix}_` : ''}${randomUUID()}`.slice(0, 64);
+  const pool = newPoolDoc(ctx, id, (spec['pool'] as JsonObject | undefined) ?? {});
+  pool['autoPoolForJob'] = job.id;
+  ctx.store.pools.insert(ctx.account, pool);
+  job.executionInfo.poolId = id;
+}
+
+/** Deletes a job's auto pool when its lifetime ends with the job (poolLifetimeOption job, no keepAlive). */
+export function releaseAutoPool(ctx: BatchContext, job: CloudJob, reason: 'completed' | 'deleted'): void {
+  const spec = job.poolInfo.autoPoolSpecification;
+  const poolId = job.executionInfo.poolId;
+  if (!spec || !poolId || spec['keepAlive'] === true) return;
+  if (spec['poolLifetimeOption'] === 'jobschedule' && reason === 'completed') return;
+  if (ctx.store.pools.exists(ctx.account, poolId)) deletePool(ctx, poolId);
+}

@@ -1,0 +1,123 @@
+import type { Stored } from '../../../persistence/batch/entityTable.js';
+import type { BatchContext } from '../context.js';
+import { batchErrors } from '../errors.js';
+import { touch, transition, type CloudPool, type ComputeNode, type NodeState } from '../models.js';
+import { reconcileAllocation } from '../pools/allocation.js';
+import { getLivePool, getPool } from '../pools/lookup.js';
+import { validateModel, type Json } from '../schema/validate.js';
+import { isValidId } from '../validation.js';
+
+/** The node an operation addresses, and its pool; PoolNotFound or NodeNotFound otherwise. */
+export function getNode(ctx: BatchContext, poolId: string, nodeId: string): { pool: Stored<CloudPool>; node: ComputeNode } {
+  const pool = getPool(ctx, poolId);
+  const node = isValidId(nodeId) ? ctx.store.nodes.get(pool.pk, nodeId) : undefined;
+  if (!node) throw batchErrors.nodeNotFound();
+  return { pool, node: node.doc };
+}
+
+/**
+ * Reboot and reimage: the node goes to `rebooting`/`reimaging`; the node agent (next issue) requeues
+ * or finishes its tasks as the option says (requeue by default), restarts it and reports it back.
+ */
+function restart(ctx: BatchContext, poolId: string, nodeId: string, body: Json, model: string, option: string, to: NodeState): void {
+  const params = validateModel(model, body ?? {});
+  const changed = ctx.store.tx(() => {
+    const { pool, node } = getNode(ctx, poolId, nodeId);
+    if (pool.doc.state === 'deleting') throw batchErrors.poolBeingDeleted();
+    if (node.state === 'rebooting') throw batchErrors.nodeBeingRebooted();
+    if (node.state === 'reimaging') throw batchErrors.nodeBeingReimaged();
+    if (!['idle', 'running', 'starttaskfailed', 'unusable', 'offline'].includes(node.state)) {
+      throw batchErrors.operationInvalidForCurrentState(`The node is ${node.state}.`);
+    }
+    transition(node, to, ctx.now);
+    node['pendingRestartOption'] = params[option] ?? 'requeue';
+    touch(node, ctx.now);
+    ctx.store.nodes.update(pool.pk, node);
+    return { pool: pool.doc, node };
+  });
+  ctx.hooks.nodeChanged?.(ctx.account, changed.pool, changed.node);
+}
+
+export const rebootNode = (ctx: BatchContext, poolId: string, nodeId: string, body: Json): void =>
+  restart(ctx, poolId, nodeId, body, 'NodeRebootParameter', 'nodeRebootOption', 'rebooting');
+
+export const reimageNode = (ctx: BatchContext, poolId: string, nodeId: string, body: Json): void =>
+  restart(ctx, poolId, nodeId, body, 'NodeReimageParameter', 'nodeReimageOption', 'reimaging');
+
+/** disablescheduling / enablescheduling: the scheduler gives new tasks only to enabled nodes. */
+export function setScheduling(ctx: BatchContext, poolId: string, nodeId: string, enabled: boolean, body: Json): void {
+  const params = enabled ? {} : validateModel('NodeDisableSchedulingParameter', body ?? {});
+  const changed = ctx.store.tx(() => {
+    const { pool, node } = getNode(ctx, poolId, nodeId);
+    node.schedulingState = enabled ? 'enabled' : 'disabled';
+    if (!enabled) node['pendingDisableOption'] = params['nodeDisableSchedulingOption'] ?? 'requeue';
+    else delete node['pendingDisableOption'];
+    touch(node, ctx.now);
+    ctx.store.nodes.update(pool.pk, node);
+    return { pool: pool.doc, node };
+  });
+  ctx.hooks.nodeChanged?.(ctx.account, changed.pool, changed.node);
+}
+
+/** POST /pools/{id}/removenodes: the nodes leave the pool and its targets shrink by as many. */
+export function removeNodes(ctx: BatchContext, poolId: string, body: Json): void {
+  const params = validateModel('NodeRemoveParameter', body);
+  const list = params['nodeList'] as string[];
+  if (list.length === 0) throw batchErrors.invalidProperty('nodeList', '[]', 'Name at least one node.');
+  const changed = ctx.store.tx(() => {
+    const { pk, doc: pool } = getLivePool(ctx, poolId);
+    if (pool.allocationState !== 'steady') throw batchErrors.poolBeingResized();
+    const nodes = list.map((id) => {
+      const node = isValidId(id) ? ctx.store.nodes.get(pk, id) : undefined;
+      if (!node) throw batchErrors.nodeNotFound();
+      return node.doc;
+    });
+    for (const node of nodes) {
+      if (node.isDedicated) pool.targetDedicatedNodes = Math.max(0, (pool.targetDedicatedNodes ?? 0) - 1);
+      else pool.targetLowPriorityNodes = Math.max(0, (pool.targetLowPriorityNodes ?? 0) - 1);
+      transition(node, 'leavingpool', ctx.now);
+      node['pendingRemoveOption'] = params['nodeDeallocationOption'] ?? 'requeue';
+      touch(node, ctx.now);
+      ctx.store.nodes.update(pk, node);
+    }
+    reconcileAllocation(ctx, pool);
+    ctx.store.pools.update(ctx.account, pool);
+    return { pool, nodes };
+  });
+  for (const node of changed.nodes) ctx.hooks.nodeChanged?.(ctx.account, changed.pool, node);
+}
+
+const COUNT_KEYS: Record<string, string> = {
+  creating: 'creating',
+  idle: 'idle',
+  offline: 'offline',
+  preempted: 'preempted',
+  rebooting: 'rebooting',
+  reimaging: 'reimaging',
+  running: 'running',
+  starting: 'starting',
+  starttaskfailed: 'startTaskFailed',
+  leavingpool: 'leavingPool',
+  unknown: 'unknown',
+  unusable: 'unusable',
+  waitingforstarttask: 'waitingForStartTask',
+};
+
+function emptyCounts(): Record<string, number> {
+  return Object.fromEntries([...Object.values(COUNT_KEYS), 'total'].map((k) => [k, 0]));
+}
+
+/** GET /nodecounts: per pool, its nodes by state, dedicated and low-priority apart. */
+export function poolNodeCounts(ctx: BatchContext): { poolId: string; dedicated: Record<string, number>; lowPriority: Record<string, number> }[] {
+  return ctx.store.pools.all(ctx.account).map(({ pk, doc }) => {
+    const dedicated = emptyCounts();
+    const lowPriority = emptyCounts();
+    for (const row of ctx.store.nodes.countByState(pk)) {
+      const bucket = row.dedicated ? dedicated : lowPriority;
+      const key = COUNT_KEYS[row.state] ?? 'unknown';
+      bucket[key] = (bucket[key] ?? 0) + row.n;
+      bucket['total'] = (bucket['total'] ?? 0) + row.n;
+    }
+    return { poolId: doc.id, dedicated, lowPriority };
+  });
+}

@@ -1,0 +1,29 @@
+import type { BatchContext } from '../context.js';
+import { transition, touch } from '../models.js';
+import { getPool } from './lookup.js';
+
+/**
+ * DELETE /pools/{id}: the pool goes to `deleting` and its nodes leave; it is gone once it has no
+ * nodes. With no nodes (no node agent yet, or none allocated) that is at once.
+ */
+export function deletePool(ctx: BatchContext, poolId: string): void {
+  const pool = ctx.store.tx(() => {
+    const { pk, doc } = getPool(ctx, poolId);
+    if (doc.state !== 'deleting') {
+      transition(doc, 'deleting', ctx.now);
+      touch(doc, ctx.now);
+      ctx.store.pools.update(ctx.account, doc);
+    }
+    finishPoolDeletion(ctx, pk);
+    return doc;
+  });
+  ctx.hooks.poolDeleting?.(ctx.account, pool);
+}
+
+/** Removes a deleting pool whose nodes are all gone; the node agent calls it as nodes leave. */
+export function finishPoolDeletion(ctx: BatchContext, poolPk: number): boolean {
+  const pool = ctx.store.pools.getByPk(poolPk);
+  if (!pool || pool.doc.state !== 'deleting' || ctx.store.nodes.count(poolPk) > 0) return false;
+  ctx.store.pools.delete(ctx.account, pool.doc.id);
+  return true;
+}

@@ -1,0 +1,46 @@
+import type { BatchContext } from '../context.js';
+import { touch, transition, type CloudJob, type CloudTask, type NodeInfo } from '../models.js';
+import { saveTask } from './lookup.js';
+
+/**
+ * The scheduler's transitions (next issue): a task given to a node goes active → preparing (while
+ * the job preparation task runs there) → running; a task taken off a node without finishing goes
+ * back to active (requeue, which does not use up retries) or is retried after a failed run.
+ * Each is called in a transaction with the task as just read.
+ */
+export function assignTask(ctx: BatchContext, jobPk: number, job: CloudJob, task: CloudTask, nodeInfo: NodeInfo): void {
+  transition(task, job.jobPreparationTask ? 'preparing' : 'running', ctx.now);
+  task.nodeInfo = nodeInfo;
+  if (task.state === 'running') task.executionInfo.startTime = ctx.now.toISOString();
+  touch(task, ctx.now);
+  saveTask(ctx, jobPk, task);
+}
+
+export function markRunning(ctx: BatchContext, jobPk: number, task: CloudTask): void {
+  transition(task, 'running', ctx.now);
+  task.executionInfo.startTime = ctx.now.toISOString();
+  touch(task, ctx.now);
+  saveTask(ctx, jobPk, task);
+}
+
+export function requeueTask(ctx: BatchContext, jobPk: number, task: CloudTask): void {
+  transition(task, 'active', ctx.now);
+  task.executionInfo.requeueCount += 1;
+  task.executionInfo.lastRequeueTime = ctx.now.toISOString();
+  delete task.nodeInfo;
+  touch(task, ctx.now);
+  saveTask(ctx, jobPk, task);
+}
+
+/** After a failed run with retries left (maxTaskRetryCount -1 is unlimited): back to active. */
+export function retryTask(ctx: BatchContext, jobPk: number, task: CloudTask): boolean {
+  const max = task.constraints.maxTaskRetryCount;
+  if (max !== -1 && task.executionInfo.retryCount >= max) return false;
+  transition(task, 'active', ctx.now);
+  task.executionInfo.retryCount += 1;
+  task.executionInfo.lastRetryTime = ctx.now.toISOString();
+  delete task.nodeInfo;
+  touch(task, ctx.now);
+  saveTask(ctx, jobPk, task);
+  return true;
+}

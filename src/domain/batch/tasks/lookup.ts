@@ -1,0 +1,24 @@
+import type { Stored } from '../../../persistence/batch/entityTable.js';
+import type { BatchContext } from '../context.js';
+import { batchErrors } from '../errors.js';
+import type { CloudJob, CloudTask } from '../models.js';
+import { getJob } from '../jobs/lookup.js';
+import { isValidId } from '../validation.js';
+
+export interface TaskRef {
+  jobPk: number;
+  job: CloudJob;
+  task: CloudTask;
+}
+
+/** The task an operation addresses, with its job; JobNotFound or TaskNotFound otherwise. */
+export function getTask(ctx: BatchContext, jobId: string, taskId: string): TaskRef {
+  const job: Stored<CloudJob> = getJob(ctx, jobId);
+  const task = isValidId(taskId) ? ctx.store.tasks.get(job.pk, taskId) : undefined;
+  if (!task) throw batchErrors.taskNotFound();
+  return { jobPk: job.pk, job: job.doc, task: task.doc };
+}
+
+export function saveTask(ctx: BatchContext, jobPk: number, task: CloudTask): void {
+  ctx.store.tasks.update(jobPk, task);
+}

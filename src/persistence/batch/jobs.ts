@@ -1,0 +1,33 @@
+import type { Db } from '../sqlite/database.js';
+import type { CloudJob } from '../../domain/batch/models.js';
+import { EntityTable } from './entityTable.js';
+
+/** batch_jobs: an account's jobs, with the pool they run on and the schedule that made them. */
+export class JobTable extends EntityTable<CloudJob> {
+  private readonly deleteQ;
+  private readonly byPoolQ;
+
+  constructor(db: Db) {
+    super(db, {
+      table: 'batch_jobs',
+      parent: 'account',
+      hasPk: true,
+      extra: {
+        pool_id: (doc) => (doc.executionInfo.poolId ?? doc.poolInfo.poolId ?? null)?.toLowerCase() ?? null,
+        schedule_pk: (doc) => (typeof doc['schedulePk'] === 'number' ? doc['schedulePk'] : null),
+      },
+    });
+    this.deleteQ = db.prepare(`DELETE FROM batch_jobs WHERE pk = ?`);
+    this.byPoolQ = db.prepare(`SELECT pk, doc FROM batch_jobs WHERE account = ? AND pool_id = ?`);
+  }
+
+  /** Removes a job and, by cascade, its tasks. */
+  deleteByPk(pk: number): void {
+    this.deleteQ.run(pk);
+  }
+
+  /** The jobs that run on a pool (the scheduler's view of a pool). */
+  onPool(account: string, poolId: string): { pk: number; doc: CloudJob }[] {
+    return (this.byPoolQ.all(account, poolId.toLowerCase()) as { pk: number; doc: string }[]).map((r) => ({ pk: r.pk, doc: JSON.parse(r.doc) as CloudJob }));
+  }
+}

@@ -1,0 +1,70 @@
+import type { Db } from '../sqlite/database.js';
+import type { CloudTask, TaskState } from '../../domain/batch/models.js';
+import { EntityTable } from './entityTable.js';
+
+export interface TaskCounts {
+  active: number;
+  running: number;
+  completed: number;
+  succeeded: number;
+  failed: number;
+}
+
+/** batch_tasks: a job's tasks, by case-insensitive id, indexed by state for lists and the scheduler. */
+export class TaskTable extends EntityTable<CloudTask> {
+  private readonly countsQ;
+  private readonly unfinishedQ;
+  private readonly inStatesQ;
+  private readonly insertMany;
+
+  constructor(db: Db) {
+    super(db, {
+      table: 'batch_tasks',
+      parent: 'job_pk',
+      hasPk: false,
+      extra: { result: (doc) => doc.executionInfo.result ?? null },
+    });
+    this.countsQ = db.prepare(
+      `SELECT state, result, count(*) AS n, sum(json_extract(doc, '$.requiredSlots')) AS slots FROM batch_tasks WHERE job_pk = ? GROUP BY state, result`,
+    );
+    this.unfinishedQ = db.prepare(`SELECT 1 FROM batch_tasks WHERE job_pk = ? AND state IN ('active', 'preparing', 'running') LIMIT 1`).pluck();
+    this.inStatesQ = db.prepare(`SELECT 0 AS pk, doc FROM batch_tasks WHERE job_pk = ? AND state IN (SELECT value FROM json_each(?))`);
+    this.insertMany = db.transaction((jobPk: number, docs: CloudTask[]) => {
+      for (const doc of docs) this.insert(jobPk, doc);
+    });
+  }
+
+  /** Task counts and slot counts, as GET /jobs/{id}/taskcounts reports them. */
+  counts(jobPk: number): { taskCounts: TaskCounts; taskSlotCounts: TaskCounts } {
+    const taskCounts: TaskCounts = { active: 0, running: 0, completed: 0, succeeded: 0, failed: 0 };
+    const taskSlotCounts: TaskCounts = { ...taskCounts };
+    for (const row of this.countsQ.all(jobPk) as { state: TaskState; result: string | null; n: number; slots: number | null }[]) {
+      const slots = row.slots ?? row.n;
+      // Preparing tasks count as running (shared/docs/batch-api.md §2.4).
+      const bucket = row.state === 'preparing' ? 'running' : row.state;
+      taskCounts[bucket] += row.n;
+      taskSlotCounts[bucket] += slots;
+      if (row.state === 'completed') {
+        const outcome = row.result === 'success' ? 'succeeded' : 'failed';
+        taskCounts[outcome] += row.n;
+        taskSlotCounts[outcome] += slots;
+      }
+    }
+    return { taskCounts, taskSlotCounts };
+  }
+
+  /** Whether any task of the job is still to finish (active, preparing or running). */
+  hasUnfinished(jobPk: number): boolean {
+    return this.unfinishedQ.get(jobPk) !== undefined;
+  }
+
+  /** The job's tasks in the given states, parsed (for transitions that touch many tasks). */
+  inStates(jobPk: number, states: TaskState[]): CloudTask[] {
+    return (this.inStatesQ.all(jobPk, JSON.stringify(states)) as { doc: string }[]).map((r) => JSON.parse(r.doc) as CloudTask);
+  }
+
+  /** Inserts many tasks in one transaction (nested in the caller's, if any). */
+  addAll(jobPk: number, docs: CloudTask[]): void {
+    this.insertMany(jobPk, docs);
+  }
+}

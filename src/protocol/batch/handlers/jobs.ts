@@ -1,0 +1,98 @@
+import { batchErrors } from '../../../domain/batch/errors.js';
+import { addJob } from '../../../domain/batch/jobs/addJob.js';
+import { deleteJob } from '../../../domain/batch/jobs/deleteJob.js';
+import { disableJob, enableJob } from '../../../domain/batch/jobs/disableJob.js';
+import { getJob } from '../../../domain/batch/jobs/lookup.js';
+import { terminateJob } from '../../../domain/batch/jobs/terminateJob.js';
+import { patchJob, updateJob } from '../../../domain/batch/jobs/updateJob.js';
+import type { Json } from '../../../domain/batch/schema/validate.js';
+import { created, resourceHeaders, sendEntity, type Call, type Handler } from '../call.js';
+import { checkConditions, conditionsFor } from '../conditions.js';
+import type { FilterFields } from '../odata/filter.js';
+import { listBody, nextLink, pageOf, readExpand, readSelect, render } from '../odata/listing.js';
+
+export const JOB_FIELDS: FilterFields = {
+  id: { type: 'id', column: 'id_key' },
+  state: { type: 'enum', column: 'state' },
+  stateTransitionTime: { type: 'datetime', column: 'state_transition_time' },
+  creationTime: { type: 'datetime', column: 'creation_time' },
+  lastModified: { type: 'datetime', column: 'last_modified' },
+  priority: { type: 'number' },
+  displayName: { type: 'string' },
+  'executionInfo/startTime': { type: 'datetime' },
+  'executionInfo/endTime': { type: 'datetime' },
+  'executionInfo/poolId': { type: 'id', column: 'pool_id' },
+  'executionInfo/terminateReason': { type: 'string' },
+};
+
+const body = async (call: Call): Promise<Json> => (await call.body()) ?? {};
+
+export const add: Handler = async (call) => {
+  const job = addJob(call.ctx, await body(call));
+  created(call, job, call.urls.job(job.id));
+};
+
+/** GET /jobs, and GET /jobschedules/{id}/jobs (the jobs a schedule made). */
+export function listJobs(call: Call, extraWhere?: { sql: string; params: unknown[] }): void {
+  const { req, ctx, respond, urls } = call;
+  const select = readSelect(req);
+  readExpand(req);
+  const page = pageOf(ctx.store.jobs, ctx.account, req, JOB_FIELDS, extraWhere);
+  const items = page.rows.map((r) => render(r.doc, urls.job(r.id), select));
+  respond.json(200, listBody(urls.metadata('jobs'), items, page.next && nextLink(req, page.next)));
+}
+
+export const list: Handler = (call) => listJobs(call);
+
+export const get: Handler = (call) => {
+  const { doc } = getJob(call.ctx, call.p.jobId!);
+  sendEntity(call, doc, call.urls.job(doc.id), 'jobs/@Element');
+};
+
+export const remove: Handler = (call) => {
+  deleteJob(call.ctx, call.p.jobId!, conditionsFor(call.req));
+  call.respond.empty(202, { DataServiceId: call.urls.job(call.p.jobId!) });
+};
+
+export const patch: Handler = async (call) => {
+  const job = patchJob(call.ctx, call.p.jobId!, await body(call), conditionsFor(call.req));
+  call.respond.empty(200, resourceHeaders(job, call.urls.job(job.id)));
+};
+
+export const update: Handler = async (call) => {
+  const job = updateJob(call.ctx, call.p.jobId!, await body(call), conditionsFor(call.req));
+  call.respond.empty(200, resourceHeaders(job, call.urls.job(job.id)));
+};
+
+export const disable: Handler = async (call) => {
+  const job = disableJob(call.ctx, call.p.jobId!, await body(call), conditionsFor(call.req));
+  call.respond.empty(202, resourceHeaders(job, call.urls.job(job.id)));
+};
+
+export const enable: Handler = async (call) => {
+  await call.body();
+  const job = enableJob(call.ctx, call.p.jobId!, conditionsFor(call.req));
+  call.respond.empty(202, resourceHeaders(job, call.urls.job(job.id)));
+};
+
+export const terminate: Handler = async (call) => {
+  const job = terminateJob(call.ctx, call.p.jobId!, (await call.body()) ?? {}, conditionsFor(call.req));
+  call.respond.empty(202, resourceHeaders(job, call.urls.job(job.id)));
+};
+
+export const taskCounts: Handler = (call) => {
+  const { pk } = getJob(call.ctx, call.p.jobId!);
+  const counts = call.ctx.store.tasks.counts(pk);
+  call.respond.json(200, { 'odata.metadata': call.urls.metadata('taskcountsresult/@Element'), ...counts });
+};
+
+/**
+ * GET /jobs/{id}/jobpreparationandreleasetaskstatus: one entry per node that ran the job's
+ * preparation task. The node agent (next issue) records those; until then the list is empty.
+ */
+export const prepAndReleaseStatus: Handler = (call) => {
+  const { doc } = getJob(call.ctx, call.p.jobId!);
+  checkConditions(call.req, doc, true);
+  if (!doc.jobPreparationTask && !doc.jobReleaseTask) throw batchErrors.jobPreparationTaskNotSpecified();
+  call.respond.json(200, listBody(call.urls.metadata('jobpreparationandreleasetaskstatuslist'), []));
+};

@@ -1,0 +1,107 @@
+import { addPool } from '../../../domain/batch/pools/addPool.js';
+import { disableAutoScale, enableAutoScale, evaluateAutoScale } from '../../../domain/batch/pools/autoScale.js';
+import { deletePool } from '../../../domain/batch/pools/deletePool.js';
+import { getPool } from '../../../domain/batch/pools/lookup.js';
+import { resizePool, stopResizePool } from '../../../domain/batch/pools/resizePool.js';
+import { patchPool, updatePoolProperties } from '../../../domain/batch/pools/updatePool.js';
+import { removeNodes } from '../../../domain/batch/nodes/nodeOperations.js';
+import type { Json } from '../../../domain/batch/schema/validate.js';
+import { created, resourceHeaders, sendEntity, type Handler } from '../call.js';
+import { checkConditions, conditionsFor } from '../conditions.js';
+import type { FilterFields } from '../odata/filter.js';
+import { listBody, nextLink, pageOf, readExpand, readSelect, render } from '../odata/listing.js';
+
+export const POOL_FIELDS: FilterFields = {
+  id: { type: 'id', column: 'id_key' },
+  state: { type: 'enum', column: 'state' },
+  stateTransitionTime: { type: 'datetime', column: 'state_transition_time' },
+  creationTime: { type: 'datetime', column: 'creation_time' },
+  lastModified: { type: 'datetime', column: 'last_modified' },
+  allocationState: { type: 'enum' },
+  allocationStateTransitionTime: { type: 'datetime' },
+  enableAutoScale: { type: 'boolean' },
+  vmSize: { type: 'enum' },
+  enableInterNodeCommunication: { type: 'boolean' },
+  displayName: { type: 'string' },
+  currentDedicatedNodes: { type: 'number' },
+  currentLowPriorityNodes: { type: 'number' },
+  targetDedicatedNodes: { type: 'number' },
+  targetLowPriorityNodes: { type: 'number' },
+};
+
+const body = async (call: Parameters<Handler>[0]): Promise<Json> => (await call.body()) ?? {};
+
+export const add: Handler = async (call) => {
+  const pool = addPool(call.ctx, await body(call));
+  created(call, pool, call.urls.pool(pool.id));
+};
+
+export const list: Handler = ({ req, ctx, respond, urls }) => {
+  const select = readSelect(req);
+  readExpand(req);
+  const page = pageOf(ctx.store.pools, ctx.account, req, POOL_FIELDS);
+  const items = page.rows.map((r) => render(r.doc, urls.pool(r.id), select));
+  respond.json(200, listBody(urls.metadata('pools'), items, page.next && nextLink(req, page.next)));
+};
+
+export const get: Handler = (call) => {
+  const { doc } = getPool(call.ctx, call.p.poolId!);
+  sendEntity(call, doc, call.urls.pool(doc.id), 'pools/@Element');
+};
+
+/** HEAD /pools/{id}: 200 if it exists, 404 if not (both "success" to the SDKs), no body. */
+export const exists: Handler = (call) => {
+  const { doc } = getPool(call.ctx, call.p.poolId!);
+  checkConditions(call.req, doc, true);
+  call.respond.empty(200, resourceHeaders(doc, call.urls.pool(doc.id)));
+};
+
+export const remove: Handler = (call) => {
+  const { doc } = getPool(call.ctx, call.p.poolId!);
+  checkConditions(call.req, doc, false);
+  deletePool(call.ctx, call.p.poolId!);
+  call.respond.empty(202, { DataServiceId: call.urls.pool(doc.id) });
+};
+
+export const patch: Handler = async (call) => {
+  const pool = patchPool(call.ctx, call.p.poolId!, await body(call), conditionsFor(call.req));
+  call.respond.empty(200, resourceHeaders(pool, call.urls.pool(pool.id)));
+};
+
+export const updateProperties: Handler = async (call) => {
+  const pool = updatePoolProperties(call.ctx, call.p.poolId!, await body(call), conditionsFor(call.req));
+  call.respond.empty(204, resourceHeaders(pool, call.urls.pool(pool.id)));
+};
+
+export const resize: Handler = async (call) => {
+  const pool = resizePool(call.ctx, call.p.poolId!, await body(call), conditionsFor(call.req));
+  call.respond.empty(202, resourceHeaders(pool, call.urls.pool(pool.id)));
+};
+
+export const stopResize: Handler = async (call) => {
+  await call.body();
+  const pool = stopResizePool(call.ctx, call.p.poolId!, conditionsFor(call.req));
+  call.respond.empty(202, resourceHeaders(pool, call.urls.pool(pool.id)));
+};
+
+export const enableAutoScaleHandler: Handler = async (call) => {
+  const pool = enableAutoScale(call.ctx, call.p.poolId!, await body(call), conditionsFor(call.req));
+  call.respond.empty(200, resourceHeaders(pool, call.urls.pool(pool.id)));
+};
+
+export const disableAutoScaleHandler: Handler = async (call) => {
+  await call.body();
+  const pool = disableAutoScale(call.ctx, call.p.poolId!);
+  call.respond.empty(200, resourceHeaders(pool, call.urls.pool(pool.id)));
+};
+
+export const evaluateAutoScaleHandler: Handler = async (call) => {
+  const run = evaluateAutoScale(call.ctx, call.p.poolId!, await body(call));
+  call.respond.json(200, { 'odata.metadata': call.urls.metadata('Microsoft.Azure.Batch.Protocol.Entities.AutoScaleRun'), ...run }, { DataServiceId: call.urls.pool(call.p.poolId!) });
+};
+
+export const removeNodesHandler: Handler = async (call) => {
+  removeNodes(call.ctx, call.p.poolId!, await body(call));
+  const { doc } = getPool(call.ctx, call.p.poolId!);
+  call.respond.empty(202, resourceHeaders(doc, call.urls.pool(doc.id)));
+};

@@ -1,0 +1,102 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { parseBatchAuthorization, verifyBatchSignature } from '../../auth/batchSharedKey.js';
+import type { AccountRegistry } from '../../config/accounts.js';
+import type { BatchHooks } from '../../domain/batch/context.js';
+import { BatchError, batchErrors } from '../../domain/batch/errors.js';
+import type { BatchStore } from '../../persistence/batch/store.js';
+import { Urls, type Call } from './call.js';
+import { parseBatchRequest, readJsonBody, type BatchRequest } from './request.js';
+import { createResponder } from './respond.js';
+import { route } from './routes.js';
+
+export interface BatchServerDeps {
+  accounts: AccountRegistry;
+  store: BatchStore;
+  hooks?: BatchHooks;
+  log?: (message: string) => void;
+  /** The clock; tests of time-dependent behaviour may move it. */
+  now?: () => Date;
+}
+
+/** How far ocp-date may be from our clock (Azure Storage allows 15 minutes; Batch alike). */
+const MAX_CLOCK_SKEW_MS = 15 * 60 * 1000;
+const API_VERSION = /^\d{4}-\d{2}-\d{2}(\.\d+\.\d+)?$/;
+
+/** Shared Key check; the account the request acts for. */
+function authenticate(req: BatchRequest, accounts: AccountRegistry, now: Date): string {
+  const authorization = req.header('authorization');
+  if (authorization === undefined) throw batchErrors.authenticationFailed('The request has no Authorization header; Kiln accepts Shared Key.');
+  const parsed = parseBatchAuthorization(authorization);
+  if (!parsed) throw batchErrors.authenticationFailed(`The Authorization header is not 'SharedKey <account>:<signature>'; Kiln accepts Shared Key only.`);
+  const account = accounts.get(parsed.account.toLowerCase());
+  if (!account) throw batchErrors.authenticationFailed(`The account '${parsed.account}' is not known to this server.`);
+  const date = req.header('ocp-date') ?? req.header('date');
+  if (date === undefined) throw batchErrors.authenticationFailed('The request has neither an ocp-date nor a Date header.');
+  const ms = Date.parse(date);
+  if (Number.isNaN(ms)) throw batchErrors.invalidHeader(req.header('ocp-date') !== undefined ? 'ocp-date' : 'Date', date);
+  if (Math.abs(ms - now.getTime()) > MAX_CLOCK_SKEW_MS) {
+    throw batchErrors.authenticationFailed(`The request's date ${date} is more than 15 minutes from the server's time ${now.toUTCString()}.`);
+  }
+  const result = verifyBatchSignature(account, parsed.account, parsed.signature, req);
+  if (!result.ok) {
+    throw batchErrors.authenticationFailed(
+      `The MAC signature found in the HTTP request '${parsed.signature}' is not the same as any computed signature. Server used following string to sign: '${result.stringToSign}'.`,
+    );
+  }
+  return account.name;
+}
+
+function checkCommonQuery(req: BatchRequest): void {
+  const version = req.params.get('api-version');
+  if (version === undefined) throw batchErrors.missingQuery('api-version');
+  if (!API_VERSION.test(version)) throw batchErrors.invalidQuery('api-version', version, 'The value is not an API version such as 2022-10-01.16.0.');
+  const timeout = req.params.get('timeout');
+  if (timeout !== undefined && !/^\d+$/.test(timeout)) throw batchErrors.invalidQuery('timeout', timeout, 'The value must be a number of seconds.');
+}
+
+/** The Batch REST API as an HTTP request handler: parse, authenticate, route, handle, answer. */
+export function createBatchHandler(deps: BatchServerDeps) {
+  const log = deps.log ?? ((m: string) => console.error(m));
+  const clock = deps.now ?? (() => new Date());
+  const hooks = deps.hooks ?? {};
+  return async (raw: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const clientRequestId = (raw.headers['client-request-id'] ?? raw.headers['x-ms-client-request-id']) as string | undefined;
+    let respond = createResponder(res, { requestId: '-', clientRequestId, baseUrl: `http://${raw.headers.host ?? 'localhost'}`, isHead: raw.method === 'HEAD' });
+    try {
+      const req = parseBatchRequest(raw);
+      respond = createResponder(res, { requestId: req.id, clientRequestId, baseUrl: req.baseUrl, isHead: req.method === 'HEAD' });
+      const now = clock();
+      const account = authenticate(req, deps.accounts, now);
+      checkCommonQuery(req);
+      const { handler, params } = route(req.method, req.segments);
+      let bodyRead: Promise<ReturnType<typeof readJsonBody> extends Promise<infer T> ? T : never> | undefined;
+      const call: Call = {
+        req,
+        p: params,
+        ctx: { store: deps.store, account, now, hooks },
+        respond,
+        body: () => (bodyRead ??= readJsonBody(req)),
+        urls: new Urls(req.baseUrl),
+      };
+      await handler(call);
+      if (!res.writableEnded && !res.headersSent) throw new Error(`no answer from ${req.method} ${req.rawPath}`);
+    } catch (err) {
+      if (res.headersSent) {
+        res.destroy(err instanceof Error ? err : undefined);
+        return;
+      }
+      if (err instanceof BatchError) {
+        // Read (and drop) what the client is still sending, so that it hears the answer.
+        if (!raw.readableEnded) raw.resume();
+        respond.error(err);
+        return;
+      }
+      if (raw.destroyed) {
+        res.destroy();
+        return;
+      }
+      log(`batch: ${raw.method} ${raw.url} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      respond.error(batchErrors.internal());
+    }
+  };
+}
