@@ -10,7 +10,7 @@ import {
   type TaskCommand,
 } from '../protocol/agent/messages.js';
 import type { NodeIdentity } from './environment.js';
-import { NodeLayout, type TaskDirs } from './layout.js';
+import { killLeftoverTasks, NodeLayout, type TaskDirs } from './layout.js';
 import { runTask, type TaskRun } from './runTask.js';
 import { canSeparateUsers } from './users.js';
 
@@ -55,6 +55,7 @@ export class NodeAgent {
   async run(): Promise<void> {
     while (!this.stopped) {
       this.layout.prepare();
+      killLeftoverTasks(this.layout);
       this.session = await this.join();
       this.log(`node ${this.session.nodeId} joined pool ${this.opts.poolId}`);
       const next = await this.serve();
@@ -101,6 +102,8 @@ export class NodeAgent {
       } catch (err) {
         // Removed from the pool, or the pool is gone: nothing left to serve.
         if (err instanceof HttpError && (err.status === 401 || err.status === 404 || err.status === 410)) return 'leave';
+        // The server counted this node lost (or restarted) and requeued its tasks: start over.
+        if (err instanceof HttpError && err.status === 409) return 'reboot';
         await backoff(failures++);
         continue;
       }

@@ -23,16 +23,19 @@ export class NodeLayout {
   readonly sharedDir: string;
   readonly startupDir: string;
   readonly mountsDir: string;
+  /** Process groups of running tasks, one empty file each: whoever stops the node kills them. */
+  readonly processGroupsDir: string;
 
   constructor(readonly rootDir: string) {
     this.sharedDir = path.join(rootDir, 'shared');
     this.startupDir = path.join(rootDir, 'startup');
     this.mountsDir = path.join(rootDir, 'fsmounts');
+    this.processGroupsDir = path.join(rootDir, 'volatile', 'pgids');
   }
 
   /** Creates the node-wide directories. */
   prepare(): void {
-    for (const dir of [this.sharedDir, this.startupDir, this.mountsDir, path.join(this.rootDir, 'workitems')]) {
+    for (const dir of [this.sharedDir, this.startupDir, this.mountsDir, this.processGroupsDir, path.join(this.rootDir, 'workitems')]) {
       fs.mkdirSync(dir, { recursive: true });
     }
     // Every task of every user on the node may read and write the shared directory.
@@ -68,6 +71,27 @@ function dirsOf(taskDir: string): TaskDirs {
     stdoutFile: path.join(taskDir, 'stdout.txt'),
     stderrFile: path.join(taskDir, 'stderr.txt'),
   };
+}
+
+/** Kills the task process groups a node left running (its agent died or is being stopped). */
+export function killLeftoverTasks(layout: NodeLayout): void {
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync(layout.processGroupsDir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pgid = Number(name);
+    if (Number.isInteger(pgid) && pgid > 1) {
+      try {
+        process.kill(-pgid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    fs.rmSync(path.join(layout.processGroupsDir, name), { force: true });
+  }
 }
 
 /** Resolves a relative path inside `base`, refusing any that would leave it. */

@@ -100,7 +100,10 @@ export function runTask(node: NodeIdentity, layout: NodeLayout, dirs: TaskDirs, 
       spec.environmentSettings,
     );
     running = runProcess({ argv, cwd: dirs.workingDir, env, stdoutFile: dirs.stdoutFile, stderrFile: dirs.stderrFile, uid: user.uid, gid: user.gid, maxWallClockMs: spec.maxWallClockMs });
+    const pidFile = running.pid === undefined ? undefined : path.join(layout.processGroupsDir, String(running.pid));
+    if (pidFile) fs.writeFileSync(pidFile, '');
     const outcome = await running.done;
+    if (pidFile) fs.rmSync(pidFile, { force: true });
     let result: TaskRunResult;
     if (outcome.launchError) {
       const notFound = (outcome.launchError as NodeJS.ErrnoException).code === 'ENOENT';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { DEFAULT_BATCH_PORT, DEFAULT_BLOB_PORT, defaultDataDir, parsePort, resolveAccounts, type KilnConfig } from '../config/config.js';
+import { DEFAULT_BATCH_PORT, DEFAULT_BLOB_PORT, defaultDataDir, defaultNodesDir, parsePort, resolveAccounts, type KilnConfig } from '../config/config.js';
 import { startKiln } from '../server/kiln.js';
 
 interface UpOptions {
@@ -7,6 +7,7 @@ interface UpOptions {
   blobPort: string;
   batchPort: string;
   data: string;
+  nodesDir?: string;
   account: string[];
 }
 
@@ -17,11 +18,12 @@ export function connectionString(accountName: string, keyBase64: string, blobUrl
 export function registerUp(program: Command): void {
   program
     .command('up')
-    .description('start Kiln in the foreground: the Blob and Batch services (and, as they land, local nodes)')
+    .description('start Kiln in the foreground: the Blob and Batch services and the local nodes of its pools')
     .option('--host <host>', 'address to listen on (env KILN_HOST)', process.env.KILN_HOST ?? '127.0.0.1')
     .option('--blob-port <port>', 'Blob service port (env KILN_BLOB_PORT)', process.env.KILN_BLOB_PORT ?? String(DEFAULT_BLOB_PORT))
     .option('--batch-port <port>', 'Batch service port (env KILN_BATCH_PORT)', process.env.KILN_BATCH_PORT ?? String(DEFAULT_BATCH_PORT))
     .option('--data <dir>', 'data directory (env KILN_DATA)', process.env.KILN_DATA ?? defaultDataDir())
+    .option('--nodes-dir <dir>', "local nodes' root directories (env KILN_NODES_DIR; default: DATA/nodes, or /var/lib/kiln/nodes/… as root)", process.env.KILN_NODES_DIR)
     .option(
       '--account <name:base64key>',
       'an account, repeatable (env KILN_ACCOUNTS, separated by ";"); default devstoreaccount1 with the development key',
@@ -35,6 +37,7 @@ export function registerUp(program: Command): void {
         blobPort: parsePort(opts.blobPort, '--blob-port'),
         batchPort: parsePort(opts.batchPort, '--batch-port'),
         dataDir: opts.data,
+        nodesDir: opts.nodesDir ?? defaultNodesDir(opts.data),
         accounts: resolveAccounts(opts.account),
       };
       const kiln = await startKiln(config);

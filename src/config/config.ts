@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { type Account, devAccount, parseAccountSpec } from './accounts.js';
@@ -7,6 +8,8 @@ export interface KilnConfig {
   blobPort: number;
   batchPort: number;
   dataDir: string;
+  /** Root directories of local nodes (AZ_BATCH_NODE_ROOT_DIR of each). */
+  nodesDir: string;
   accounts: Account[];
 }
 
@@ -18,6 +21,15 @@ export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
   const xdg = env.XDG_DATA_HOME;
   const base = xdg && path.isAbsolute(xdg) ? xdg : path.join(os.homedir(), '.local', 'share');
   return path.join(base, 'kiln');
+}
+
+/**
+ * Where local nodes keep their directories. Not inside the data directory when Kiln runs as root:
+ * non-admin tasks run as another user, who must reach their working directories but not Kiln's data.
+ */
+export function defaultNodesDir(dataDir: string): string {
+  if (process.getuid?.() !== 0) return path.join(dataDir, 'nodes');
+  return path.join('/var/lib/kiln/nodes', createHash('sha256').update(path.resolve(dataDir)).digest('hex').slice(0, 12));
 }
 
 export function parsePort(value: string, what: string): number {

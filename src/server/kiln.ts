@@ -11,6 +11,12 @@ import { listen, type RunningServer } from '../protocol/http/server.js';
 import { BatchStore } from '../persistence/batch/store.js';
 import { createBatchHandler } from '../protocol/batch/server.js';
 import type { BatchHooks } from '../domain/batch/context.js';
+import { Cluster } from '../cluster/cluster.js';
+import { LocalNodes } from '../cluster/local/localNodes.js';
+import { AGENT_PREFIX } from '../protocol/agent/messages.js';
+import { createAgentHandler } from '../protocol/agent/server.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { fileURLToPath } from 'node:url';
 
 export interface RunningKiln {
   blobUrl: (account: string) => string;
@@ -18,8 +24,10 @@ export interface RunningKiln {
   /** The Batch service: one endpoint for every account (the account is in the signature). */
   batchUrl: string;
   batchPort: number;
-  /** Where the node agent and scheduler (next issue) plug in to hear of the API's changes. */
+  /** What the API's changes are reported to: the cluster (scheduler, nodes) and the local nodes. */
   batchHooks: BatchHooks;
+  cluster: Cluster;
+  localNodes: LocalNodes;
   close(): Promise<void>;
 }
 
@@ -37,6 +45,13 @@ export async function startKiln(config: KilnConfig, log: (m: string) => void = (
 
   const batchStore = new BatchStore(db);
   const batchHooks: BatchHooks = {};
+  let cluster: Cluster | undefined;
+  let localNodes: LocalNodes | undefined;
+  // Agents and clients share the Batch port: agents under their own prefix, with their own tokens.
+  let agentHandler: ((req: IncomingMessage, res: ServerResponse) => Promise<void>) | undefined;
+  const batchHandler = createBatchHandler({ accounts, store: batchStore, hooks: batchHooks, log });
+  const batchOrAgent = (req: IncomingMessage, res: ServerResponse) =>
+    agentHandler && req.url?.startsWith(AGENT_PREFIX) ? agentHandler(req, res) : batchHandler(req, res);
 
   let blob: RunningServer | undefined;
   let batch: RunningServer;
@@ -45,7 +60,7 @@ export async function startKiln(config: KilnConfig, log: (m: string) => void = (
       log(`blob: unhandled ${String(err)}`);
       if (!res.headersSent && !(err instanceof StorageError)) res.writeHead(500).end();
     });
-    batch = await listen(createBatchHandler({ accounts, store: batchStore, hooks: batchHooks, log }), config.host, config.batchPort, (err, res) => {
+    batch = await listen(batchOrAgent, config.host, config.batchPort, (err, res) => {
       log(`batch: unhandled ${String(err)}`);
       if (!res.headersSent) res.writeHead(500).end();
     });
@@ -57,14 +72,42 @@ export async function startKiln(config: KilnConfig, log: (m: string) => void = (
   }
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const blobServer = blob;
+  const batchUrl = `http://${host}:${batch.port}`;
+  const blobAccountUrl = (account: string) => `http://${host}:${blobServer.port}/${account}`;
+  cluster = new Cluster({ store: batchStore, accounts, batchUrl, blobAccountUrl, log });
+  localNodes = new LocalNodes(cluster, {
+    batchUrl,
+    nodesDir: config.nodesDir,
+    cliEntry: fileURLToPath(new URL('../cli/main.js', import.meta.url)),
+    log,
+  });
+  agentHandler = createAgentHandler(cluster, accounts);
+  const clusterHooks = cluster.hooks();
+  const local = localNodes;
+  Object.assign(batchHooks, clusterHooks, {
+    changed: (account: string) => {
+      clusterHooks.changed?.(account);
+      local.reconcile(account);
+    },
+    poolDeleting: (account: string, pool: Parameters<NonNullable<BatchHooks['poolDeleting']>>[1]) => {
+      clusterHooks.poolDeleting?.(account, pool);
+      local.reconcile(account);
+    },
+  } satisfies BatchHooks);
+  for (const account of accounts.all()) local.reconcile(account.name);
+  const runningCluster = cluster;
   return {
     blobPort: blobServer.port,
     blobUrl: (account) => `http://${host}:${blobServer.port}/${account}`,
     batchPort: batch.port,
-    batchUrl: `http://${host}:${batch.port}`,
+    batchUrl,
     batchHooks,
+    cluster: runningCluster,
+    localNodes: local,
     async close() {
       clearInterval(garbageTimer);
+      local.close();
+      runningCluster.close();
       await Promise.all([blobServer.close(), batch.close()]);
       db.close();
     },

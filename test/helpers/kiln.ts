@@ -47,6 +47,7 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
 export interface KilnProcess {
   child: ChildProcess;
   dataDir: string;
+  nodesDir: string;
   blobPort: number;
   blobUrl: string;
   batchPort: number;
@@ -64,13 +65,16 @@ export interface KilnProcess {
 }
 
 /** Starts `kiln up` as a real child process in its own process group, on free ports. */
-export async function startKiln(opts: { dataDir?: string; blobPort?: number; batchPort?: number; extraArgs?: string[] } = {}): Promise<KilnProcess> {
+export async function startKiln(opts: { dataDir?: string; nodesDir?: string; blobPort?: number; batchPort?: number; extraArgs?: string[] } = {}): Promise<KilnProcess> {
   const dataDir = opts.dataDir ?? tempDir();
+  // Node directories must be reachable by the unprivileged task user, unlike the data directory.
+  const nodesDir = opts.nodesDir ?? tempDir('kiln-nodes-');
+  fs.chmodSync(nodesDir, 0o755);
   const blobPort = opts.blobPort ?? (await freePort());
   const batchPort = opts.batchPort ?? (await freePort());
   const child = spawn(
     process.execPath,
-    [KILN_BIN, 'up', '--data', dataDir, '--blob-port', String(blobPort), '--batch-port', String(batchPort), ...(opts.extraArgs ?? [])],
+    [KILN_BIN, 'up', '--data', dataDir, '--blob-port', String(blobPort), '--batch-port', String(batchPort), '--nodes-dir', nodesDir, ...(opts.extraArgs ?? [])],
     { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KILN_ACCOUNTS: '' } },
   );
   let output = '';
@@ -88,6 +92,7 @@ export async function startKiln(opts: { dataDir?: string; blobPort?: number; bat
   return {
     child,
     dataDir,
+    nodesDir,
     blobPort,
     blobUrl,
     batchPort,

@@ -10,6 +10,8 @@ export interface BatchHooks {
   jobEnded?(account: string, job: CloudJob): void;
   poolDeleting?(account: string, pool: CloudPool): void;
   nodeChanged?(account: string, pool: CloudPool, node: ComputeNode): void;
+  /** After any change through the API: tasks added, pools resized, jobs enabled... */
+  changed?(account: string): void;
 }
 
 /** Everything a Batch operation needs: the store, whose account, the time, and the hooks. */

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { ExtentTooLargeError, type Segment } from '../../persistence/blob/extentStore.js';
 import { checkReadConditions, checkWriteConditions, type Conditions } from './conditions.js';
@@ -8,6 +8,9 @@ import { newEtag } from './etag.js';
 import type { Blob, ContentProperties, Metadata } from './models.js';
 import { validateBlobName, validateMetadata } from './names.js';
 import { resolveRange, type ByteRange } from './range.js';
+
+/** Bodies up to this size are kept in the metadata store rather than in an extent file of their own. */
+export const INLINE_MAX_BYTES = 64 * 1024;
 
 export interface BlobWrite {
   properties: ContentProperties;
@@ -35,7 +38,7 @@ export function sliceSegments(segments: Segment[], range: ByteRange): Segment[] 
   for (const s of segments) {
     const from = Math.max(range.start, position);
     const to = Math.min(range.end + 1, position + s.length);
-    if (from < to) out.push({ extent: s.extent, offset: s.offset + (from - position), length: to - from });
+    if (from < to) out.push({ ...s, offset: s.offset + (from - position), length: to - from });
     position += s.length;
   }
   return out;
@@ -79,7 +82,7 @@ export class Blobs {
     container: string,
     name: string,
     body: Readable,
-    write: BlobWrite & { transferMd5?: string; maxLength: number },
+    write: BlobWrite & { transferMd5?: string; maxLength: number; expectedLength: number },
   ): Promise<Blob> {
     validateBlobName(name);
     validateMetadata(write.metadata);
@@ -87,29 +90,39 @@ export class Blobs {
     const before = this.ctx.store.getBlob(account, container, name);
     checkCreateOnly(before, write);
     checkWriteConditions(before, write.conditions);
-    let written;
+    const received = await this.receive(body, write.expectedLength, write.maxLength);
     try {
-      written = await this.ctx.extents.write(body, { md5: true, maxLength: write.maxLength });
-    } catch (err) {
-      if (err instanceof ExtentTooLargeError) throw errors.requestBodyTooLarge(write.maxLength);
-      throw err;
-    }
-    const md5 = written.md5!.toString('base64');
-    try {
-      if (write.transferMd5 !== undefined && write.transferMd5 !== md5) throw errors.md5Mismatch(write.transferMd5, md5);
+      if (write.transferMd5 !== undefined && write.transferMd5 !== received.md5) throw errors.md5Mismatch(write.transferMd5, received.md5);
       this.requireContainer(account, container);
       const current = this.ctx.store.getBlob(account, container, name);
       checkCreateOnly(current, write);
       checkWriteConditions(current, write.conditions);
     } catch (err) {
-      await this.ctx.extents.remove([written.extent]);
+      if (received.segment.extent !== null) await this.ctx.extents.remove([received.segment.extent]);
       throw err;
     }
     return this.commit(account, container, name, {
-      properties: { ...write.properties, contentMd5: write.properties.contentMd5 ?? md5 },
+      properties: { ...write.properties, contentMd5: write.properties.contentMd5 ?? received.md5 },
       metadata: write.metadata,
-      segments: [{ extent: written.extent, offset: 0, length: written.length, blockId: null }],
+      segments: [{ ...received.segment, blockId: null }],
     });
+  }
+
+  /** Takes in a Put Blob body: small ones stay inline in the metadata store, the rest stream to an extent. */
+  private async receive(body: Readable, expectedLength: number, maxLength: number): Promise<{ segment: Segment; md5: string }> {
+    if (expectedLength <= INLINE_MAX_BYTES) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of body as AsyncIterable<Buffer>) chunks.push(chunk);
+      const data = Buffer.concat(chunks);
+      return { segment: { extent: null, data, offset: 0, length: data.length }, md5: createHash('md5').update(data).digest('base64') };
+    }
+    try {
+      const written = await this.ctx.extents.write(body, { md5: true, maxLength });
+      return { segment: { extent: written.extent, offset: 0, length: written.length }, md5: written.md5!.toString('base64') };
+    } catch (err) {
+      if (err instanceof ExtentTooLargeError) throw errors.requestBodyTooLarge(maxLength);
+      throw err;
+    }
   }
 
   async commit(

@@ -16,6 +16,7 @@ export class TaskTable extends EntityTable<CloudTask> {
   private readonly unfinishedQ;
   private readonly inStatesQ;
   private readonly insertMany;
+  private readonly activeQ;
 
   constructor(db: Db) {
     super(db, {
@@ -29,6 +30,7 @@ export class TaskTable extends EntityTable<CloudTask> {
     );
     this.unfinishedQ = db.prepare(`SELECT 1 FROM batch_tasks WHERE job_pk = ? AND state IN ('active', 'preparing', 'running') LIMIT 1`).pluck();
     this.inStatesQ = db.prepare(`SELECT 0 AS pk, doc FROM batch_tasks WHERE job_pk = ? AND state IN (SELECT value FROM json_each(?))`);
+    this.activeQ = db.prepare(`SELECT id_key, doc FROM batch_tasks WHERE job_pk = ? AND state = 'active' AND id_key > ? ORDER BY id_key LIMIT ?`);
     this.insertMany = db.transaction((jobPk: number, docs: CloudTask[]) => {
       for (const doc of docs) this.insert(jobPk, doc);
     });
@@ -61,6 +63,11 @@ export class TaskTable extends EntityTable<CloudTask> {
   /** The job's tasks in the given states, parsed (for transitions that touch many tasks). */
   inStates(jobPk: number, states: TaskState[]): CloudTask[] {
     return (this.inStatesQ.all(jobPk, JSON.stringify(states)) as { doc: string }[]).map((r) => JSON.parse(r.doc) as CloudTask);
+  }
+
+  /** The scheduler's queue: a job's active tasks in id order, past `afterKey`. */
+  active(jobPk: number, afterKey: string, limit: number): { key: string; doc: CloudTask }[] {
+    return (this.activeQ.all(jobPk, afterKey, limit) as { id_key: string; doc: string }[]).map((r) => ({ key: r.id_key, doc: JSON.parse(r.doc) as CloudTask }));
   }
 
   /** Inserts many tasks in one transaction (nested in the caller's, if any). */

@@ -4,9 +4,13 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { PassThrough, Transform, type Readable } from 'node:stream';
 
-/** A range of one extent file: the unit a blob's content is made of. */
+/**
+ * The unit a blob's content is made of: a range of one extent file, or of `data` for small blobs kept
+ * inline in the metadata store (no file to create, open and close for a few KiB).
+ */
 export interface Segment {
-  extent: string;
+  extent: string | null;
+  data?: Buffer | null;
   offset: number;
   length: number;
 }
@@ -76,11 +80,17 @@ export class ExtentStore {
   /** Reads the given segments back to back as one stream; the extents stay readable until it ends. */
   read(segments: Segment[]): Readable {
     const out = new PassThrough({ highWaterMark: 1 << 20 });
-    const extents = segments.map((s) => s.extent);
+    const extents = segments.flatMap((s) => (s.extent === null ? [] : [s.extent]));
     this.pin(extents);
     (async () => {
       for (const segment of segments) {
         if (segment.length === 0) continue;
+        if (segment.extent === null) {
+          if (!out.write(segment.data!.subarray(segment.offset, segment.offset + segment.length))) {
+            await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+          }
+          continue;
+        }
         const source = fs.createReadStream(this.file(segment.extent), {
           start: segment.offset,
           end: segment.offset + segment.length - 1,

@@ -37,11 +37,13 @@ export const blobMigrations: Migration[] = [
       );
       CREATE UNIQUE INDEX blobs_by_name ON blobs (account, container, name);
 
-      -- A blob's bytes: ranges of extent files, in order. block_id is set for blobs made by Put Block List.
+      -- A blob's bytes: ranges of extent files, in order, or for small blobs the bytes themselves
+      -- (extent NULL, data set). block_id is set for blobs made by Put Block List.
       CREATE TABLE blob_segments (
         blob_id  INTEGER NOT NULL REFERENCES blobs (id) ON DELETE CASCADE,
         seq      INTEGER NOT NULL,
-        extent   TEXT NOT NULL,
+        extent   TEXT,
+        data     BLOB,
         offset   INTEGER NOT NULL,
         length   INTEGER NOT NULL,
         block_id TEXT,

@@ -87,7 +87,7 @@ export class SqliteBlobStore implements BlobMetadataStore {
          VALUES (@account, @name, @etag, @created, @lastModified, @metadata, @publicAccess, @accessPolicies)`,
       ),
       containerExtents: p(
-        `SELECT s.extent FROM blobs b JOIN blob_segments s ON s.blob_id = b.id WHERE b.account = ? AND b.container = ?
+        `SELECT s.extent FROM blobs b JOIN blob_segments s ON s.blob_id = b.id WHERE b.account = ? AND b.container = ? AND s.extent IS NOT NULL
          UNION SELECT extent FROM uncommitted_blocks WHERE account = ? AND container = ?`,
       ),
       deleteContainer: p('DELETE FROM containers WHERE account = ? AND name = ?'),
@@ -95,8 +95,8 @@ export class SqliteBlobStore implements BlobMetadataStore {
         'SELECT * FROM containers WHERE account = ? AND name >= ? AND name >= ? AND name < ? ORDER BY name LIMIT ?',
       ),
       getBlob: p('SELECT * FROM blobs WHERE account = ? AND container = ? AND name = ?'),
-      getSegments: p('SELECT extent, offset, length, block_id AS blockId FROM blob_segments WHERE blob_id = ? ORDER BY seq'),
-      segmentExtents: p('SELECT DISTINCT extent FROM blob_segments WHERE blob_id = ?'),
+      getSegments: p('SELECT extent, data, offset, length, block_id AS blockId FROM blob_segments WHERE blob_id = ? ORDER BY seq'),
+      segmentExtents: p('SELECT DISTINCT extent FROM blob_segments WHERE blob_id = ? AND extent IS NOT NULL'),
       deleteBlobById: p('DELETE FROM blobs WHERE id = ?'),
       insertBlob: p(
         `INSERT INTO blobs (account, container, name, size, etag, created, last_modified, content_type, content_encoding,
@@ -104,7 +104,7 @@ export class SqliteBlobStore implements BlobMetadataStore {
          VALUES (@account, @container, @name, @size, @etag, @created, @now, @contentType, @contentEncoding,
            @contentLanguage, @contentDisposition, @cacheControl, @contentMd5, @metadata, @copy)`,
       ),
-      insertSegment: p('INSERT INTO blob_segments (blob_id, seq, extent, offset, length, block_id) VALUES (?, ?, ?, ?, ?, ?)'),
+      insertSegment: p('INSERT INTO blob_segments (blob_id, seq, extent, data, offset, length, block_id) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       listBlobs: p(
         'SELECT * FROM blobs WHERE account = ? AND container = ? AND name >= ? AND name >= ? AND name < ? ORDER BY name LIMIT ?',
       ),
@@ -228,7 +228,7 @@ export class SqliteBlobStore implements BlobMetadataStore {
         copy: b.copy ? JSON.stringify(b.copy) : null,
       });
       const id = Number(lastInsertRowid);
-      b.segments.forEach((s, seq) => this.q.insertSegment.run(id, seq, s.extent, s.offset, s.length, s.blockId));
+      b.segments.forEach((s, seq) => this.q.insertSegment.run(id, seq, s.extent, s.data ?? null, s.offset, s.length, s.blockId));
       const row = this.q.getBlob.get(b.account, b.container, b.name) as BlobRow;
       return { blob: toBlob(row), freed: this.unreferenced(dropped) };
     })();

@@ -80,6 +80,7 @@ export function createBatchHandler(deps: BatchServerDeps) {
       };
       await handler(call);
       if (!res.writableEnded && !res.headersSent) throw new Error(`no answer from ${req.method} ${req.rawPath}`);
+      if (req.method !== 'GET' && req.method !== 'HEAD') hooks.changed?.(account);
     } catch (err) {
       if (res.headersSent) {
         res.destroy(err instanceof Error ? err : undefined);

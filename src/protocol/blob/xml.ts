@@ -57,39 +57,39 @@ export function containerListXml(
   });
 }
 
-function blobXml(b: Blob, withMetadata: boolean) {
-  return {
-    Name: b.name,
-    Properties: {
-      'Creation-Time': rfc1123(b.created),
-      'Last-Modified': rfc1123(b.lastModified),
-      Etag: b.etag.replaceAll('"', ''),
-      'Content-Length': b.size,
-      'Content-Type': b.contentType ?? '',
-      'Content-Encoding': b.contentEncoding ?? '',
-      'Content-Language': b.contentLanguage ?? '',
-      'Content-CRC64': '',
-      'Content-MD5': b.contentMd5 ?? '',
-      'Cache-Control': b.cacheControl ?? '',
-      'Content-Disposition': b.contentDisposition ?? '',
-      BlobType: 'BlockBlob',
-      LeaseStatus: 'unlocked',
-      LeaseState: 'available',
-      ...(b.copy
-        ? {
-            CopyId: b.copy.id,
-            CopyStatus: b.copy.status,
-            CopySource: b.copy.source,
-            CopyProgress: b.copy.progress,
-            CopyCompletionTime: rfc1123(b.copy.completionTime),
-          }
-        : {}),
-      ServerEncrypted: 'true',
-      AccessTier: 'Hot',
-      AccessTierInferred: 'true',
-    },
-    ...(withMetadata ? { Metadata: b.metadata } : {}),
-  };
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
+const escapeXml = (text: string): string => text.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
+const element = (name: string, value: string | number | undefined): string =>
+  value === undefined || value === '' ? '' : `<${name}>${typeof value === 'number' ? value : escapeXml(value)}</${name}>`;
+
+const metadataXml = (metadata: Record<string, string>): string =>
+  `<Metadata>${Object.entries(metadata).map(([k, v]) => `<${k}>${escapeXml(v)}</${k}>`).join('')}</Metadata>`;
+
+// Listing pages hold up to 5,000 entries: they are written as strings, which is several times faster
+// than building a document tree. Unset optional properties are left out, as Azurite does.
+function blobXml(b: Blob, withMetadata: boolean): string {
+  const copy = b.copy
+    ? element('CopyId', b.copy.id) +
+      element('CopyStatus', b.copy.status) +
+      element('CopySource', b.copy.source) +
+      element('CopyProgress', b.copy.progress) +
+      element('CopyCompletionTime', rfc1123(b.copy.completionTime))
+    : '';
+  return (
+    `<Blob><Name>${escapeXml(b.name)}</Name><Properties>` +
+    `<Creation-Time>${rfc1123(b.created)}</Creation-Time><Last-Modified>${rfc1123(b.lastModified)}</Last-Modified>` +
+    `<Etag>${b.etag.replaceAll('"', '')}</Etag><Content-Length>${b.size}</Content-Length>` +
+    element('Content-Type', b.contentType) +
+    element('Content-Encoding', b.contentEncoding) +
+    element('Content-Language', b.contentLanguage) +
+    element('Content-MD5', b.contentMd5) +
+    element('Cache-Control', b.cacheControl) +
+    element('Content-Disposition', b.contentDisposition) +
+    '<BlobType>BlockBlob</BlobType><LeaseStatus>unlocked</LeaseStatus><LeaseState>available</LeaseState>' +
+    copy +
+    '<ServerEncrypted>true</ServerEncrypted><AccessTier>Hot</AccessTier><AccessTierInferred>true</AccessTierInferred>' +
+    `</Properties>${withMetadata ? metadataXml(b.metadata) : ''}</Blob>`
+  );
 }
 
 export function blobListXml(
@@ -100,20 +100,15 @@ export function blobListXml(
   nextMarker: string | undefined,
   withMetadata: boolean,
 ): string {
-  const blobs = items.filter((i) => i.kind === 'blob').map((i) => blobXml(i.blob, withMetadata));
-  const prefixes = items.filter((i) => i.kind === 'prefix').map((i) => ({ Name: i.name }));
-  return build({
-    EnumerationResults: {
-      '@ServiceEndpoint': serviceEndpoint,
-      '@ContainerName': container,
-      ...(q.prefix ? { Prefix: q.prefix } : {}),
-      ...(q.marker ? { Marker: q.marker } : {}),
-      MaxResults: q.maxResults,
-      ...(q.delimiter ? { Delimiter: q.delimiter } : {}),
-      Blobs: { Blob: blobs, BlobPrefix: prefixes },
-      NextMarker: nextMarker ?? '',
-    },
-  });
+  const entries = items.map((i) => (i.kind === 'blob' ? blobXml(i.blob, withMetadata) : `<BlobPrefix><Name>${escapeXml(i.name)}</Name></BlobPrefix>`));
+  return (
+    `${DECLARATION}<EnumerationResults ServiceEndpoint="${escapeXml(serviceEndpoint)}" ContainerName="${escapeXml(container)}">` +
+    element('Prefix', q.prefix) +
+    element('Marker', q.marker) +
+    `<MaxResults>${q.maxResults}</MaxResults>` +
+    element('Delimiter', q.delimiter) +
+    `<Blobs>${entries.join('')}</Blobs><NextMarker>${escapeXml(nextMarker ?? '')}</NextMarker></EnumerationResults>`
+  );
 }
 
 export function blockListXml(committed: BlockInfo[] | undefined, uncommitted: BlockInfo[] | undefined): string {

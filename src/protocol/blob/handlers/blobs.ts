@@ -70,6 +70,7 @@ export const putBlob: Operation = {
       createOnly: mayOnlyCreate(principal),
       transferMd5: req.header('content-md5'),
       maxLength: max,
+      expectedLength: Number(req.header('content-length')),
     });
     respond.send(201, { ...versionHeaders(blob), 'Content-MD5': blob.contentMd5, 'x-ms-request-server-encrypted': 'true' });
   },

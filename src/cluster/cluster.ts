@@ -1,0 +1,159 @@
+import { nodeToken, type TokenClaims } from '../auth/agentTokens.js';
+import type { AccountRegistry } from '../config/accounts.js';
+import type { BatchHooks } from '../domain/batch/context.js';
+import { countPoolNodes, newNodeDoc, newNodeId, nodeJoined } from '../domain/batch/nodes/lifecycle.js';
+import type { BatchStore } from '../persistence/batch/store.js';
+import type { AgentCommand, AgentReport, JoinRequest, JoinResponse } from '../protocol/agent/messages.js';
+import { Scheduler } from '../scheduler/scheduler.js';
+import { taskCommand, type RunnableSpec } from './commands.js';
+import { ClusterContext } from './context.js';
+import { clearNode, loseNode, onJobEnded, onNodeChanged, onPoolDeleting, onTaskEnded } from './nodeEvents.js';
+import { applyReports } from './reports.js';
+import { runId } from './runs.js';
+import { NodeSession } from './session.js';
+
+export class AgentApiError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+export interface ClusterOptions {
+  store: BatchStore;
+  accounts: AccountRegistry;
+  batchUrl: string;
+  blobAccountUrl: (account: string) => string;
+  log: (m: string) => void;
+  /** A node whose agent has not polled for this long is lost. */
+  lostAfterMs?: number;
+  pollTimeoutMs?: number;
+}
+
+/**
+ * The server side of compute nodes: agents join, fetch commands and report through it; it keeps
+ * the node records and task states in step, hears the API's changes (hooks), and runs the scheduler.
+ */
+export class Cluster {
+  readonly ctx: ClusterContext;
+  readonly scheduler: Scheduler;
+  private readonly lostAfterMs: number;
+  private readonly pollTimeoutMs: number;
+  private readonly monitor: NodeJS.Timeout;
+
+  constructor(private readonly opts: ClusterOptions) {
+    this.ctx = new ClusterContext(opts.store, opts.accounts, opts.blobAccountUrl, opts.log);
+    this.scheduler = new Scheduler(this.ctx, opts.batchUrl);
+    this.lostAfterMs = opts.lostAfterMs ?? 10_000;
+    this.pollTimeoutMs = opts.pollTimeoutMs ?? 20_000;
+    this.monitor = setInterval(() => this.findLostNodes(), Math.min(1000, this.lostAfterMs / 4));
+    this.monitor.unref();
+  }
+
+  /** The hooks the Batch API calls after its changes. */
+  hooks(): BatchHooks {
+    const guard = (what: string, fn: () => void) => {
+      try {
+        fn();
+      } catch (err) {
+        this.opts.log(`cluster: ${what} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      }
+    };
+    return {
+      taskEnded: (account, job, task) => guard('taskEnded', () => onTaskEnded(this.ctx, account, job, task)),
+      jobEnded: (account, job) => guard('jobEnded', () => onJobEnded(this.ctx, account, job)),
+      poolDeleting: (account, pool) => guard('poolDeleting', () => onPoolDeleting(this.ctx, account, pool)),
+      nodeChanged: (account, pool, node) => guard('nodeChanged', () => onNodeChanged(this.ctx, account, pool, node)),
+      changed: (account) => this.scheduler.kick(account),
+    };
+  }
+
+  /**
+   * An agent joins (or rejoins, after a reboot or a crash) as a node of a pool: whatever the record
+   * said it ran is gone, so those tasks go back to the queue; then its start task, if any.
+   */
+  join(claims: TokenClaims, body: JoinRequest): JoinResponse {
+    const account = this.opts.accounts.get(claims.account)!;
+    const ctx = this.ctx.batch(account.name);
+    const { session, startTask } = this.ctx.store.tx(() => {
+      const pool = this.ctx.store.pools.get(account.name, claims.poolId);
+      if (!pool || pool.doc.state === 'deleting') throw new AgentApiError(404, `pool ${claims.poolId} does not exist`);
+      const nodeId = body.nodeId ?? newNodeId(ctx.now, this.ctx.store.nodes.count(pool.pk));
+      if (!/^[A-Za-z0-9_-]{1,64}$/.test(nodeId)) throw new AgentApiError(400, 'bad node id');
+      let node = this.ctx.store.nodes.get(pool.pk, nodeId)?.doc;
+      if (!node) {
+        node = newNodeDoc(ctx, pool.doc, nodeId, body.isDedicated);
+        this.ctx.store.nodes.insert(pool.pk, node);
+      } else if (node.state === 'leavingpool') {
+        throw new AgentApiError(410, `node ${nodeId} is leaving the pool`);
+      }
+      const previous = this.ctx.session(account.name, pool.pk, nodeId);
+      previous?.close();
+      clearNode(this.ctx, ctx, pool.doc, nodeId, 'requeue', previous);
+      nodeJoined(ctx, pool.pk, pool.doc, node);
+      countPoolNodes(ctx, pool.pk, pool.doc);
+      const session = new NodeSession(account.name, pool.pk, pool.doc.id, nodeId);
+      this.ctx.sessions.set(session.key, session);
+      return { session, startTask: node['startTask'] as RunnableSpec | undefined };
+    });
+    if (startTask) {
+      session.send(taskCommand(this.ctx.commands(account.name), runId({ kind: 'starttask', attempt: 0 }), 'starttask', startTask, {}));
+    }
+    this.scheduler.kick(account.name);
+    return {
+      nodeId: session.nodeId,
+      nodeToken: nodeToken(account, session.poolId, session.nodeId),
+      accountName: account.name,
+      accountUrl: `${this.opts.batchUrl}/`,
+      pollTimeoutMs: this.pollTimeoutMs,
+    };
+  }
+
+  private sessionFor(claims: TokenClaims): NodeSession {
+    const pool = this.ctx.store.pools.get(claims.account, claims.poolId);
+    const session = pool && claims.nodeId ? this.ctx.session(claims.account, pool.pk, claims.nodeId) : undefined;
+    // 409: the server no longer counts this node as live (lost, or restarted): join again.
+    if (!session) throw new AgentApiError(pool ? 409 : 404, 'this node has no session: join again');
+    return session;
+  }
+
+  poll(claims: TokenClaims, waitMs: number, closed: Promise<void>): Promise<AgentCommand[]> {
+    return this.sessionFor(claims).poll(Math.min(waitMs, this.pollTimeoutMs), closed);
+  }
+
+  /** Commands a long-poll took but could not hand over (its connection dropped) wait for the next one. */
+  requeueUndelivered(claims: TokenClaims, commands: AgentCommand[]): void {
+    if (commands.length === 0) return;
+    try {
+      this.sessionFor(claims).requeue(commands);
+    } catch {
+      // the node is gone; so are its commands
+    }
+  }
+
+  report(claims: TokenClaims, reports: AgentReport[]): void {
+    const session = this.sessionFor(claims);
+    session.lastSeen = Date.now();
+    applyReports(this.ctx, session, reports);
+    this.scheduler.kick(session.account);
+  }
+
+  /** Sessions rebuilt after a server restart: nodes were running tasks that their agents will report. */
+  private findLostNodes(): void {
+    const now = Date.now();
+    for (const session of [...this.ctx.sessions.values()]) {
+      if (session.polling || now - session.lastSeen < this.lostAfterMs) continue;
+      this.opts.log(`node ${session.nodeId} of pool ${session.poolId} stopped answering: its tasks go back to the queue`);
+      try {
+        loseNode(this.ctx, session);
+      } catch (err) {
+        this.opts.log(`cluster: losing node ${session.nodeId} failed: ${String(err)}`);
+      }
+      this.scheduler.kick(session.account);
+    }
+  }
+
+  close(): void {
+    clearInterval(this.monitor);
+    for (const session of this.ctx.sessions.values()) session.close();
+  }
+}

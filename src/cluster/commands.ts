@@ -1,0 +1,65 @@
+import { containerSasUrl } from '../auth/sasSigner.js';
+import type { Account } from '../config/accounts.js';
+import { parseDuration } from '../domain/batch/duration.js';
+import type { CloudJob } from '../domain/batch/models.js';
+import type { TaskCommand } from '../protocol/agent/messages.js';
+import type { OutputFileSpec } from '../agent/outputFiles.js';
+import type { ResourceFileSource } from '../agent/resourceFiles.js';
+
+/** What a start task, job preparation/release task or task document says about running it. */
+export interface RunnableSpec {
+  commandLine?: string;
+  resourceFiles?: (ResourceFileSource & { autoStorageContainerName?: string })[];
+  environmentSettings?: { name: string; value?: string }[];
+  outputFiles?: OutputFileSpec[];
+  userIdentity?: { userName?: string; autoUser?: { scope?: string; elevationLevel?: string } };
+  constraints?: { maxWallClockTime?: string };
+  maxWallClockTime?: string;
+}
+
+// setTimeout cannot wait longer; Azure's "unlimited" (TimeSpan.MaxValue) means no limit at all.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function wallClockMs(spec: RunnableSpec): number | undefined {
+  const text = spec.constraints?.maxWallClockTime ?? spec.maxWallClockTime;
+  const ms = text ? parseDuration(text) : undefined;
+  return ms !== undefined && ms > 0 && ms <= MAX_TIMER_MS ? ms : undefined;
+}
+
+export interface CommandContext {
+  account: Account;
+  /** The account's Blob endpoint (its auto-storage), for autoStorageContainerName. */
+  blobAccountUrl: string;
+}
+
+/** The agent command for one run; auto-storage containers become SAS URLs the node can fetch. */
+export function taskCommand(
+  ctx: CommandContext,
+  runId: string,
+  kind: TaskCommand['kind'],
+  spec: RunnableSpec,
+  ids: { jobId?: string; taskId?: string },
+  job?: CloudJob,
+): TaskCommand {
+  const auto = spec.userIdentity?.autoUser;
+  const elevated = auto?.elevationLevel?.toLowerCase() === 'admin';
+  const scope = auto?.scope?.toLowerCase() === 'task' ? 'Task' : 'Pool';
+  const expiry = new Date(Date.now() + 24 * 3600_000);
+  const resourceFiles = (spec.resourceFiles ?? []).map(({ autoStorageContainerName, ...file }) =>
+    autoStorageContainerName ? { ...file, storageContainerUrl: containerSasUrl(ctx.account, ctx.blobAccountUrl, autoStorageContainerName, 'rl', expiry) } : file,
+  );
+  const common = (job?.['commonEnvironmentSettings'] as RunnableSpec['environmentSettings']) ?? [];
+  return {
+    type: 'runTask',
+    runId,
+    kind,
+    ...ids,
+    commandLine: spec.commandLine ?? '',
+    resourceFiles,
+    environmentSettings: [...common, ...(spec.environmentSettings ?? [])],
+    outputFiles: spec.outputFiles ?? [],
+    elevated,
+    userIdentity: spec.userIdentity?.userName ? spec.userIdentity.userName : `${scope}${elevated ? 'Admin' : 'NonAdmin'}`,
+    maxWallClockMs: wallClockMs(spec),
+  };
+}

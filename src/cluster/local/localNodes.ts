@@ -1,0 +1,180 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { joinToken } from '../../auth/agentTokens.js';
+import { killLeftoverTasks, NodeLayout } from '../../agent/layout.js';
+import type { CloudPool, ComputeNode } from '../../domain/batch/models.js';
+import { countPoolNodes, newNodeDoc, newNodeId, saveNode } from '../../domain/batch/nodes/lifecycle.js';
+import { transition } from '../../domain/batch/models.js';
+import type { Cluster } from '../cluster.js';
+import { loseNode, onNodeChanged } from '../nodeEvents.js';
+import { sessionKey } from '../session.js';
+
+export interface LocalNodesOptions {
+  batchUrl: string;
+  /** Where node root directories go: one per node, like a VM's /mnt/batch/tasks. */
+  nodesDir: string;
+  /** The kiln CLI entry point the agents run from. */
+  cliEntry: string;
+  log: (m: string) => void;
+}
+
+interface NodeProcess {
+  key: string;
+  account: string;
+  poolPk: number;
+  poolId: string;
+  nodeId: string;
+  root: string;
+  child: ChildProcess;
+  stopping: boolean;
+}
+
+// States a node is removed in first when a pool shrinks: those running nothing.
+const REMOVE_FIRST = ['creating', 'starting', 'waitingforstarttask', 'starttaskfailed', 'unusable', 'offline', 'idle'];
+
+/**
+ * `kiln up`'s local pools: every node of a pool is a `kiln agent` child process on this machine,
+ * joining over the same agent protocol as a remote one. This provider only keeps the processes in
+ * line with the pool's targets and node records; everything else is the agent's and the cluster's.
+ */
+export class LocalNodes {
+  private readonly processes = new Map<string, NodeProcess>();
+  private readonly due = new Set<string>();
+  private scheduled = false;
+  private closed = false;
+
+  constructor(
+    private readonly cluster: Cluster,
+    private readonly opts: LocalNodesOptions,
+  ) {
+    fs.mkdirSync(opts.nodesDir, { recursive: true, mode: 0o755 });
+  }
+
+  reconcile(account: string): void {
+    this.due.add(account);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      for (const a of [...this.due]) {
+        this.due.delete(a);
+        try {
+          this.reconcileAccount(a);
+        } catch (err) {
+          this.opts.log(`local nodes: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+        }
+      }
+    });
+  }
+
+  private reconcileAccount(account: string): void {
+    if (this.closed) return;
+    const { store } = this.cluster.ctx;
+    const wanted = new Set<string>();
+    for (const { pk, doc: pool } of store.pools.all(account)) {
+      if (pool.state === 'deleting') continue;
+      const nodes = this.resize(account, pk, pool);
+      for (const node of nodes) {
+        const key = sessionKey(account, pk, node.id);
+        wanted.add(key);
+        if (!this.processes.has(key)) this.start(account, pk, pool.id, node.id);
+      }
+    }
+    for (const proc of this.processes.values()) {
+      if (proc.account === account && !wanted.has(proc.key)) this.stop(proc, true);
+    }
+  }
+
+  /** Adds node records up to the pool's targets, or removes the excess; returns the nodes to run. */
+  private resize(account: string, poolPk: number, pool: CloudPool): ComputeNode[] {
+    const { store } = this.cluster.ctx;
+    const ctx = this.cluster.ctx.batch(account);
+    const all = store.nodes.list(poolPk, { limit: 1_000_000 }).map((r) => JSON.parse(r.doc) as ComputeNode);
+    const live = all.filter((n) => n.state !== 'leavingpool');
+    if (pool.enableAutoScale) return live;
+    const targets = { dedicated: pool.targetDedicatedNodes ?? 0, lowPriority: pool.targetLowPriorityNodes ?? 0 };
+    const removed = new Set<string>();
+    store.tx(() => {
+      for (const dedicated of [true, false]) {
+        const target = dedicated ? targets.dedicated : targets.lowPriority;
+        const mine = live.filter((n) => n.isDedicated === dedicated);
+        for (let i = mine.length; i < target; i++) {
+          const node = newNodeDoc(ctx, pool, newNodeId(ctx.now, all.length + i), dedicated);
+          store.nodes.insert(poolPk, node);
+          live.push(node);
+        }
+        const excess = mine
+          .sort((a, b) => rank(a) - rank(b))
+          .slice(0, Math.max(0, mine.length - target));
+        for (const node of excess) {
+          transition(node, 'leavingpool', ctx.now);
+          node['pendingRemoveOption'] = 'requeue';
+          saveNode(ctx, poolPk, node);
+          removed.add(node.id);
+        }
+      }
+      countPoolNodes(ctx, poolPk, pool);
+    });
+    for (const node of live) if (removed.has(node.id)) onNodeChanged(this.cluster.ctx, account, pool, node);
+    return live.filter((n) => !removed.has(n.id));
+  }
+
+  private start(account: string, poolPk: number, poolId: string, nodeId: string): void {
+    const accountInfo = this.cluster.ctx.accounts.get(account)!;
+    const root = path.join(this.opts.nodesDir, account, poolId.toLowerCase(), nodeId);
+    fs.mkdirSync(root, { recursive: true, mode: 0o755 });
+    const log = fs.openSync(path.join(this.opts.nodesDir, account, poolId.toLowerCase(), `${nodeId}.agent.log`), 'a');
+    const child = spawn(
+      process.execPath,
+      [this.opts.cliEntry, 'agent', '--batch-url', this.opts.batchUrl, '--pool', poolId, '--node-id', nodeId, '--token', joinToken(accountInfo, poolId), '--root', root],
+      { detached: true, stdio: ['ignore', log, log] },
+    );
+    fs.closeSync(log);
+    const proc: NodeProcess = { key: sessionKey(account, poolPk, nodeId), account, poolPk, poolId, nodeId, root, child, stopping: false };
+    this.processes.set(proc.key, proc);
+    child.once('exit', () => this.exited(proc));
+  }
+
+  /** An agent died under its node: its tasks go back to the queue now, and the node comes back up. */
+  private exited(proc: NodeProcess): void {
+    if (this.processes.get(proc.key) === proc) this.processes.delete(proc.key);
+    killLeftoverTasks(new NodeLayout(proc.root));
+    if (proc.stopping || this.closed) return;
+    const session = this.cluster.ctx.sessions.get(proc.key);
+    if (session) {
+      this.opts.log(`node ${proc.nodeId}: its agent exited; requeuing its tasks and restarting it`);
+      loseNode(this.cluster.ctx, session);
+      this.cluster.scheduler.kick(proc.account);
+    }
+    setTimeout(() => this.reconcile(proc.account), 200).unref();
+  }
+
+  private stop(proc: NodeProcess, removeFiles: boolean): void {
+    proc.stopping = true;
+    this.processes.delete(proc.key);
+    try {
+      process.kill(-proc.child.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+    killLeftoverTasks(new NodeLayout(proc.root));
+    if (removeFiles) fs.rmSync(proc.root, { recursive: true, force: true });
+  }
+
+  /** Stops every node process; their directories stay, as a machine's disk does. */
+  close(): void {
+    this.closed = true;
+    for (const proc of [...this.processes.values()]) this.stop(proc, false);
+  }
+
+  /** Node process ids, for tests and the CLI: which agents run now. */
+  running(): { poolId: string; nodeId: string; pid: number; root: string }[] {
+    return [...this.processes.values()].map((p) => ({ poolId: p.poolId, nodeId: p.nodeId, pid: p.child.pid!, root: p.root }));
+  }
+}
+
+const rank = (node: ComputeNode): number => {
+  const i = REMOVE_FIRST.indexOf(node.state);
+  return i === -1 ? REMOVE_FIRST.length : i;
+};

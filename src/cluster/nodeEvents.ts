@@ -1,0 +1,157 @@
+import type { CloudJob, CloudPool, CloudTask, ComputeNode } from '../domain/batch/models.js';
+import { countPoolNodes, nodeLost, saveNode } from '../domain/batch/nodes/lifecycle.js';
+import { finishPoolDeletion } from '../domain/batch/pools/deletePool.js';
+import type { BatchContext } from '../domain/batch/context.js';
+import { taskCommand, type RunnableSpec } from './commands.js';
+import type { ClusterContext } from './context.js';
+import { runId, taskAttempt } from './runs.js';
+import type { NodeSession } from './session.js';
+import { releaseTask, type Release } from './taskRuns.js';
+
+const TASK_ENDED = { category: 'usererror' as const, code: 'TaskEnded', message: 'The task was ended before it completed.' };
+
+/** Every task a node runs now, read from the store. */
+function tasksOnNode(cluster: ClusterContext, account: string, pool: CloudPool, nodeId: string): { jobPk: number; job: CloudJob; task: CloudTask }[] {
+  const out = [];
+  for (const { pk, doc: job } of cluster.store.jobs.onPool(account, pool.id)) {
+    for (const task of cluster.store.tasks.inStates(pk, ['preparing', 'running'])) {
+      if (task.nodeInfo?.nodeId === nodeId) out.push({ jobPk: pk, job, task });
+    }
+  }
+  return out;
+}
+
+/** Takes every task off a node: requeued (the default) or ended, as the node operation's option says. */
+export function clearNode(cluster: ClusterContext, ctx: BatchContext, pool: CloudPool, nodeId: string, option: string | undefined, session: NodeSession | undefined): void {
+  const release: Release = option === 'terminate' ? { how: 'ended', outcome: { failureInfo: TASK_ENDED } } : { how: 'requeued' };
+  for (const { jobPk, job, task } of tasksOnNode(cluster, ctx.account, pool, nodeId)) {
+    const id = runId({ kind: 'task', jobPk, taskId: task.id, attempt: taskAttempt(task) });
+    session?.send({ type: 'killTask', runId: id });
+    releaseTask(ctx, session, jobPk, job, task, release);
+  }
+  session?.tasks.clear();
+}
+
+/** A node that stopped answering: unusable, its tasks back in the queue for other nodes. */
+export function loseNode(cluster: ClusterContext, session: NodeSession): void {
+  const ctx = cluster.batch(session.account);
+  cluster.store.tx(() => {
+    const pool = cluster.store.pools.getByPk(session.poolPk);
+    const node = cluster.store.nodes.get(session.poolPk, session.nodeId);
+    if (!pool || !node) return;
+    clearNode(cluster, ctx, pool.doc, session.nodeId, 'requeue', undefined);
+    nodeLost(ctx, session.poolPk, node.doc);
+  });
+  session.close();
+  cluster.sessions.delete(session.key);
+}
+
+/** Removes a node record (it left the pool); a deleting pool goes once its last node has. */
+export function dropNode(cluster: ClusterContext, ctx: BatchContext, poolPk: number, nodeId: string): void {
+  cluster.store.nodes.delete(poolPk, nodeId);
+  const pool = cluster.store.pools.getByPk(poolPk);
+  if (!pool) return;
+  if (pool.doc.state === 'deleting') finishPoolDeletion(ctx, poolPk);
+  else countPoolNodes(ctx, poolPk, pool.doc);
+}
+
+/**
+ * Reacts to a node operation (reboot, reimage, remove, disable scheduling): its tasks are requeued
+ * or ended as asked, and the agent is told what to do.
+ */
+export function onNodeChanged(cluster: ClusterContext, account: string, pool: CloudPool, node: ComputeNode): void {
+  const poolPk = cluster.store.pools.get(account, pool.id)?.pk;
+  if (poolPk === undefined) return;
+  const session = cluster.session(account, poolPk, node.id);
+  const ctx = cluster.batch(account);
+  cluster.store.tx(() => {
+    const current = cluster.store.nodes.get(poolPk, node.id)?.doc;
+    if (!current) return;
+    if (current.state === 'rebooting' || current.state === 'reimaging' || current.state === 'leavingpool') {
+      const key = current.state === 'leavingpool' ? 'pendingRemoveOption' : 'pendingRestartOption';
+      clearNode(cluster, ctx, pool, node.id, current[key] as string | undefined, session);
+      delete current[key];
+      if (current.state === 'leavingpool') {
+        session?.send({ type: 'leave' });
+        dropNode(cluster, ctx, poolPk, node.id);
+      } else {
+        saveNode(ctx, poolPk, current);
+        session?.send({ type: current.state === 'rebooting' ? 'reboot' : 'reimage' });
+      }
+      if (session) {
+        session.preparedJobs.clear();
+        if (current.state === 'leavingpool') cluster.sessions.delete(session.key);
+      }
+    } else if (current.schedulingState === 'disabled' && current['pendingDisableOption'] !== undefined) {
+      const option = current['pendingDisableOption'] as string;
+      delete current['pendingDisableOption'];
+      if (option !== 'taskcompletion') clearNode(cluster, ctx, pool, node.id, option, session);
+      saveNode(ctx, poolPk, current);
+    }
+  });
+}
+
+/** A task was ended through the API: its process stops. */
+export function onTaskEnded(cluster: ClusterContext, account: string, job: CloudJob, task: CloudTask): void {
+  const nodeId = task.nodeInfo?.nodeId;
+  const poolId = task.nodeInfo?.poolId;
+  if (!nodeId || !poolId) return;
+  const pool = cluster.store.pools.get(account, poolId);
+  const session = pool && cluster.session(account, pool.pk, nodeId);
+  if (!session) return;
+  const jobPk = cluster.store.jobs.get(account, job.id)?.pk;
+  for (const [id, t] of session.tasks) {
+    if (t.taskId === task.id && (jobPk === undefined || t.jobPk === jobPk)) {
+      session.send({ type: 'killTask', runId: id });
+      session.tasks.delete(id);
+    }
+  }
+}
+
+/**
+ * A job is being terminated, disabled or deleted: its tasks leave the nodes (ended, requeued, or
+ * left to finish as the option says), nodes that ran it get its release task, and the job moves on.
+ */
+export function onJobEnded(cluster: ClusterContext, account: string, jobDoc: CloudJob): void {
+  const job = cluster.store.jobs.get(account, jobDoc.id);
+  if (!job) {
+    return;
+  }
+  const ctx = cluster.batch(account);
+  const option = job.doc.state === 'disabling' ? ((job.doc['pendingDisableTasks'] as string | undefined) ?? 'requeue') : 'terminate';
+  cluster.store.tx(() => {
+    if (option === 'wait') return;
+    for (const task of cluster.store.tasks.inStates(job.pk, ['preparing', 'running'])) {
+      const session = task.nodeInfo?.nodeId ? [...cluster.sessions.values()].find((s) => s.account === account && s.nodeId === task.nodeInfo!.nodeId) : undefined;
+      session?.send({ type: 'killTask', runId: runId({ kind: 'task', jobPk: job.pk, taskId: task.id, attempt: taskAttempt(task) }) });
+      const release: Release = option === 'requeue' ? { how: 'requeued' } : { how: 'ended', outcome: { failureInfo: TASK_ENDED } };
+      releaseTask(ctx, session, job.pk, job.doc, task, release);
+    }
+  });
+  if (job.doc.state === 'disabling') return;
+  const release = job.doc.jobReleaseTask as RunnableSpec | undefined;
+  for (const session of cluster.sessions.values()) {
+    if (session.account !== account || !session.jobsRun.delete(job.pk)) continue;
+    session.preparedJobs.delete(job.pk);
+    if (release) {
+      session.send(taskCommand(cluster.commands(account), runId({ kind: 'jobrelease', jobPk: job.pk }), 'jobrelease', release, { jobId: job.doc.id, taskId: (release as { id?: string }).id ?? 'jobrelease' }, job.doc));
+    }
+  }
+}
+
+/** A pool is being deleted: its nodes leave, and it is gone when the last one has. */
+export function onPoolDeleting(cluster: ClusterContext, account: string, pool: CloudPool): void {
+  const stored = cluster.store.pools.get(account, pool.id);
+  if (!stored) return;
+  const ctx = cluster.batch(account);
+  cluster.store.tx(() => {
+    for (const session of cluster.sessionsOfPool(account, stored.pk)) {
+      session.send({ type: 'leave' });
+      cluster.sessions.delete(session.key);
+    }
+    for (const row of cluster.store.nodes.list(stored.pk, { limit: 100_000 })) {
+      clearNode(cluster, ctx, stored.doc, row.id, 'requeue', undefined);
+      dropNode(cluster, ctx, stored.pk, row.id);
+    }
+  });
+}

@@ -1,0 +1,48 @@
+import type { BatchContext } from '../domain/batch/context.js';
+import { completeTask, type TaskOutcome } from '../domain/batch/tasks/completeTask.js';
+import { requeueTask, retryTask } from '../domain/batch/tasks/dispatch.js';
+import { finishJobDeletion } from '../domain/batch/jobs/deleteJob.js';
+import { finishJobDisable } from '../domain/batch/jobs/disableJob.js';
+import { finishJobTermination } from '../domain/batch/jobs/terminateJob.js';
+import type { CloudJob, CloudTask } from '../domain/batch/models.js';
+import { setNodeLoad } from '../domain/batch/nodes/lifecycle.js';
+import type { NodeSession } from './session.js';
+import { runId, taskAttempt } from './runs.js';
+
+/**
+ * How a task run leaves a node: finished (completed, or retried), taken back (requeued), or ended
+ * by the user. Each frees the node's slots and lets a job that waited on its tasks move on.
+ * Called inside a transaction.
+ */
+export type Release = { how: 'finished'; outcome: TaskOutcome; retryable: boolean } | { how: 'requeued' } | { how: 'ended'; outcome: TaskOutcome };
+
+export function releaseTask(ctx: BatchContext, session: NodeSession | undefined, jobPk: number, job: CloudJob, task: CloudTask, release: Release): void {
+  const id = runId({ kind: 'task', jobPk, taskId: task.id, attempt: taskAttempt(task) });
+  const held = session?.tasks.get(id);
+  session?.tasks.delete(id);
+  let succeeded = 0;
+  if (release.how === 'requeued') {
+    requeueTask(ctx, jobPk, task);
+  } else if (release.how === 'ended') {
+    completeTask(ctx, jobPk, job, task, { ...release.outcome, endedByUser: true });
+  } else if (!(release.retryable && failed(release.outcome) && retryTask(ctx, jobPk, task))) {
+    completeTask(ctx, jobPk, job, task, release.outcome);
+    succeeded = task.executionInfo.result === 'success' ? 1 : 0;
+  }
+  if (session && held) {
+    const node = ctx.store.nodes.get(session.poolPk, session.nodeId);
+    if (node) setNodeLoad(ctx, session.poolPk, node.doc, session.tasks.size, session.usedSlots, { run: release.how === 'finished' ? 1 : 0, succeeded });
+  }
+  settleJob(ctx, jobPk);
+}
+
+const failed = (o: TaskOutcome): boolean => o.failureInfo !== undefined || (o.exitCode !== undefined && o.exitCode !== 0);
+
+/** A job waiting for its tasks to leave the nodes (terminating, disabling, deleting) moves on when they have. */
+export function settleJob(ctx: BatchContext, jobPk: number): void {
+  const job = ctx.store.jobs.getByPk(jobPk);
+  if (!job) return;
+  if (job.doc.state === 'terminating') finishJobTermination(ctx, jobPk, job.doc);
+  else if (job.doc.state === 'disabling') finishJobDisable(ctx, jobPk, job.doc);
+  else if (job.doc.state === 'deleting') finishJobDeletion(ctx, jobPk, job.doc);
+}

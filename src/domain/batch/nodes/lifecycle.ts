@@ -1,0 +1,162 @@
+import { randomBytes } from 'node:crypto';
+import type { BatchContext } from '../context.js';
+import { touch, transition, type CloudPool, type ComputeNode, type FailureInfo, type NodeState } from '../models.js';
+import { findVmSize } from '../catalog.js';
+import { reconcileAllocation } from '../pools/allocation.js';
+
+/**
+ * A compute node's life as the Batch service records it: created for a pool, joined by an agent,
+ * through its start task to idle, running tasks, lost, removed. Each function runs inside the
+ * caller's transaction and saves the node.
+ */
+
+export interface StartTaskInfo {
+  state: 'running' | 'completed';
+  startTime: string;
+  endTime?: string;
+  exitCode?: number;
+  failureInfo?: FailureInfo;
+  retryCount: number;
+  lastRetryTime?: string;
+  result?: 'success' | 'failure';
+}
+
+const stamp = (d: Date): string => d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'z').toLowerCase();
+
+/** Azure-style node ids: tvm-<digits>_<n>-<creation time>. */
+export function newNodeId(now: Date, n: number): string {
+  return `tvm-${randomBytes(5).readUInt32BE(0) % 10_000_000_000}_${n}-${stamp(now)}`;
+}
+
+export function newNodeDoc(ctx: BatchContext, pool: CloudPool, nodeId: string, isDedicated: boolean): ComputeNode {
+  const now = ctx.now.toISOString();
+  const node: ComputeNode = {
+    id: nodeId,
+    state: 'creating',
+    schedulingState: 'enabled',
+    stateTransitionTime: now,
+    allocationTime: now,
+    creationTime: now,
+    lastModified: now,
+    eTag: '',
+    ipAddress: '127.0.0.1',
+    affinityId: `TVM:${nodeId}`,
+    vmSize: pool.vmSize,
+    isDedicated,
+    totalTasksRun: 0,
+    totalTasksSucceeded: 0,
+    runningTasksCount: 0,
+    runningTaskSlotsCount: 0,
+    nodeAgentInfo: { version: 'kiln-1.0', lastUpdateTime: now },
+  };
+  touch(node, ctx.now);
+  return node;
+}
+
+export function saveNode(ctx: BatchContext, poolPk: number, node: ComputeNode): void {
+  touch(node, ctx.now);
+  ctx.store.nodes.update(poolPk, node);
+}
+
+/** Records the nodes a pool has towards its targets, and so its allocation state. */
+export function countPoolNodes(ctx: BatchContext, poolPk: number, pool: CloudPool): void {
+  let dedicated = 0;
+  let lowPriority = 0;
+  for (const row of ctx.store.nodes.countByState(poolPk)) {
+    if (row.state === 'leavingpool') continue;
+    if (row.dedicated) dedicated += row.n;
+    else lowPriority += row.n;
+  }
+  pool.currentDedicatedNodes = dedicated;
+  pool.currentLowPriorityNodes = lowPriority;
+  reconcileAllocation(ctx, pool);
+  ctx.store.pools.update(ctx.account, pool);
+}
+
+/**
+ * An agent has (re)joined as this node: it starts over, with its start task if the pool has one.
+ * With waitForSuccess the node takes no task before the start task succeeds.
+ */
+export function nodeJoined(ctx: BatchContext, poolPk: number, pool: CloudPool, node: ComputeNode): void {
+  const now = ctx.now.toISOString();
+  transition(node, 'starting', ctx.now);
+  node['lastBootTime'] = now;
+  node.runningTasksCount = 0;
+  node.runningTaskSlotsCount = 0;
+  const startTask = pool['startTask'] as { waitForSuccess?: boolean } | undefined;
+  if (startTask) {
+    node['startTask'] = startTask;
+    const info: StartTaskInfo = { state: 'running', startTime: now, retryCount: 0 };
+    node['startTaskInfo'] = info;
+    transition(node, startTask.waitForSuccess === false ? 'idle' : 'waitingforstarttask', ctx.now);
+  } else {
+    delete node['startTask'];
+    delete node['startTaskInfo'];
+    transition(node, 'idle', ctx.now);
+  }
+  saveNode(ctx, poolPk, node);
+}
+
+/**
+ * The start task has ended. Returns true when it is to run again (a failure with retries left);
+ * otherwise the node becomes idle, or starttaskfailed if it was waiting for success.
+ */
+export function startTaskEnded(
+  ctx: BatchContext,
+  poolPk: number,
+  node: ComputeNode,
+  outcome: { exitCode?: number; failureInfo?: FailureInfo; startTime: string },
+): boolean {
+  const info = (node['startTaskInfo'] ?? { retryCount: 0 }) as StartTaskInfo;
+  const startTask = (node['startTask'] ?? {}) as { maxTaskRetryCount?: number; waitForSuccess?: boolean };
+  const failed = outcome.failureInfo !== undefined || (outcome.exitCode ?? 0) !== 0;
+  const max = startTask.maxTaskRetryCount ?? 0;
+  if (failed && (max === -1 || info.retryCount < max)) {
+    info.retryCount += 1;
+    info.lastRetryTime = ctx.now.toISOString();
+    info.state = 'running';
+    node['startTaskInfo'] = info;
+    saveNode(ctx, poolPk, node);
+    return true;
+  }
+  info.state = 'completed';
+  info.startTime = outcome.startTime;
+  info.endTime = ctx.now.toISOString();
+  if (outcome.exitCode !== undefined) info.exitCode = outcome.exitCode;
+  if (outcome.failureInfo) info.failureInfo = outcome.failureInfo;
+  info.result = failed ? 'failure' : 'success';
+  node['startTaskInfo'] = info;
+  if (node.state === 'waitingforstarttask') transition(node, failed ? 'starttaskfailed' : 'idle', ctx.now);
+  saveNode(ctx, poolPk, node);
+  return false;
+}
+
+/** Keeps a node's running/idle state and counters in step with what it runs. */
+export function setNodeLoad(ctx: BatchContext, poolPk: number, node: ComputeNode, tasks: number, slots: number, finished: { run: number; succeeded: number }): void {
+  node.runningTasksCount = tasks;
+  node.runningTaskSlotsCount = slots;
+  node.totalTasksRun += finished.run;
+  node.totalTasksSucceeded += finished.succeeded;
+  if (node.state === 'idle' && tasks > 0) transition(node, 'running', ctx.now);
+  else if (node.state === 'running' && tasks === 0) transition(node, 'idle', ctx.now);
+  saveNode(ctx, poolPk, node);
+}
+
+/** The node stopped answering: it is unusable until its agent comes back. */
+export function nodeLost(ctx: BatchContext, poolPk: number, node: ComputeNode): void {
+  node.runningTasksCount = 0;
+  node.runningTaskSlotsCount = 0;
+  transition(node, 'unusable', ctx.now);
+  saveNode(ctx, poolPk, node);
+}
+
+export function setNodeState(ctx: BatchContext, poolPk: number, node: ComputeNode, state: NodeState): void {
+  transition(node, state, ctx.now);
+  saveNode(ctx, poolPk, node);
+}
+
+/** Task slots a node of this pool offers. */
+export const slotsPerNode = (pool: CloudPool): number => pool.taskSlotsPerNode ?? 1;
+
+/** Cores of the pool's VM size, for AZ_BATCH_* and for checking taskSlotsPerNode. */
+export const coresOf = (pool: CloudPool): number => findVmSize(pool.vmSize)?.cores ?? 1;
