@@ -50,6 +50,7 @@ describe('blob storage housekeeping', () => {
       metadata: {},
       conditions: {},
       maxLength: 8 << 20,
+      expectedLength: 3 << 20,
     });
     const { body } = service.blobs.read('acct', 'box', 'read-me', undefined, {});
     const before = countExtents(dir);
