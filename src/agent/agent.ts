@@ -2,6 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import {
   AGENT_PREFIX,
+  FILE_RESULT_HEADER,
+  type FileCommand,
   type AgentCommand,
   type AgentReport,
   type CommandsResponse,
@@ -10,6 +12,7 @@ import {
   type TaskCommand,
 } from '../protocol/agent/messages.js';
 import type { NodeIdentity } from './environment.js';
+import { answerFileCommand } from './files.js';
 import { killLeftoverTasks, NodeLayout, type TaskDirs } from './layout.js';
 import { runTask, type TaskRun } from './runTask.js';
 import { canSeparateUsers } from './users.js';
@@ -115,6 +118,9 @@ export class NodeAgent {
           case 'killTask':
             this.runs.get(command.runId)?.kill();
             break;
+          case 'files':
+            void this.answerFiles(command);
+            break;
           case 'removeTaskDirs':
             fs.rmSync(command.taskId ? this.layout.task(command.jobId, command.taskId).taskDir : this.layout.jobDir(command.jobId), { recursive: true, force: true });
             break;
@@ -194,6 +200,24 @@ export class NodeAgent {
         this.outbox.unshift(...batch);
         await backoff(attempt++);
       }
+    }
+  }
+
+  /** File API requests: the result in a header, a file's bytes as the body, straight to the server. */
+  private async answerFiles(command: FileCommand): Promise<void> {
+    const { result, body } = answerFileCommand(this.layout, command);
+    const session = this.session!;
+    try {
+      const response = await fetch(`${this.opts.batchUrl.replace(/\/$/, '')}${AGENT_PREFIX}/nodes/${session.nodeId}/files/${command.requestId}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${session.nodeToken}`, [FILE_RESULT_HEADER]: JSON.stringify(result) },
+        body: body ? (body as unknown as ReadableStream) : '',
+        duplex: 'half',
+      } as RequestInit);
+      await response.arrayBuffer();
+    } catch (err) {
+      body?.destroy();
+      this.log(`answering a file request failed: ${String(err)}`);
     }
   }
 

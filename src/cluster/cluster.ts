@@ -7,6 +7,7 @@ import type { AgentCommand, AgentReport, JoinRequest, JoinResponse } from '../pr
 import { Scheduler } from '../scheduler/scheduler.js';
 import { taskCommand, type RunnableSpec } from './commands.js';
 import { ClusterContext } from './context.js';
+import { FileRequests } from './fileRequests.js';
 import { clearNode, loseNode, onJobEnded, onNodeChanged, onPoolDeleting, onTaskEnded } from './nodeEvents.js';
 import { applyReports } from './reports.js';
 import { runId } from './runs.js';
@@ -36,6 +37,7 @@ export interface ClusterOptions {
 export class Cluster {
   readonly ctx: ClusterContext;
   readonly scheduler: Scheduler;
+  readonly files: FileRequests;
   private readonly lostAfterMs: number;
   private readonly pollTimeoutMs: number;
   private readonly monitor: NodeJS.Timeout;
@@ -43,6 +45,7 @@ export class Cluster {
   constructor(private readonly opts: ClusterOptions) {
     this.ctx = new ClusterContext(opts.store, opts.accounts, opts.blobAccountUrl, opts.log);
     this.scheduler = new Scheduler(this.ctx, opts.batchUrl);
+    this.files = new FileRequests(this.ctx);
     this.lostAfterMs = opts.lostAfterMs ?? 10_000;
     this.pollTimeoutMs = opts.pollTimeoutMs ?? 20_000;
     this.monitor = setInterval(() => this.findLostNodes(), Math.min(1000, this.lostAfterMs / 4));

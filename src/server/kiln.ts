@@ -49,7 +49,7 @@ export async function startKiln(config: KilnConfig, log: (m: string) => void = (
   let localNodes: LocalNodes | undefined;
   // Agents and clients share the Batch port: agents under their own prefix, with their own tokens.
   let agentHandler: ((req: IncomingMessage, res: ServerResponse) => Promise<void>) | undefined;
-  const batchHandler = createBatchHandler({ accounts, store: batchStore, hooks: batchHooks, log });
+  const batchHandler = createBatchHandler({ accounts, store: batchStore, hooks: batchHooks, log, files: () => cluster?.files });
   const batchOrAgent = (req: IncomingMessage, res: ServerResponse) =>
     agentHandler && req.url?.startsWith(AGENT_PREFIX) ? agentHandler(req, res) : batchHandler(req, res);
 

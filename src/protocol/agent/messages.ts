@@ -61,7 +61,42 @@ export interface CleanupCommand {
   taskId?: string;
 }
 
-export type AgentCommand = TaskCommand | KillCommand | NodeCommand | CleanupCommand;
+/** Where a file request is rooted: a task's directory, or the node's root directory. */
+export type FileRoot = { kind: 'task'; jobId: string; taskId: string } | { kind: 'node' };
+
+/**
+ * A request for the node's files (the task and node file APIs). The agent answers by posting to
+ * /nodes/{node}/files/{requestId}: a FileResult in the x-kiln-file-result header, and for `read` the
+ * bytes as the body.
+ */
+export interface FileCommand {
+  type: 'files';
+  requestId: string;
+  op: 'list' | 'stat' | 'read' | 'delete';
+  root: FileRoot;
+  path: string;
+  recursive?: boolean;
+  /** For read: inclusive byte range. */
+  range?: { start: number; end?: number };
+}
+
+export interface FileEntry {
+  /** Relative to the root, with '/' separators. */
+  name: string;
+  isDirectory: boolean;
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  mode: number;
+}
+
+export type FileResult =
+  | { ok: true; entries?: FileEntry[]; stat?: FileEntry; range?: { start: number; end: number } }
+  | { ok: false; error: 'notfound' | 'invalidrange' | 'notempty' | 'failed'; message: string };
+
+export const FILE_RESULT_HEADER = 'x-kiln-file-result';
+
+export type AgentCommand = TaskCommand | KillCommand | NodeCommand | CleanupCommand | FileCommand;
 
 export interface CommandsResponse {
   commands: AgentCommand[];

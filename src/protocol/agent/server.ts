@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { verifyAgentToken } from '../../auth/agentTokens.js';
 import { AgentApiError, type Cluster } from '../../cluster/cluster.js';
 import type { AccountRegistry } from '../../config/accounts.js';
-import { AGENT_PREFIX, type JoinRequest, type ReportsRequest } from './messages.js';
+import { AGENT_PREFIX, FILE_RESULT_HEADER, type FileResult, type JoinRequest, type ReportsRequest } from './messages.js';
 
 const MAX_BODY = 8 << 20;
 
@@ -55,6 +55,15 @@ export function createAgentHandler(cluster: Cluster, accounts: AccountRegistry) 
           return;
         }
         send(res, 200, { commands });
+        return;
+      }
+      if (req.method === 'POST' && path[3] === 'files' && path[4]) {
+        const result = JSON.parse(String(req.headers[FILE_RESULT_HEADER] ?? '{"ok":false,"error":"failed","message":"no result"}')) as FileResult;
+        const finished = new Promise<void>((resolve) => {
+          if (!cluster.files.answer(path[4]!, { result, body: req, finish: resolve })) resolve();
+        });
+        await finished;
+        send(res, 200, {});
         return;
       }
       if (req.method === 'POST' && path[3] === 'reports') {

@@ -1,5 +1,6 @@
 import type { BatchContext } from '../../domain/batch/context.js';
 import type { EntityDoc } from '../../domain/batch/models.js';
+import type { NodeFileAccess } from '../../domain/batch/nodeFiles.js';
 import type { Json } from '../../domain/batch/schema/validate.js';
 import { checkConditions } from './conditions.js';
 import { readExpand, readSelect, render } from './odata/listing.js';
@@ -17,6 +18,8 @@ export interface Call {
   /** The JSON body (undefined when empty); 413 over 1 MB, 400 when not JSON. */
   body(): Promise<Json | undefined>;
   urls: Urls;
+  /** The nodes' files (task and node file APIs); absent when no nodes are wired in. */
+  files?: NodeFileAccess;
 }
 
 export type Handler = (call: Call) => Promise<void> | void;

@@ -4,6 +4,7 @@ import * as account from './handlers/account.js';
 import * as jobs from './handlers/jobs.js';
 import * as nodes from './handlers/nodes.js';
 import * as pools from './handlers/pools.js';
+import * as files from './handlers/files.js';
 import * as tasks from './handlers/tasks.js';
 
 /** The Batch API's operations: method + path pattern (`{name}` matches one decoded segment). */
@@ -57,6 +58,14 @@ const ROUTES: [string, string, Handler][] = [
   ['POST', '/jobs/{jobId}/tasks/{taskId}/terminate', tasks.terminate],
   ['POST', '/jobs/{jobId}/tasks/{taskId}/reactivate', tasks.reactivate],
   ['GET', '/jobs/{jobId}/tasks/{taskId}/subtasksinfo', tasks.subtasks],
+  ['GET', '/jobs/{jobId}/tasks/{taskId}/files', files.listFromTask],
+  ['GET', '/jobs/{jobId}/tasks/{taskId}/files/{filePath}', files.getFromTask],
+  ['HEAD', '/jobs/{jobId}/tasks/{taskId}/files/{filePath}', files.getFromTask],
+  ['DELETE', '/jobs/{jobId}/tasks/{taskId}/files/{filePath}', files.deleteFromTask],
+  ['GET', '/pools/{poolId}/nodes/{nodeId}/files', files.listFromNode],
+  ['GET', '/pools/{poolId}/nodes/{nodeId}/files/{filePath}', files.getFromNode],
+  ['HEAD', '/pools/{poolId}/nodes/{nodeId}/files/{filePath}', files.getFromNode],
+  ['DELETE', '/pools/{poolId}/nodes/{nodeId}/files/{filePath}', files.deleteFromNode],
 ];
 
 interface CompiledRoute {

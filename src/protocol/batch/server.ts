@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseBatchAuthorization, verifyBatchSignature } from '../../auth/batchSharedKey.js';
 import type { AccountRegistry } from '../../config/accounts.js';
 import type { BatchHooks } from '../../domain/batch/context.js';
+import type { NodeFileAccess } from '../../domain/batch/nodeFiles.js';
 import { BatchError, batchErrors } from '../../domain/batch/errors.js';
 import type { BatchStore } from '../../persistence/batch/store.js';
 import { Urls, type Call } from './call.js';
@@ -14,6 +15,8 @@ export interface BatchServerDeps {
   store: BatchStore;
   hooks?: BatchHooks;
   log?: (message: string) => void;
+  /** The nodes' files, once the cluster is up. */
+  files?: () => NodeFileAccess | undefined;
   /** The clock; tests of time-dependent behaviour may move it. */
   now?: () => Date;
 }
@@ -77,6 +80,7 @@ export function createBatchHandler(deps: BatchServerDeps) {
         respond,
         body: () => (bodyRead ??= readJsonBody(req)),
         urls: new Urls(req.baseUrl),
+        files: deps.files?.(),
       };
       await handler(call);
       if (!res.writableEnded && !res.headersSent) throw new Error(`no answer from ${req.method} ${req.rawPath}`);
