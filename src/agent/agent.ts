@@ -159,7 +159,6 @@ export class NodeAgent {
       : undefined;
     const run = runTask(node, this.layout, this.dirsFor(command), { ...command, jobPreparation });
     this.runs.set(command.runId, run);
-    this.report({ type: 'started', runId: command.runId, startTime: new Date().toISOString() });
     run.done
       .then((result) => this.report({ type: 'completed', runId: command.runId, result }))
       .catch((err: unknown) =>

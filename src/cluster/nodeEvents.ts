@@ -1,12 +1,12 @@
 import type { CloudJob, CloudPool, CloudTask, ComputeNode } from '../domain/batch/models.js';
-import { countPoolNodes, nodeLost, saveNode } from '../domain/batch/nodes/lifecycle.js';
+import { countPoolNodes, nodeLost, saveNode, setNodeLoad } from '../domain/batch/nodes/lifecycle.js';
 import { finishPoolDeletion } from '../domain/batch/pools/deletePool.js';
 import type { BatchContext } from '../domain/batch/context.js';
 import { taskCommand, type RunnableSpec } from './commands.js';
 import type { ClusterContext } from './context.js';
 import { runId, taskAttempt } from './runs.js';
 import type { NodeSession } from './session.js';
-import { releaseTask, type Release } from './taskRuns.js';
+import { releaseTask, settleJob, type Release } from './taskRuns.js';
 
 const TASK_ENDED = { category: 'usererror' as const, code: 'TaskEnded', message: 'The task was ended before it completed.' };
 
@@ -100,12 +100,23 @@ export function onTaskEnded(cluster: ClusterContext, account: string, job: Cloud
   const session = pool && cluster.session(account, pool.pk, nodeId);
   if (!session) return;
   const jobPk = cluster.store.jobs.get(account, job.id)?.pk;
+  let freed = false;
   for (const [id, t] of session.tasks) {
     if (t.taskId === task.id && (jobPk === undefined || t.jobPk === jobPk)) {
       session.send({ type: 'killTask', runId: id });
       session.tasks.delete(id);
+      freed = true;
     }
   }
+  if (!freed) return;
+  // Its slots are free now: the node's counts (and idle/running) follow, and a job that waited
+  // for this task to leave its node (terminating, disabling, deleting) moves on.
+  const ctx = cluster.batch(account);
+  cluster.store.tx(() => {
+    const node = cluster.store.nodes.get(pool.pk, nodeId);
+    if (node) setNodeLoad(ctx, pool.pk, node.doc, session.tasks.size, session.usedSlots, { run: 1, succeeded: 0 });
+    if (jobPk !== undefined) settleJob(ctx, jobPk);
+  });
 }
 
 /**

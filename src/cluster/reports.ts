@@ -35,10 +35,7 @@ export function applyReports(cluster: ClusterContext, session: NodeSession, repo
       if (ref.kind === 'task') {
         const current = currentTask(cluster, session, ref.jobPk, ref.taskId, ref.attempt);
         if (!current) continue;
-        if (report.type === 'started') {
-          if (current.task.state === 'preparing') markRunning(ctx, ref.jobPk, current.task);
-          continue;
-        }
+        if (report.type !== 'completed') continue;
         const result = report.result;
         current.task.executionInfo.startTime = result.startTime;
         releaseTask(ctx, session, ref.jobPk, current.job, current.task, {
@@ -63,7 +60,13 @@ export function applyReports(cluster: ClusterContext, session: NodeSession, repo
         session.awaitingPreparation.delete(ref.jobPk);
         if (report.result.result === 'success') {
           session.preparedJobs.add(ref.jobPk);
-          followUps.push(...(waiting as TaskCommand[]));
+          for (const command of waiting as TaskCommand[]) {
+            const run = parseRunId(command.runId);
+            const current = run?.kind === 'task' ? currentTask(cluster, session, ref.jobPk, run.taskId, run.attempt) : undefined;
+            if (!current) continue;
+            markRunning(ctx, ref.jobPk, current.task);
+            followUps.push(command);
+          }
         } else {
           failWaitingTasks(cluster, session, ref.jobPk, waiting as TaskCommand[], report.result);
         }

@@ -77,7 +77,10 @@ export class Scheduler {
         let after = '';
         for (let scanned = 0; scanned < SCAN_LIMIT; ) {
           if (!candidates.some((c) => c.free > 0)) return;
-          const batch = store.tasks.active(jobPk, after, 256);
+          // Fetch about as many queued tasks as there are free slots: a pass places few, and parsing
+          // a big page of a long queue on every pass would cost more than the placing.
+          const free = candidates.reduce((n, c) => n + c.free, 0);
+          const batch = store.tasks.active(jobPk, after, Math.min(256, 2 * free + 8));
           if (batch.length === 0) break;
           for (const { key, doc: task } of batch) {
             after = key;

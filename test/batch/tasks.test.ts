@@ -24,7 +24,7 @@ describe('Batch tasks through @azure/batch', () => {
   before(async () => {
     kiln = await startKiln();
     client = kiln.batchClient();
-    await client.pool.add({ id: 'pool', vmSize: 'standard_a1', virtualMachineConfiguration: vm, targetDedicatedNodes: 1 });
+    await client.pool.add({ id: 'pool', vmSize: 'standard_a1', virtualMachineConfiguration: vm, targetDedicatedNodes: 0 });
     await client.job.add({ id: 'job', poolInfo: { poolId: 'pool' }, usesTaskDependencies: true, onTaskFailure: 'performexitoptionsjobaction' });
   });
   after(async () => {
@@ -184,5 +184,23 @@ describe('Batch tasks through @azure/batch', () => {
     assert.equal(link.searchParams.get('$filter'), "state eq 'active'");
     assert.equal(link.searchParams.get('maxresults'), '10');
     assert.match(link.searchParams.get('$skiptoken') ?? '', /^[A-Za-z0-9_-]+$/);
+  });
+  it('says why an active task waits, in a property the SDKs ignore', async () => {
+    await client.job.add({ id: 'waiting', poolInfo: { poolId: 'pool' }, usesTaskDependencies: true });
+    await client.task.add('waiting', { id: 'first', commandLine: '/bin/true' });
+    await client.task.add('waiting', { id: 'second', commandLine: '/bin/true', dependsOn: { taskIds: ['first'] } });
+    const one = (await batchRequest(kiln.batchUrl, 'GET', '/jobs/waiting/tasks/first')).json();
+    assert.match(one.kilnWaitingReason, /^NoNodes: pool pool has no compute nodes/);
+    const list = (await batchRequest(kiln.batchUrl, 'GET', '/jobs/waiting/tasks')).json();
+    assert.deepEqual(
+      list.value.map((t: { id: string; kilnWaitingReason: string }) => [t.id, t.kilnWaitingReason.split(':')[0]]),
+      [['first', 'NoNodes'], ['second', 'WaitingForDependencies']],
+    );
+    await client.job.disable('waiting', 'requeue');
+    const disabled = (await batchRequest(kiln.batchUrl, 'GET', '/jobs/waiting/tasks/first')).json();
+    assert.match(disabled.kilnWaitingReason, /^JobDisabled/);
+    await client.task.terminate('waiting', 'first');
+    const done = (await batchRequest(kiln.batchUrl, 'GET', '/jobs/waiting/tasks/first')).json();
+    assert.equal(done.kilnWaitingReason, undefined, 'only waiting tasks carry a reason');
   });
 });

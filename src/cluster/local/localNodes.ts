@@ -91,22 +91,26 @@ export class LocalNodes {
     const { store } = this.cluster.ctx;
     const ctx = this.cluster.ctx.batch(account);
     const all = store.nodes.list(poolPk, { limit: 1_000_000 }).map((r) => JSON.parse(r.doc) as ComputeNode);
+    // Remote agents (kiln agent on other machines) count towards the targets but are never removed here.
     const live = all.filter((n) => n.state !== 'leavingpool');
-    if (pool.enableAutoScale) return live;
+    const local = live.filter((n) => n['_local'] === true);
+    if (pool.enableAutoScale) return local;
     const targets = { dedicated: pool.targetDedicatedNodes ?? 0, lowPriority: pool.targetLowPriorityNodes ?? 0 };
     const removed = new Set<string>();
     store.tx(() => {
       for (const dedicated of [true, false]) {
         const target = dedicated ? targets.dedicated : targets.lowPriority;
-        const mine = live.filter((n) => n.isDedicated === dedicated);
-        for (let i = mine.length; i < target; i++) {
+        const counted = live.filter((n) => n.isDedicated === dedicated).length;
+        for (let i = counted; i < target; i++) {
           const node = newNodeDoc(ctx, pool, newNodeId(ctx.now, all.length + i), dedicated);
+          node['_local'] = true;
           store.nodes.insert(poolPk, node);
-          live.push(node);
+          local.push(node);
         }
-        const excess = mine
+        const excess = local
+          .filter((n) => n.isDedicated === dedicated)
           .sort((a, b) => rank(a) - rank(b))
-          .slice(0, Math.max(0, mine.length - target));
+          .slice(0, Math.max(0, counted - target));
         for (const node of excess) {
           transition(node, 'leavingpool', ctx.now);
           node['pendingRemoveOption'] = 'requeue';
@@ -116,8 +120,8 @@ export class LocalNodes {
       }
       countPoolNodes(ctx, poolPk, pool);
     });
-    for (const node of live) if (removed.has(node.id)) onNodeChanged(this.cluster.ctx, account, pool, node);
-    return live.filter((n) => !removed.has(n.id));
+    for (const node of local) if (removed.has(node.id)) onNodeChanged(this.cluster.ctx, account, pool, node);
+    return local.filter((n) => !removed.has(n.id));
   }
 
   private start(account: string, poolPk: number, poolId: string, nodeId: string): void {
@@ -127,7 +131,8 @@ export class LocalNodes {
     const log = fs.openSync(path.join(this.opts.nodesDir, account, poolId.toLowerCase(), `${nodeId}.agent.log`), 'a');
     const child = spawn(
       process.execPath,
-      [this.opts.cliEntry, 'agent', '--batch-url', this.opts.batchUrl, '--pool', poolId, '--node-id', nodeId, '--token', joinToken(accountInfo, poolId), '--root', root],
+      // Node's own flags (a profiler, a heap limit) carry over to the agents.
+      [...process.execArgv, this.opts.cliEntry, 'agent', '--batch-url', this.opts.batchUrl, '--pool', poolId, '--node-id', nodeId, '--token', joinToken(accountInfo, poolId), '--root', root],
       { detached: true, stdio: ['ignore', log, log] },
     );
     fs.closeSync(log);

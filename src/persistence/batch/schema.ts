@@ -49,10 +49,13 @@ export const batchMigrations: Migration[] = [
       CREATE TABLE batch_tasks (
         job_pk INTEGER NOT NULL REFERENCES batch_jobs (pk) ON DELETE CASCADE,${entityColumns},
         result TEXT,
+        slots  INTEGER NOT NULL DEFAULT 1,
         PRIMARY KEY (job_pk, id_key)
       ) WITHOUT ROWID;
       -- Lists by state (and the scheduler's queue of active tasks) page on this index.
       CREATE INDEX batch_tasks_by_state ON batch_tasks (job_pk, state, id_key);
+      -- Task counts read only this (covering) index.
+      CREATE INDEX batch_tasks_counts ON batch_tasks (job_pk, state, result, slots);
     `,
   },
 ];

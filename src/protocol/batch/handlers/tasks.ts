@@ -1,3 +1,5 @@
+import { WAITING_REASON, WaitingReasons, withWaitingReason } from '../../../scheduler/waitingReason.js';
+import type { CloudTask } from '../../../domain/batch/models.js';
 import { BatchError } from '../../../domain/batch/errors.js';
 import { getJob } from '../../../domain/batch/jobs/lookup.js';
 import { addTask, addTaskCollection } from '../../../domain/batch/tasks/addTasks.js';
@@ -60,13 +62,17 @@ export const list: Handler = ({ req, ctx, respond, urls, p }) => {
   const select = readSelect(req);
   readExpand(req);
   const page = pageOf(ctx.store.tasks, job.pk, req, TASK_FIELDS);
-  const items = page.rows.map((r) => render(r.doc, urls.task(job.doc.id, r.id), select));
+  const reasons = new WaitingReasons(ctx.store, ctx.account);
+  const items = page.rows.map((r) =>
+    render(withWaitingReason(r.doc, () => reasons.of(job.pk, job.doc, JSON.parse(r.doc) as CloudTask)), urls.task(job.doc.id, r.id), select),
+  );
   respond.json(200, listBody(urls.metadata('tasks'), items, page.next && nextLink(req, page.next)));
 };
 
 export const get: Handler = (call) => {
-  const { job, task } = getTask(call.ctx, call.p.jobId!, call.p.taskId!);
-  sendEntity(call, task, call.urls.task(job.id, task.id), 'tasks/@Element');
+  const { jobPk, job, task } = getTask(call.ctx, call.p.jobId!, call.p.taskId!);
+  const reason = new WaitingReasons(call.ctx.store, call.ctx.account).of(jobPk, job, task);
+  sendEntity(call, reason ? { ...task, [WAITING_REASON]: reason } : task, call.urls.task(job.id, task.id), 'tasks/@Element');
 };
 
 export const update: Handler = async (call) => {
