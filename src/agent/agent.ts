@@ -6,7 +6,6 @@ import {
   type FileCommand,
   type AgentCommand,
   type AgentReport,
-  type CommandsResponse,
   type JoinRequest,
   type JoinResponse,
   type TaskCommand,
@@ -92,44 +91,84 @@ export class NodeAgent {
     }
   }
 
-  /** Long-polls for commands until one ends this session of the node. */
+  /** Holds the command stream open (reconnecting as needed) until a command ends this session. */
   private async serve(): Promise<'reboot' | 'reimage' | 'leave'> {
-    let failures = 0;
-    while (!this.stopped) {
-      let commands: AgentCommand[];
+    for (let failures = 0; !this.stopped; ) {
+      const session = this.session!;
+      let response: Response;
       try {
-        const session = this.session!;
-        const res = await this.call<CommandsResponse>('GET', `/nodes/${session.nodeId}/commands?wait=${session.pollTimeoutMs}`, session.nodeToken);
-        commands = res.commands;
-        failures = 0;
-      } catch (err) {
-        // Removed from the pool, or the pool is gone: nothing left to serve.
-        if (err instanceof HttpError && (err.status === 401 || err.status === 404 || err.status === 410)) return 'leave';
-        // The server counted this node lost (or restarted) and requeued its tasks: start over.
-        if (err instanceof HttpError && err.status === 409) return 'reboot';
+        response = await fetch(`${this.opts.batchUrl.replace(/\/$/, '')}${AGENT_PREFIX}/nodes/${session.nodeId}/commands`, {
+          headers: { authorization: `Bearer ${session.nodeToken}` },
+        });
+      } catch {
         await backoff(failures++);
         continue;
       }
-      for (const command of commands) {
-        switch (command.type) {
-          case 'runTask':
-            this.start(command);
-            break;
-          case 'killTask':
-            this.runs.get(command.runId)?.kill();
-            break;
-          case 'files':
-            void this.answerFiles(command);
-            break;
-          case 'removeTaskDirs':
-            fs.rmSync(command.taskId ? this.layout.task(command.jobId, command.taskId).taskDir : this.layout.jobDir(command.jobId), { recursive: true, force: true });
-            break;
-          default:
-            return command.type;
-        }
+      if (!response.ok) {
+        await response.body?.cancel();
+        // Removed from the pool, or the pool is gone: nothing left to serve.
+        if (response.status === 401 || response.status === 404 || response.status === 410) return 'leave';
+        // The server counted this node lost (or restarted) and requeued its tasks: start over.
+        if (response.status === 409) return 'reboot';
+        await backoff(failures++);
+        continue;
       }
+      failures = 0;
+      const ended = await this.readCommands(response.body!, session.heartbeatMs * 3);
+      if (ended) return ended;
     }
     return 'leave';
+  }
+
+  /** Reads command lines off the stream; a stream silent for longer than heartbeats allow is dead. */
+  private async readCommands(body: ReadableStream<Uint8Array>, silenceMs: number): Promise<'reboot' | 'reimage' | 'leave' | undefined> {
+    const reader = body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = '';
+    let watchdog = setTimeout(() => void reader.cancel(), silenceMs);
+    try {
+      for (;;) {
+        const { done, value } = await reader.read().catch(() => ({ done: true as const, value: undefined }));
+        if (done || this.stopped) return undefined;
+        clearTimeout(watchdog);
+        watchdog = setTimeout(() => void reader.cancel(), silenceMs);
+        buffer += decoder.decode(value, { stream: true });
+        let newline: number;
+        while ((newline = buffer.indexOf('\n')) >= 0) {
+          const line = buffer.slice(0, newline);
+          buffer = buffer.slice(newline + 1);
+          if (line.trim() === '') continue;
+          for (const command of JSON.parse(line) as AgentCommand[]) {
+            const ended = this.handle(command);
+            if (ended) {
+              void reader.cancel();
+              return ended;
+            }
+          }
+        }
+      }
+    } finally {
+      clearTimeout(watchdog);
+    }
+  }
+
+  private handle(command: AgentCommand): 'reboot' | 'reimage' | 'leave' | undefined {
+    switch (command.type) {
+      case 'runTask':
+        this.start(command);
+        return undefined;
+      case 'killTask':
+        this.runs.get(command.runId)?.kill();
+        return undefined;
+      case 'files':
+        void this.answerFiles(command);
+        return undefined;
+      case 'removeTaskDirs':
+        fs.rmSync(command.taskId ? this.layout.task(command.jobId, command.taskId).taskDir : this.layout.jobDir(command.jobId), { recursive: true, force: true });
+        return undefined;
+      default:
+        return command.type;
+    }
   }
 
   private dirsFor(command: TaskCommand): TaskDirs {

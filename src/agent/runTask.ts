@@ -83,7 +83,12 @@ export function runTask(node: NodeIdentity, layout: NodeLayout, dirs: TaskDirs, 
     } catch (err) {
       return ended({ result: 'failure', failureInfo: downloadFailure(err), preProcessingError: true });
     }
-    if (user.uid !== undefined) chownTree(dirs.taskDir, user.uid, user.gid ?? user.uid);
+    if (user.uid !== undefined) {
+      // The task's user owns its directories and what was downloaded for it; nothing else to walk.
+      fs.chownSync(dirs.taskDir, user.uid, user.gid ?? user.uid);
+      if (spec.resourceFiles.length > 0) chownTree(dirs.workingDir, user.uid, user.gid ?? user.uid);
+      else fs.chownSync(dirs.workingDir, user.uid, user.gid ?? user.uid);
+    }
     let argv: string[];
     try {
       argv = splitCommandLine(spec.commandLine);

@@ -11,7 +11,10 @@ import { FileRequests } from './fileRequests.js';
 import { clearNode, loseNode, onJobEnded, onNodeChanged, onPoolDeleting, onTaskEnded } from './nodeEvents.js';
 import { applyReports } from './reports.js';
 import { runId } from './runs.js';
-import { NodeSession } from './session.js';
+import { NodeSession, type CommandSink } from './session.js';
+
+/** The server writes an empty line this often on idle command streams, so dead connections surface. */
+export const HEARTBEAT_MS = 5000;
 
 export class AgentApiError extends Error {
   constructor(readonly status: number, message: string) {
@@ -25,9 +28,8 @@ export interface ClusterOptions {
   batchUrl: string;
   blobAccountUrl: (account: string) => string;
   log: (m: string) => void;
-  /** A node whose agent has not polled for this long is lost. */
+  /** A node whose command stream has been closed this long is lost. */
   lostAfterMs?: number;
-  pollTimeoutMs?: number;
 }
 
 /**
@@ -39,7 +41,6 @@ export class Cluster {
   readonly scheduler: Scheduler;
   readonly files: FileRequests;
   private readonly lostAfterMs: number;
-  private readonly pollTimeoutMs: number;
   private readonly monitor: NodeJS.Timeout;
 
   constructor(private readonly opts: ClusterOptions) {
@@ -47,7 +48,6 @@ export class Cluster {
     this.scheduler = new Scheduler(this.ctx, opts.batchUrl);
     this.files = new FileRequests(this.ctx);
     this.lostAfterMs = opts.lostAfterMs ?? 10_000;
-    this.pollTimeoutMs = opts.pollTimeoutMs ?? 20_000;
     this.monitor = setInterval(() => this.findLostNodes(), Math.min(1000, this.lostAfterMs / 4));
     this.monitor.unref();
   }
@@ -107,7 +107,7 @@ export class Cluster {
       nodeToken: nodeToken(account, session.poolId, session.nodeId),
       accountName: account.name,
       accountUrl: `${this.opts.batchUrl}/`,
-      pollTimeoutMs: this.pollTimeoutMs,
+      heartbeatMs: HEARTBEAT_MS,
     };
   }
 
@@ -119,18 +119,11 @@ export class Cluster {
     return session;
   }
 
-  poll(claims: TokenClaims, waitMs: number, closed: Promise<void>): Promise<AgentCommand[]> {
-    return this.sessionFor(claims).poll(Math.min(waitMs, this.pollTimeoutMs), closed);
-  }
-
-  /** Commands a long-poll took but could not hand over (its connection dropped) wait for the next one. */
-  requeueUndelivered(claims: TokenClaims, commands: AgentCommand[]): void {
-    if (commands.length === 0) return;
-    try {
-      this.sessionFor(claims).requeue(commands);
-    } catch {
-      // the node is gone; so are its commands
-    }
+  /** The agent's command stream: commands are written to it as they come, until it closes. */
+  openCommandStream(claims: TokenClaims, sink: CommandSink, closed: Promise<void>): void {
+    const session = this.sessionFor(claims);
+    session.attach(sink);
+    void closed.then(() => session.detach(sink));
   }
 
   report(claims: TokenClaims, reports: AgentReport[]): void {
@@ -140,11 +133,11 @@ export class Cluster {
     this.scheduler.kick(session.account);
   }
 
-  /** Sessions rebuilt after a server restart: nodes were running tasks that their agents will report. */
+  /** Nodes whose command stream has been closed too long: lost, their tasks requeued. */
   private findLostNodes(): void {
     const now = Date.now();
     for (const session of [...this.ctx.sessions.values()]) {
-      if (session.polling || now - session.lastSeen < this.lostAfterMs) continue;
+      if (session.connected || now - session.lastSeen < this.lostAfterMs) continue;
       this.opts.log(`node ${session.nodeId} of pool ${session.poolId} stopped answering: its tasks go back to the queue`);
       try {
         loseNode(this.ctx, session);

@@ -1,5 +1,6 @@
 import type { AccountRegistry } from '../config/accounts.js';
-import type { BatchContext } from '../domain/batch/context.js';
+import type { BatchContext, BatchHooks } from '../domain/batch/context.js';
+import { onJobEnded } from './nodeEvents.js';
 import type { BatchStore } from '../persistence/batch/store.js';
 import type { CommandContext } from './commands.js';
 import { sessionKey, type NodeSession } from './session.js';
@@ -15,10 +16,23 @@ export class ClusterContext {
     readonly log: (message: string) => void,
   ) {}
 
-  /** A domain context for one change; hooks stay empty: the cluster is the one reacting to them. */
+  /**
+   * A domain context for one change. The cluster reacts to its own changes directly; the one hook
+   * it needs is a job that ended on its own (onTaskFailure, onAllTasksComplete) after a report.
+   */
   batch(account: string): BatchContext {
-    return { store: this.store, account, now: new Date(), hooks: {} };
+    return { store: this.store, account, now: new Date(), hooks: this.hooks };
   }
+
+  private readonly hooks: BatchHooks = {
+    jobEnded: (account, job) => {
+      try {
+        onJobEnded(this, account, job);
+      } catch (err) {
+        this.log(`cluster: jobEnded failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      }
+    },
+  };
 
   commands(account: string): CommandContext {
     return { account: this.accounts.get(account)!, blobAccountUrl: this.blobAccountUrl(account) };

@@ -129,7 +129,12 @@ export function onJobEnded(cluster: ClusterContext, account: string, jobDoc: Clo
     return;
   }
   const ctx = cluster.batch(account);
-  const option = job.doc.state === 'disabling' ? ((job.doc['pendingDisableTasks'] as string | undefined) ?? 'requeue') : 'terminate';
+  // Read the job's state again: it may have been disabled at once (nothing was running), or this
+  // may be a second call for the same change; both must be harmless.
+  const state = job.doc.state;
+  const disabling = state === 'disabling' || state === 'disabled';
+  if (!disabling && state !== 'terminating' && state !== 'completed' && state !== 'deleting') return;
+  const option = disabling ? ((job.doc['pendingDisableTasks'] as string | undefined) ?? 'requeue') : 'terminate';
   cluster.store.tx(() => {
     if (option === 'wait') return;
     for (const task of cluster.store.tasks.inStates(job.pk, ['preparing', 'running'])) {
@@ -139,7 +144,8 @@ export function onJobEnded(cluster: ClusterContext, account: string, jobDoc: Clo
       releaseTask(ctx, session, job.pk, job.doc, task, release);
     }
   });
-  if (job.doc.state === 'disabling') return;
+  // A disabled job has not ended: it gets no release task (and may run again when enabled).
+  if (disabling) return;
   const release = job.doc.jobReleaseTask as RunnableSpec | undefined;
   for (const session of cluster.sessions.values()) {
     if (session.account !== account || !session.jobsRun.delete(job.pk)) continue;

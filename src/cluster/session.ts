@@ -7,16 +7,21 @@ export interface RunningTask {
   slots: number;
 }
 
+/** Where a connected agent's commands are written: its open command stream. */
+export interface CommandSink {
+  write(commands: AgentCommand[]): void;
+}
+
 /**
- * What the server keeps in memory about one connected node: commands waiting to be fetched, the
- * long-poll waiting for them, and the tasks it runs (for slot accounting). All of it can be rebuilt:
- * the store holds the truth, and an agent that reconnects after a server restart simply carries on.
+ * What the server keeps in memory about one connected node: its command stream (commands are
+ * pushed the moment they exist, queued while it reconnects) and the tasks it runs (for slot
+ * accounting). All of it can be rebuilt: the store holds the truth.
  */
 export class NodeSession {
   private queue: AgentCommand[] = [];
-  private waiter: ((commands: AgentCommand[]) => void) | undefined;
+  private sink: CommandSink | undefined;
+  /** When the command stream last closed (or the session began). */
   lastSeen = Date.now();
-  polling = false;
   readonly tasks = new Map<string, RunningTask>();
   /** Jobs whose preparation task succeeded on this node. */
   readonly preparedJobs = new Set<number>();
@@ -37,6 +42,10 @@ export class NodeSession {
     return sessionKey(this.account, this.poolPk, this.nodeId);
   }
 
+  get connected(): boolean {
+    return this.sink !== undefined;
+  }
+
   get usedSlots(): number {
     let used = 0;
     for (const t of this.tasks.values()) used += t.slots;
@@ -44,59 +53,29 @@ export class NodeSession {
   }
 
   send(...commands: AgentCommand[]): void {
-    this.queue.push(...commands);
-    if (this.waiter && this.queue.length > 0) {
-      const wake = this.waiter;
-      this.waiter = undefined;
-      wake(this.take());
+    if (commands.length === 0) return;
+    if (this.sink) this.sink.write(commands);
+    else this.queue.push(...commands);
+  }
+
+  /** The agent's command stream opened: what queued up meanwhile goes out first. */
+  attach(sink: CommandSink): void {
+    this.sink = sink;
+    if (this.queue.length > 0) {
+      const pending = this.queue;
+      this.queue = [];
+      sink.write(pending);
     }
   }
 
-  private take(): AgentCommand[] {
-    const out = this.queue;
-    this.queue = [];
-    return out;
-  }
-
-  /** Answers a long-poll: at once if commands wait, else when one comes or after `waitMs`. */
-  poll(waitMs: number, closed: Promise<void>): Promise<AgentCommand[]> {
+  detach(sink: CommandSink): void {
+    if (this.sink !== sink) return;
+    this.sink = undefined;
     this.lastSeen = Date.now();
-    this.polling = true;
-    this.waiter?.([]);
-    if (this.queue.length > 0) return Promise.resolve(this.finishPoll(this.take()));
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => done([]), waitMs);
-      const done = (commands: AgentCommand[]) => {
-        clearTimeout(timer);
-        if (this.waiter === done) this.waiter = undefined;
-        resolve(this.finishPoll(commands));
-      };
-      this.waiter = done;
-      // A poll whose connection drops hands its commands back to the queue for the next poll.
-      void closed.then(() => {
-        if (this.waiter === done) {
-          this.waiter = undefined;
-          clearTimeout(timer);
-          this.finishPoll([]);
-        }
-      });
-    });
   }
 
-  /** Commands a poll took but could not deliver go back to the front of the queue. */
-  requeue(commands: AgentCommand[]): void {
-    this.queue.unshift(...commands);
-  }
-
-  private finishPoll(commands: AgentCommand[]): AgentCommand[] {
-    this.polling = false;
-    this.lastSeen = Date.now();
-    return commands;
-  }
-
-  /** Drops the waiting long-poll (the node left or was lost). */
   close(): void {
-    this.waiter?.([]);
+    this.sink = undefined;
     this.queue = [];
   }
 }

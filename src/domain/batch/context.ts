@@ -24,6 +24,23 @@ export interface BatchContext {
 
 export const iso = (ctx: BatchContext): string => ctx.now.toISOString();
 
+/**
+ * Tells the hooks that a job began to end (terminating, disabling) on its own, from inside a
+ * transaction: onAllTasksComplete, onTaskFailure. Transactions are synchronous, so a microtask runs
+ * once this one has committed, as hooks expect; the hook reads the job again and acts on its state.
+ */
+export function jobEndedAfterCommit(ctx: BatchContext, job: CloudJob): void {
+  const hook = ctx.hooks.jobEnded;
+  if (!hook) return;
+  queueMicrotask(() => {
+    try {
+      hook(ctx.account, job);
+    } catch (err) {
+      console.error(`jobEnded hook failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    }
+  });
+}
+
 /** A request body's object-valued property, or undefined. */
 export const objectProp = (v: unknown): Record<string, unknown> | undefined =>
   v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;

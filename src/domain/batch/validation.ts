@@ -113,7 +113,9 @@ export function checkPoolSpec(pool: JsonObject, path: string): void {
     }
   }
   checkTargets(pool, path);
-  checkRange(pool, 'taskSlotsPerNode', 1, 256, path);
+  // Azure allows at most 4 slots per core of the VM size, and never more than 256.
+  const size = typeof vmSize === 'string' ? findVmSize(vmSize) : undefined;
+  checkRange(pool, 'taskSlotsPerNode', 1, size ? Math.min(256, 4 * size.cores) : 256, path);
   checkMinDuration(pool, 'resizeTimeout', minutes(5), path);
   checkMinDuration(pool, 'autoScaleEvaluationInterval', minutes(5), path, minutes(168 * 60));
   const start = obj(pool['startTask']);

@@ -1,7 +1,9 @@
 /**
  * The internal protocol between the Batch service and its node agents, on the Batch port under
  * /kiln-agent/v1. It is not part of Azure's API: agents join a pool with the pool's join token, then
- * long-poll for commands (each poll is also a heartbeat) and post reports in batches.
+ * hold one command stream open (GET /nodes/{node}/commands: newline-delimited JSON, each line a list
+ * of commands, pushed the moment the scheduler places work) and post reports in batches. An open
+ * stream is the node's heartbeat: when it closes and stays closed, the node is lost.
  */
 import type { OutputFileSpec } from '../../agent/outputFiles.js';
 import type { ResourceFileSource } from '../../agent/resourceFiles.js';
@@ -25,7 +27,8 @@ export interface JoinResponse {
   accountName: string;
   /** The Batch account URL tasks see in AZ_BATCH_ACCOUNT_URL. */
   accountUrl: string;
-  pollTimeoutMs: number;
+  /** The command stream carries an empty line at least this often; silence longer means it died. */
+  heartbeatMs: number;
 }
 
 /** A unit of work; `runId` names one attempt, so a report for an attempt the server gave up on is ignored. */
@@ -98,13 +101,11 @@ export const FILE_RESULT_HEADER = 'x-kiln-file-result';
 
 export type AgentCommand = TaskCommand | KillCommand | NodeCommand | CleanupCommand | FileCommand;
 
-export interface CommandsResponse {
-  commands: AgentCommand[];
+export interface AgentReport {
+  type: 'completed';
+  runId: string;
+  result: TaskRunResult;
 }
-
-export type AgentReport =
-  | { type: 'started'; runId: string; startTime: string }
-  | { type: 'completed'; runId: string; result: TaskRunResult };
 
 export interface ReportsRequest {
   reports: AgentReport[];

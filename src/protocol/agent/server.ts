@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { verifyAgentToken } from '../../auth/agentTokens.js';
-import { AgentApiError, type Cluster } from '../../cluster/cluster.js';
+import { verifyAgentToken, type TokenClaims } from '../../auth/agentTokens.js';
+import { AgentApiError, HEARTBEAT_MS, type Cluster } from '../../cluster/cluster.js';
 import type { AccountRegistry } from '../../config/accounts.js';
 import { AGENT_PREFIX, FILE_RESULT_HEADER, type FileResult, type JoinRequest, type ReportsRequest } from './messages.js';
 
@@ -27,6 +27,18 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+/** A node's command stream: one JSON line per batch of commands, an empty line as heartbeat. */
+function openStream(cluster: Cluster, claims: TokenClaims, res: ServerResponse): void {
+  const closed = new Promise<void>((resolve) => res.once('close', () => resolve()));
+  // Throws (409, 404) before anything is written when the node has no session.
+  cluster.openCommandStream(claims, { write: (commands) => res.write(`${JSON.stringify(commands)}\n`) }, closed);
+  res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+  res.flushHeaders();
+  res.socket?.setNoDelay(true);
+  const heartbeat = setInterval(() => res.write('\n'), HEARTBEAT_MS);
+  void closed.then(() => clearInterval(heartbeat));
+}
+
 /**
  * The node agent protocol over HTTP (see messages.ts). Every call carries a bearer token: a pool's
  * join token for joining, the node's own token after that. Nothing here is reachable with Shared
@@ -40,7 +52,7 @@ export function createAgentHandler(cluster: Cluster, accounts: AccountRegistry) 
       if (!claims) throw new AgentApiError(401, 'a valid agent token is required');
       const url = new URL(req.url ?? '/', 'http://agent');
       const path = url.pathname.slice(AGENT_PREFIX.length).split('/').map(decodeURIComponent);
-      // /pools/{pool}/nodes  |  /nodes/{node}/commands  |  /nodes/{node}/reports
+      // /pools/{pool}/nodes  |  /nodes/{node}/commands  |  /nodes/{node}/reports  |  /nodes/{node}/files/{id}
       if (req.method === 'POST' && path[1] === 'pools' && path[3] === 'nodes' && path.length === 4) {
         if (claims.nodeId !== undefined || path[2]!.toLowerCase() !== claims.poolId.toLowerCase()) throw new AgentApiError(403, 'this token may not join that pool');
         send(res, 200, cluster.join(claims, await readJson<JoinRequest>(req)));
@@ -48,13 +60,7 @@ export function createAgentHandler(cluster: Cluster, accounts: AccountRegistry) 
       }
       if (path[1] !== 'nodes' || claims.nodeId === undefined || path[2] !== claims.nodeId) throw new AgentApiError(403, 'this token is not for that node');
       if (req.method === 'GET' && path[3] === 'commands') {
-        const closed = new Promise<void>((resolve) => res.once('close', () => resolve()));
-        const commands = await cluster.poll(claims, Number(url.searchParams.get('wait') ?? 0) || 0, closed);
-        if (res.destroyed) {
-          cluster.requeueUndelivered(claims, commands);
-          return;
-        }
-        send(res, 200, { commands });
+        openStream(cluster, claims, res);
         return;
       }
       if (req.method === 'POST' && path[3] === 'files' && path[4]) {

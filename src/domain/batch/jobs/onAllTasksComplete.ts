@@ -1,4 +1,4 @@
-import type { BatchContext } from '../context.js';
+import { jobEndedAfterCommit, type BatchContext } from '../context.js';
 import type { CloudJob } from '../models.js';
 import { beginJobTermination } from './terminateJob.js';
 
@@ -12,5 +12,7 @@ export function applyOnAllTasksComplete(ctx: BatchContext, jobPk: number, job: C
   if (job.state !== 'active' && job.state !== 'disabled') return false;
   if (ctx.store.tasks.hasUnfinished(jobPk)) return false;
   beginJobTermination(ctx, jobPk, job, 'AllTasksComplete');
+  // Nodes that ran its tasks run its release task.
+  jobEndedAfterCommit(ctx, job);
   return true;
 }

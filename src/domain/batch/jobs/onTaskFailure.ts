@@ -1,4 +1,4 @@
-import type { BatchContext } from '../context.js';
+import { jobEndedAfterCommit, type BatchContext } from '../context.js';
 import type { CloudJob, CloudTask, ExitOptions } from '../models.js';
 import { beginJobDisable } from './disableJob.js';
 import { beginJobTermination } from './terminateJob.js';
@@ -28,4 +28,7 @@ export function applyOnTaskFailure(ctx: BatchContext, jobPk: number, job: CloudJ
   const action = exitOptionsFor(task).jobAction ?? 'none';
   if (action === 'terminate') beginJobTermination(ctx, jobPk, job, 'TaskFailed');
   else if (action === 'disable') beginJobDisable(ctx, jobPk, job, 'requeue');
+  else return;
+  // The job's other running tasks leave their nodes (ended or requeued) once this commits.
+  jobEndedAfterCommit(ctx, job);
 }
