@@ -30,7 +30,8 @@ export class TaskTable extends EntityTable<CloudTask> {
     );
     this.unfinishedQ = db.prepare(`SELECT 1 FROM batch_tasks WHERE job_pk = ? AND state IN ('active', 'preparing', 'running') LIMIT 1`).pluck();
     this.inStatesQ = db.prepare(`SELECT 0 AS pk, doc FROM batch_tasks WHERE job_pk = ? AND state IN (SELECT value FROM json_each(?))`);
-    this.activeQ = db.prepare(`SELECT id_key, doc FROM batch_tasks WHERE job_pk = ? AND state = 'active' AND id_key > ? ORDER BY id_key LIMIT ?`);
+    // INDEXED BY: without statistics SQLite would walk the primary key past every finished task.
+    this.activeQ = db.prepare(`SELECT id_key, doc FROM batch_tasks INDEXED BY batch_tasks_by_state WHERE job_pk = ? AND state = 'active' AND id_key > ? ORDER BY id_key LIMIT ?`);
     this.insertMany = db.transaction((jobPk: number, docs: CloudTask[]) => {
       for (const doc of docs) this.insert(jobPk, doc);
     });
