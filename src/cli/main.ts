@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { registerAgent } from './agent.js';
+import { registerAgentToken } from './agentToken.js';
 import { registerUp } from './up.js';
 
 const program = new Command('kiln').description('Kiln: self-hosted batch compute, wire-compatible with Azure Batch and Blob Storage');
 registerUp(program);
 registerAgent(program);
+registerAgentToken(program);
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`kiln: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);

@@ -51,6 +51,8 @@ export function registerUp(program: Command): void {
           `    connection string: ${connectionString(a.name, a.keyBase64, kiln.blobUrl(a.name))}`,
           `    batch:             account URL ${kiln.batchUrl}, account name ${a.name}, the key above (auto-storage: its blob service)`,
         ]),
+        `  Local nodes:   ${config.nodesDir} (pools' targetDedicatedNodes run here as kiln agent processes)`,
+        `  Remote nodes:  kiln agent --batch-url ${kiln.batchUrl} --pool <pool> --token "$(kiln agent-token --pool <pool>)"`,
         'Press Ctrl+C to stop.',
       ];
       console.log(lines.join('\n'));

@@ -1,0 +1,15 @@
+import type { Command } from 'commander';
+import { joinToken } from '../auth/agentTokens.js';
+import { resolveAccounts } from '../config/config.js';
+
+export function registerAgentToken(program: Command): void {
+  program
+    .command('agent-token')
+    .description("print a pool's join token, for `kiln agent --token` on another machine (derived from the account key)")
+    .requiredOption('--pool <id>', 'the pool the agent joins')
+    .option('--account <name:base64key>', 'the account (env KILN_ACCOUNTS; default devstoreaccount1 with the development key)')
+    .action((opts: { pool: string; account?: string }) => {
+      const [account] = resolveAccounts(opts.account ? [opts.account] : []);
+      console.log(joinToken(account!, opts.pool));
+    });
+}

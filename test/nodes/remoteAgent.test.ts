@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { KILN_BIN, startKiln, tempDir, waitFor, type KilnProcess } from '../helpers/kiln.js';
+
+const vm = {
+  imageReference: { publisher: 'canonical', offer: '0001-com-ubuntu-server-jammy', sku: '22_04-lts', version: 'latest' },
+  nodeAgentSKUId: 'batch.node.ubuntu 22.04',
+};
+
+describe('kiln agent joins a pool from outside kiln up', () => {
+  let kiln: KilnProcess;
+  let agent: ChildProcess | undefined;
+  const root = tempDir('kiln-remote-node-');
+  fs.chmodSync(root, 0o755);
+
+  before(async () => {
+    kiln = await startKiln();
+  });
+  after(async () => {
+    if (agent?.pid) {
+      try {
+        process.kill(-agent.pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    await kiln.stop();
+    for (const dir of [root, kiln.dataDir, kiln.nodesDir]) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs tasks with the token kiln agent-token prints, and is refused with a wrong one', async () => {
+    const batch = kiln.batchClient();
+    await batch.pool.add({ id: 'remote', vmSize: 'standard_d2s_v3', targetDedicatedNodes: 0, virtualMachineConfiguration: vm });
+    const token = execFileSync(process.execPath, [KILN_BIN, 'agent-token', '--pool', 'remote'], { encoding: 'utf8' }).trim();
+
+    const forged = spawn(process.execPath, [KILN_BIN, 'agent', '--batch-url', kiln.batchUrl, '--pool', 'remote', '--token', `${token.slice(0, -3)}AAA`, '--root', root], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let forgedOutput = '';
+    forged.stderr!.on('data', (d: Buffer) => (forgedOutput += d.toString()));
+    const forgedExit = await new Promise<number | null>((resolve) => forged.once('exit', resolve));
+    assert.notEqual(forgedExit, 0);
+    assert.match(forgedOutput, /401/);
+    assert.equal((await batch.computeNode.list('remote')).length, 0, 'a forged token joins nothing');
+
+    agent = spawn(process.execPath, [KILN_BIN, 'agent', '--batch-url', kiln.batchUrl, '--pool', 'remote', '--token', token, '--root', root], { detached: true, stdio: 'ignore' });
+    const [node] = await waitFor('the remote node to be idle', async () => {
+      const nodes = await batch.computeNode.list('remote');
+      return nodes.length === 1 && nodes[0]!.state === 'idle' ? nodes : undefined;
+    });
+    assert.equal((await batch.pool.get('remote')).currentDedicatedNodes, 1);
+
+    await batch.job.add({ id: 'remote-job', poolInfo: { poolId: 'remote' } });
+    await batch.task.add('remote-job', { id: 'where', commandLine: `/bin/sh -c 'echo $AZ_BATCH_NODE_ROOT_DIR'` });
+    const task = await waitFor('the task to complete', async () => {
+      const t = await batch.task.get('remote-job', 'where');
+      return t.state === 'completed' ? t : undefined;
+    });
+    assert.equal(task.executionInfo?.result, 'success');
+    assert.equal(task.nodeInfo?.nodeId, node!.id);
+    const stdout = await batch.file.getFromTask('remote-job', 'where', 'stdout.txt');
+    assert.equal((await new Response(stdout.readableStreamBody as unknown as ReadableStream).text()).trim(), root);
+    assert.ok(fs.existsSync(path.join(root, 'workitems/remote-job/job-1/where/stdout.txt')), "the task ran in the agent's own root");
+  });
+});
