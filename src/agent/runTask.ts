@@ -7,13 +7,9 @@ import type { NodeLayout, TaskDirs } from './layout.js';
 import { uploadOutputFiles, type OutputFileSpec } from './outputFiles.js';
 import { downloadResourceFile, ResourceFileError, type ResourceFileSource } from './resourceFiles.js';
 import { userFor } from './users.js';
+import type { FailureInfo } from '../domain/batch/models.js';
 
-export interface FailureInfo {
-  category: 'usererror' | 'servererror';
-  code: string;
-  message: string;
-  details?: { name: string; value: string }[];
-}
+export type { FailureInfo };
 
 /** One run of a start task, job preparation/release task or task, as the agent receives it. */
 export interface TaskRunSpec {

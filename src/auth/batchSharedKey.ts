@@ -1,5 +1,6 @@
 import type { Account } from '../config/accounts.js';
 import { hmacSha256, signatureMatches } from './hmac.js';
+import { STANDARD_HEADERS } from './sharedKey.js';
 
 /**
  * Shared Key for Batch (shared/docs/batch-api.md §1). The string to sign is built from the headers
@@ -17,19 +18,6 @@ export interface BatchSignedRequest {
   headers: [string, string][];
 }
 
-const STANDARD_HEADERS = [
-  'content-encoding',
-  'content-language',
-  'content-length',
-  'content-md5',
-  'content-type',
-  'date',
-  'if-modified-since',
-  'if-match',
-  'if-none-match',
-  'if-unmodified-since',
-  'range',
-] as const;
 
 const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 

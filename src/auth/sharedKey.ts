@@ -14,7 +14,8 @@ export interface SignedRequest {
   msHeaders: [string, string][];
 }
 
-const STANDARD_HEADERS = [
+/** The standard headers of a Shared Key string to sign (Blob and Batch alike), in order. */
+export const STANDARD_HEADERS = [
   'content-encoding',
   'content-language',
   'content-length',

@@ -78,7 +78,7 @@ export class LocalNodes {
       for (const node of nodes) {
         const key = sessionKey(account, pk, node.id);
         wanted.add(key);
-        if (!this.processes.has(key)) this.start(account, pk, pool.id, node.id);
+        if (!this.processes.has(key)) this.start(account, pk, pool.id, node.id, node.isDedicated);
       }
     }
     for (const proc of this.processes.values()) {
@@ -124,7 +124,7 @@ export class LocalNodes {
     return local.filter((n) => !removed.has(n.id));
   }
 
-  private start(account: string, poolPk: number, poolId: string, nodeId: string): void {
+  private start(account: string, poolPk: number, poolId: string, nodeId: string, isDedicated: boolean): void {
     const accountInfo = this.cluster.ctx.accounts.get(account)!;
     const root = path.join(this.opts.nodesDir, account, poolId.toLowerCase(), nodeId);
     fs.mkdirSync(root, { recursive: true, mode: 0o755 });
@@ -132,7 +132,7 @@ export class LocalNodes {
     const child = spawn(
       process.execPath,
       // Node's own flags (a profiler, a heap limit) carry over to the agents.
-      [...process.execArgv, this.opts.cliEntry, 'agent', '--batch-url', this.opts.batchUrl, '--pool', poolId, '--node-id', nodeId, '--token', joinToken(accountInfo, poolId), '--root', root],
+      [...process.execArgv, this.opts.cliEntry, 'agent', '--batch-url', this.opts.batchUrl, '--pool', poolId, '--node-id', nodeId, '--token', joinToken(accountInfo, poolId), '--root', root, ...(isDedicated ? [] : ['--low-priority'])],
       { detached: true, stdio: ['ignore', log, log] },
     );
     fs.closeSync(log);

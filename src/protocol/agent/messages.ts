@@ -5,9 +5,7 @@
  * of commands, pushed the moment the scheduler places work) and post reports in batches. An open
  * stream is the node's heartbeat: when it closes and stays closed, the node is lost.
  */
-import type { OutputFileSpec } from '../../agent/outputFiles.js';
-import type { ResourceFileSource } from '../../agent/resourceFiles.js';
-import type { TaskRunResult } from '../../agent/runTask.js';
+import type { TaskRunResult, TaskRunSpec } from '../../agent/runTask.js';
 
 export const AGENT_PREFIX = '/kiln-agent/v1';
 
@@ -32,19 +30,10 @@ export interface JoinResponse {
 }
 
 /** A unit of work; `runId` names one attempt, so a report for an attempt the server gave up on is ignored. */
-export interface TaskCommand {
+export interface TaskCommand extends Omit<TaskRunSpec, 'jobPreparation'> {
   type: 'runTask';
   runId: string;
   kind: 'starttask' | 'jobpreparation' | 'jobrelease' | 'task';
-  jobId?: string;
-  taskId?: string;
-  commandLine: string;
-  resourceFiles: ResourceFileSource[];
-  environmentSettings: { name: string; value?: string }[];
-  outputFiles: OutputFileSpec[];
-  elevated: boolean;
-  userIdentity: string;
-  maxWallClockMs?: number;
 }
 
 export interface KillCommand {
