@@ -3,7 +3,7 @@ import { createHash, randomBytes, randomFillSync } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
+import { BlobServiceClient, ContainerSASPermissions, type ContainerClient } from '@azure/storage-blob';
 
 export const LARGE_BYTES = 1024 ** 3;
 export const SMALL_COUNT = 2_000;
@@ -183,5 +183,26 @@ export async function listAll(container: ContainerClient): Promise<number> {
     for await (const page of container.listBlobsFlat().byPage({ maxPageSize: 5000 })) count += page.segment.blobItems.length;
   });
   if (count !== LIST_COUNT) throw new Error(`listed ${count} blobs, expected ${LIST_COUNT}`);
+  return seconds;
+}
+
+/** Seconds to fetch every listing page over plain HTTP (a container SAS), following NextMarker, unparsed. */
+export async function listAllRaw(container: ContainerClient): Promise<number> {
+  const sas = new URL(await container.generateSasUrl({ permissions: ContainerSASPermissions.parse('l'), expiresOn: new Date(Date.now() + 3600_000) }));
+  let count = 0;
+  const seconds = await timed(async () => {
+    let marker = '';
+    do {
+      const url = new URL(sas);
+      url.searchParams.set('restype', 'container');
+      url.searchParams.set('comp', 'list');
+      url.searchParams.set('maxresults', '5000');
+      if (marker) url.searchParams.set('marker', marker);
+      const text = await (await fetch(url)).text();
+      count += text.split('<Blob>').length - 1;
+      marker = /<NextMarker>([^<]*)<\/NextMarker>/.exec(text)?.[1] ?? '';
+    } while (marker);
+  });
+  if (count !== LIST_COUNT) throw new Error(`listed ${count} blobs raw, expected ${LIST_COUNT}`);
   return seconds;
 }

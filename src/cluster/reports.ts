@@ -35,7 +35,6 @@ export function applyReports(cluster: ClusterContext, session: NodeSession, repo
       if (ref.kind === 'task') {
         const current = currentTask(cluster, session, ref.jobPk, ref.taskId, ref.attempt);
         if (!current) continue;
-        if (report.type !== 'completed') continue;
         const result = report.result;
         current.task.executionInfo.startTime = result.startTime;
         releaseTask(ctx, session, ref.jobPk, current.job, current.task, {
@@ -46,7 +45,6 @@ export function applyReports(cluster: ClusterContext, session: NodeSession, repo
         });
         continue;
       }
-      if (report.type !== 'completed') continue;
       if (ref.kind === 'starttask') {
         if (ref.attempt !== session.startTaskAttempt) continue;
         const node = cluster.store.nodes.get(session.poolPk, session.nodeId);
