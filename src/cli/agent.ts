@@ -9,6 +9,7 @@ interface AgentCliOptions {
   root: string;
   nodeId?: string;
   lowPriority?: boolean;
+  exitWithStdin?: boolean;
 }
 
 export function registerAgent(program: Command): void {
@@ -21,6 +22,7 @@ export function registerAgent(program: Command): void {
     .option('--root <dir>', "the node's root directory (AZ_BATCH_NODE_ROOT_DIR)", path.resolve('kiln-node'))
     .option('--node-id <id>', 'the node id (default: the service picks one)')
     .option('--low-priority', 'join as a low-priority (spot) node')
+    .option('--exit-with-stdin', 'stop, with every task, when standard input closes (kiln up runs its local nodes so: they die with it)')
     .action(async (opts: AgentCliOptions) => {
       const agent = new NodeAgent({
         batchUrl: opts.batchUrl,
@@ -37,6 +39,12 @@ export function registerAgent(program: Command): void {
       };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
+      if (opts.exitWithStdin) {
+        // The parent holds the other end of this pipe; it closes however the parent ends, SIGKILL too.
+        process.stdin.once('end', stop);
+        process.stdin.once('error', stop);
+        process.stdin.resume();
+      }
       await agent.run();
       process.exit(0);
     });

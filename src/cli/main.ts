@@ -2,11 +2,13 @@
 import { Command } from 'commander';
 import { registerAgent } from './agent.js';
 import { registerAgentToken } from './agentToken.js';
+import { registerTutorial } from './tutorial.js';
 import { registerUp } from './up.js';
 
 const program = new Command('kiln').description('Kiln: self-hosted batch compute, wire-compatible with Azure Batch and Blob Storage');
 registerUp(program);
 registerAgent(program);
+registerTutorial(program);
 registerAgentToken(program);
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`kiln: ${err instanceof Error ? err.message : String(err)}`);
