@@ -93,6 +93,20 @@ export class NodeAgent {
 
   /** Holds the command stream open (reconnecting as needed) until a command ends this session. */
   private async serve(): Promise<'reboot' | 'reimage' | 'leave'> {
+    // The server hears from the node at least this often, even when it has nothing to report: an
+    // open command stream alone does not show the agent is alive.
+    const session = this.session!;
+    const heartbeat = setInterval(() => {
+      void this.call('POST', `/nodes/${session.nodeId}/reports`, session.nodeToken, { reports: [] }).catch(() => undefined);
+    }, session.heartbeatMs);
+    try {
+      return await this.serveCommands();
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  private async serveCommands(): Promise<'reboot' | 'reimage' | 'leave'> {
     for (let failures = 0; !this.stopped; ) {
       const session = this.session!;
       let response: Response;
@@ -243,12 +257,18 @@ export class NodeAgent {
 
   /** File API requests: the result in a header, a file's bytes as the body, straight to the server. */
   private async answerFiles(command: FileCommand): Promise<void> {
-    const { result, body } = answerFileCommand(this.layout, command);
+    const { result, body, length } = answerFileCommand(this.layout, command);
     const session = this.session!;
     try {
       const response = await fetch(`${this.opts.batchUrl.replace(/\/$/, '')}${AGENT_PREFIX}/nodes/${session.nodeId}/files/${command.requestId}`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${session.nodeToken}`, [FILE_RESULT_HEADER]: JSON.stringify(result) },
+        // A known length, not chunked: the server's copy of the answer ends with its last byte, not
+        // whenever a closing chunk comes (the API's response to its client waits for that end).
+        headers: {
+          authorization: `Bearer ${session.nodeToken}`,
+          [FILE_RESULT_HEADER]: JSON.stringify(result),
+          ...(body ? { 'content-length': String(length ?? 0) } : {}),
+        },
         body: body ? (body as unknown as ReadableStream) : '',
         duplex: 'half',
       } as RequestInit);

@@ -30,13 +30,17 @@ function walk(root: string, dir: string, recursive: boolean, out: FileEntry[]): 
   }
 }
 
+/** Bytes start..end (inclusive) of a file, and how many: none for an empty file. */
+const bytes = (file: string, start: number, end: number): { body?: Readable; length: number } =>
+  end < start ? { length: 0 } : { body: fs.createReadStream(file, { start, end }), length: end - start + 1 };
+
 const fail = (error: 'notfound' | 'invalidrange' | 'notempty' | 'failed', message: string): { result: FileResult } => ({ result: { ok: false, error, message } });
 
 /**
  * Answers a file request from the task and node file APIs, inside the directory it is rooted at.
  * Returns the result and, for a read, the bytes to send.
  */
-export function answerFileCommand(layout: NodeLayout, command: FileCommand): { result: FileResult; body?: Readable } {
+export function answerFileCommand(layout: NodeLayout, command: FileCommand): { result: FileResult; body?: Readable; length?: number } {
   const base = command.root.kind === 'task' ? layout.task(command.root.jobId, command.root.taskId).taskDir : layout.rootDir;
   let target: string;
   try {
@@ -63,11 +67,13 @@ export function answerFileCommand(layout: NodeLayout, command: FileCommand): { r
       case 'read': {
         if (st.isDirectory()) return fail('notfound', `${command.path} is a directory`);
         const stat = entry(base, target, st);
-        if (!command.range) return { result: { ok: true, stat }, body: fs.createReadStream(target) };
+        // Exactly the bytes the answer announces, even if the file grows meanwhile (a running
+        // task's stdout.txt): the answer is sent with that Content-Length.
+        if (!command.range) return { result: { ok: true, stat }, ...bytes(target, 0, st.size - 1) };
         const { start } = command.range;
         if (start >= st.size) return fail('invalidrange', `the range starts past the end of ${command.path}`);
         const end = Math.min(command.range.end ?? st.size - 1, st.size - 1);
-        return { result: { ok: true, stat, range: { start, end } }, body: fs.createReadStream(target, { start, end }) };
+        return { result: { ok: true, stat, range: { start, end } }, ...bytes(target, start, end) };
       }
       case 'delete': {
         if (st.isDirectory() && !command.recursive && fs.readdirSync(target).length > 0) return fail('notempty', `${command.path} is a directory that is not empty`);

@@ -23,19 +23,16 @@ export class NodeLayout {
   readonly sharedDir: string;
   readonly startupDir: string;
   readonly mountsDir: string;
-  /** Process groups of running tasks, one empty file each: whoever stops the node kills them. */
-  readonly processGroupsDir: string;
 
   constructor(readonly rootDir: string) {
     this.sharedDir = path.join(rootDir, 'shared');
     this.startupDir = path.join(rootDir, 'startup');
     this.mountsDir = path.join(rootDir, 'fsmounts');
-    this.processGroupsDir = path.join(rootDir, 'volatile', 'pgids');
   }
 
   /** Creates the node-wide directories. */
   prepare(): void {
-    for (const dir of [this.sharedDir, this.startupDir, this.mountsDir, this.processGroupsDir, path.join(this.rootDir, 'workitems')]) {
+    for (const dir of [this.sharedDir, this.startupDir, this.mountsDir, path.join(this.rootDir, 'workitems')]) {
       fs.mkdirSync(dir, { recursive: true });
     }
     // Every task of every user on the node may read and write the shared directory.
@@ -73,24 +70,31 @@ function dirsOf(taskDir: string): TaskDirs {
   };
 }
 
-/** Kills the task process groups a node left running (its agent died or is being stopped). */
+/**
+ * Kills what a node's tasks left running (its agent died, or the node is being stopped): every
+ * process whose environment names this node root, with its process group. Found through /proc, so
+ * nothing has to be written down per task while the node runs.
+ */
 export function killLeftoverTasks(layout: NodeLayout): void {
-  let names: string[] = [];
+  const marker = `AZ_BATCH_NODE_ROOT_DIR=${layout.rootDir}\0`;
+  const ownGroup = process.pid;
+  let pids: string[];
   try {
-    names = fs.readdirSync(layout.processGroupsDir);
+    pids = fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name));
   } catch {
     return;
   }
-  for (const name of names) {
-    const pgid = Number(name);
-    if (Number.isInteger(pgid) && pgid > 1) {
-      try {
-        process.kill(-pgid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
+  for (const pid of pids) {
+    try {
+      const environ = fs.readFileSync(`/proc/${pid}/environ`, 'latin1');
+      if (!environ.startsWith(marker) && !environ.includes(`\0${marker}`)) continue;
+      // Field 5 of /proc/PID/stat is the process group; the command name before it may hold spaces.
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+      const pgid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+      process.kill(pgid > 1 && pgid !== ownGroup ? -pgid : Number(pid), 'SIGKILL');
+    } catch {
+      // gone meanwhile, or not ours to read
     }
-    fs.rmSync(path.join(layout.processGroupsDir, name), { force: true });
   }
 }
 

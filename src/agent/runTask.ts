@@ -73,7 +73,7 @@ export function runTask(node: NodeIdentity, layout: NodeLayout, dirs: TaskDirs, 
       fileUploadError: false,
       ...r,
     });
-    fs.mkdirSync(dirs.workingDir, { recursive: true });
+    makeTaskDirs(dirs);
     try {
       for (const file of spec.resourceFiles) await downloadResourceFile(file, dirs.workingDir);
     } catch (err) {
@@ -101,10 +101,7 @@ export function runTask(node: NodeIdentity, layout: NodeLayout, dirs: TaskDirs, 
       spec.environmentSettings,
     );
     running = runProcess({ argv, cwd: dirs.workingDir, env, stdoutFile: dirs.stdoutFile, stderrFile: dirs.stderrFile, uid: user.uid, gid: user.gid, maxWallClockMs: spec.maxWallClockMs });
-    const pidFile = running.pid === undefined ? undefined : path.join(layout.processGroupsDir, String(running.pid));
-    if (pidFile) fs.writeFileSync(pidFile, '');
     const outcome = await running.done;
-    if (pidFile) fs.rmSync(pidFile, { force: true });
     let result: TaskRunResult;
     if (outcome.launchError) {
       const notFound = (outcome.launchError as NodeJS.ErrnoException).code === 'ENOENT';
@@ -141,6 +138,24 @@ export function runTask(node: NodeIdentity, layout: NodeLayout, dirs: TaskDirs, 
       running?.kill();
     },
   };
+}
+
+const mkdir = (dir: string): void => {
+  try {
+    fs.mkdirSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+};
+
+/** The task directory and its wd: two mkdir calls when the job's directory exists, as it mostly does. */
+function makeTaskDirs(dirs: TaskDirs): void {
+  try {
+    mkdir(dirs.taskDir);
+  } catch {
+    fs.mkdirSync(dirs.taskDir, { recursive: true });
+  }
+  mkdir(dirs.workingDir);
 }
 
 function chownTree(dir: string, uid: number, gid: number): void {

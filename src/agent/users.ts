@@ -29,9 +29,10 @@ let taskUser: RunAs | undefined;
  * (created on first use). As any other user Kiln cannot switch users, so both run as that user,
  * and `canSeparateUsers` says so.
  */
+let self: RunAs | undefined;
+
 export function userFor(elevated: boolean): RunAs {
-  const self = os.userInfo().username;
-  if (!isRoot()) return { userName: self };
+  if (!isRoot()) return (self ??= { userName: os.userInfo().username });
   if (elevated) return { uid: 0, gid: 0, userName: 'root' };
   taskUser ??= lookupUser(TASK_USER) ?? createTaskUser();
   return taskUser;

@@ -1,7 +1,7 @@
 import { nodeToken, type TokenClaims } from '../auth/agentTokens.js';
 import type { AccountRegistry } from '../config/accounts.js';
 import type { BatchHooks } from '../domain/batch/context.js';
-import { countPoolNodes, newNodeDoc, newNodeId, nodeJoined } from '../domain/batch/nodes/lifecycle.js';
+import { countPoolNodes, newNodeDoc, newNodeId, nodeJoined, unplannedNodeJoining } from '../domain/batch/nodes/lifecycle.js';
 import type { BatchStore } from '../persistence/batch/store.js';
 import type { AgentCommand, AgentReport, JoinRequest, JoinResponse } from '../protocol/agent/messages.js';
 import { Scheduler } from '../scheduler/scheduler.js';
@@ -84,6 +84,7 @@ export class Cluster {
       if (!/^[A-Za-z0-9_-]{1,64}$/.test(nodeId)) throw new AgentApiError(400, 'bad node id');
       let node = this.ctx.store.nodes.get(pool.pk, nodeId)?.doc;
       if (!node) {
+        unplannedNodeJoining(pool.doc, body.isDedicated);
         node = newNodeDoc(ctx, pool.doc, nodeId, body.isDedicated);
         this.ctx.store.nodes.insert(pool.pk, node);
       } else if (node.state === 'leavingpool') {
@@ -129,15 +130,20 @@ export class Cluster {
   report(claims: TokenClaims, reports: AgentReport[]): void {
     const session = this.sessionFor(claims);
     session.lastSeen = Date.now();
+    // An empty batch is the agent's heartbeat.
+    if (reports.length === 0) return;
     applyReports(this.ctx, session, reports);
     this.scheduler.kick(session.account);
   }
 
-  /** Nodes whose command stream has been closed too long: lost, their tasks requeued. */
+  /**
+   * Nodes not heard from for too long (no heartbeat or report; an open stream proves nothing, a
+   * hung agent's socket stays open): lost, their tasks requeued.
+   */
   private findLostNodes(): void {
     const now = Date.now();
     for (const session of [...this.ctx.sessions.values()]) {
-      if (session.connected || now - session.lastSeen < this.lostAfterMs) continue;
+      if (now - session.lastSeen < this.lostAfterMs) continue;
       this.opts.log(`node ${session.nodeId} of pool ${session.poolId} stopped answering: its tasks go back to the queue`);
       try {
         loseNode(this.ctx, session);

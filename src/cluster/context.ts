@@ -17,14 +17,19 @@ export class ClusterContext {
   ) {}
 
   /**
-   * A domain context for one change. The cluster reacts to its own changes directly; the one hook
-   * it needs is a job that ended on its own (onTaskFailure, onAllTasksComplete) after a report.
+   * A domain context for one change. The cluster reacts to its own changes directly; the hooks
+   * hear what the domain changes on its own meanwhile (a job ending by onTaskFailure or
+   * onAllTasksComplete after a report, and with it an auto pool).
    */
   batch(account: string): BatchContext {
     return { store: this.store, account, now: new Date(), hooks: this.hooks };
   }
 
-  private readonly hooks: BatchHooks = {
+  /**
+   * What the domain tells of changes it makes on its own during the cluster's changes. kiln up
+   * replaces these with the same hooks the Batch API uses (which include the local nodes).
+   */
+  hooks: BatchHooks = {
     jobEnded: (account, job) => {
       try {
         onJobEnded(this, account, job);

@@ -67,15 +67,18 @@ export function onNodeChanged(cluster: ClusterContext, account: string, pool: Cl
   cluster.store.tx(() => {
     const current = cluster.store.nodes.get(poolPk, node.id)?.doc;
     if (!current) return;
+    // The node record is saved before its tasks leave it: releasing them updates the stored record
+    // (counts, running → idle), which a save of `current` afterwards would overwrite.
     if (current.state === 'rebooting' || current.state === 'reimaging' || current.state === 'leavingpool') {
       const key = current.state === 'leavingpool' ? 'pendingRemoveOption' : 'pendingRestartOption';
-      clearNode(cluster, ctx, pool, node.id, current[key] as string | undefined, session);
+      const option = current[key] as string | undefined;
       delete current[key];
+      saveNode(ctx, poolPk, current);
+      clearNode(cluster, ctx, pool, node.id, option, session);
       if (current.state === 'leavingpool') {
         session?.send({ type: 'leave' });
         dropNode(cluster, ctx, poolPk, node.id);
       } else {
-        saveNode(ctx, poolPk, current);
         session?.send({ type: current.state === 'rebooting' ? 'reboot' : 'reimage' });
       }
       if (session) {
@@ -85,8 +88,8 @@ export function onNodeChanged(cluster: ClusterContext, account: string, pool: Cl
     } else if (current.schedulingState === 'disabled' && current['pendingDisableOption'] !== undefined) {
       const option = current['pendingDisableOption'] as string;
       delete current['pendingDisableOption'];
-      if (option !== 'taskcompletion') clearNode(cluster, ctx, pool, node.id, option, session);
       saveNode(ctx, poolPk, current);
+      if (option !== 'taskcompletion') clearNode(cluster, ctx, pool, node.id, option, session);
     }
   });
 }

@@ -10,6 +10,8 @@ export interface RunningTask {
 /** Where a connected agent's commands are written: its open command stream. */
 export interface CommandSink {
   write(commands: AgentCommand[]): void;
+  /** Closes the stream: the agent reconnects, and learns whether it still has a session. */
+  end?(): void;
 }
 
 /**
@@ -20,7 +22,7 @@ export interface CommandSink {
 export class NodeSession {
   private queue: AgentCommand[] = [];
   private sink: CommandSink | undefined;
-  /** When the command stream last closed (or the session began). */
+  /** When the node was last heard from: joined, opened its stream, reported or sent a heartbeat. */
   lastSeen = Date.now();
   readonly tasks = new Map<string, RunningTask>();
   /** Jobs whose preparation task succeeded on this node. */
@@ -61,6 +63,7 @@ export class NodeSession {
   /** The agent's command stream opened: what queued up meanwhile goes out first. */
   attach(sink: CommandSink): void {
     this.sink = sink;
+    this.lastSeen = Date.now();
     if (this.queue.length > 0) {
       const pending = this.queue;
       this.queue = [];
@@ -75,6 +78,7 @@ export class NodeSession {
   }
 
   close(): void {
+    this.sink?.end?.();
     this.sink = undefined;
     this.queue = [];
   }

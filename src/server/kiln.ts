@@ -94,6 +94,8 @@ export async function startKiln(config: KilnConfig, log: (m: string) => void = (
       local.reconcile(account);
     },
   } satisfies BatchHooks);
+  // Changes the domain makes on its own during the cluster's changes reach the same hooks.
+  cluster.ctx.hooks = batchHooks;
   for (const account of accounts.all()) local.reconcile(account.name);
   const runningCluster = cluster;
   return {

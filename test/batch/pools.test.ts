@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { BatchServiceClient } from '@azure/batch';
 import { batchErrorOf, batchRequest } from '../helpers/batchHttp.js';
-import { startKiln, type KilnProcess } from '../helpers/kiln.js';
+import { startKiln, waitFor, type KilnProcess } from '../helpers/kiln.js';
 
 const vm = { imageReference: { publisher: 'canonical', offer: '0001-com-ubuntu-server-jammy', sku: '22_04-lts' }, nodeAgentSKUId: 'batch.node.ubuntu 22.04' };
 
@@ -84,16 +84,20 @@ describe('Batch account and pools through @azure/batch', () => {
     await client.pool.add({ id: 'p3', vmSize: 'standard_a1', virtualMachineConfiguration: vm, targetDedicatedNodes: 0 });
     const resized = await client.pool.resize('p3', { targetDedicatedNodes: 2, targetLowPriorityNodes: 1 });
     assert.equal(resized._response.status, 202);
-    let pool = await client.pool.get('p3');
+    // kiln up allocates local nodes at once: the pool is soon steady again, with its nodes.
+    const steady = (dedicated: number, lowPriority: number) =>
+      waitFor(`p3 steady at ${dedicated}/${lowPriority}`, async () => {
+        const p = await client.pool.get('p3');
+        return p.allocationState === 'steady' && p.currentDedicatedNodes === dedicated && p.currentLowPriorityNodes === lowPriority ? p : undefined;
+      });
+    let pool = await steady(2, 1);
     assert.equal(pool.targetDedicatedNodes, 2);
     assert.equal(pool.targetLowPriorityNodes, 1);
-    assert.equal(pool.currentDedicatedNodes, 0);
-    assert.equal(pool.allocationState, 'resizing');
-    await assert.rejects(client.pool.resize('p3', { targetDedicatedNodes: 3 }), (e: any) => e.statusCode === 409 && e.code === 'PoolBeingResized');
-    assert.equal((await client.pool.stopResize('p3'))._response.status, 202);
-    pool = await client.pool.get('p3');
-    assert.equal(pool.allocationState, 'steady');
+    await assert.rejects(client.pool.stopResize('p3'), (e: any) => e.statusCode === 409 && e.code === 'PoolNotResizing');
+    await client.pool.resize('p3', { targetDedicatedNodes: 0, targetLowPriorityNodes: 0 });
+    pool = await steady(0, 0);
     assert.equal(pool.targetDedicatedNodes, 0);
+    assert.equal((await client.computeNode.list('p3')).length, 0);
 
     await client.pool.enableAutoScale('p3', { autoScaleFormula: '$TargetDedicatedNodes = 1;', autoScaleEvaluationInterval: 'PT5M' });
     pool = await client.pool.get('p3');

@@ -132,10 +132,13 @@ export class LocalNodes {
     const child = spawn(
       process.execPath,
       // Node's own flags (a profiler, a heap limit) carry over to the agents.
-      [...process.execArgv, this.opts.cliEntry, 'agent', '--batch-url', this.opts.batchUrl, '--pool', poolId, '--node-id', nodeId, '--token', joinToken(accountInfo, poolId), '--root', root, ...(isDedicated ? [] : ['--low-priority'])],
-      { detached: true, stdio: ['ignore', log, log] },
+      [...process.execArgv, this.opts.cliEntry, 'agent', '--batch-url', this.opts.batchUrl, '--pool', poolId, '--node-id', nodeId, '--root', root, '--exit-with-stdin', ...(isDedicated ? [] : ['--low-priority'])],
+      // The join token goes in the environment, not on a command line every local user can read.
+      // stdin is a pipe this process holds: when it dies, however it dies, its agents follow.
+      { detached: true, stdio: ['pipe', log, log], env: { ...process.env, KILN_AGENT_TOKEN: joinToken(accountInfo, poolId) } },
     );
     fs.closeSync(log);
+    child.stdin?.on('error', () => undefined);
     const proc: NodeProcess = { key: sessionKey(account, poolPk, nodeId), account, poolPk, poolId, nodeId, root, child, stopping: false };
     this.processes.set(proc.key, proc);
     child.once('exit', () => this.exited(proc));
@@ -164,7 +167,17 @@ export class LocalNodes {
       // already gone
     }
     killLeftoverTasks(new NodeLayout(proc.root));
-    if (removeFiles) fs.rmSync(proc.root, { recursive: true, force: true });
+    if (removeFiles) {
+      // The node is gone from its pool: its disk and its agent's log go, and the pool's directory
+      // with its last node.
+      fs.rmSync(proc.root, { recursive: true, force: true });
+      fs.rmSync(`${proc.root}.agent.log`, { force: true });
+      try {
+        fs.rmdirSync(path.dirname(proc.root));
+      } catch {
+        // other nodes of the pool are still there
+      }
+    }
   }
 
   /** Stops every node process; their directories stay, as a machine's disk does. */

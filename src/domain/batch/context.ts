@@ -25,22 +25,28 @@ export interface BatchContext {
 export const iso = (ctx: BatchContext): string => ctx.now.toISOString();
 
 /**
- * Tells the hooks that a job began to end (terminating, disabling) on its own, from inside a
- * transaction: onAllTasksComplete, onTaskFailure. Transactions are synchronous, so a microtask runs
- * once this one has committed, as hooks expect; the hook reads the job again and acts on its state.
+ * Runs a hook once the transaction this is called in has committed: transactions are synchronous,
+ * so a microtask runs after it, as hooks expect. For changes the domain makes on its own, inside
+ * another change's transaction (onAllTasksComplete, onTaskFailure, an auto pool's end).
  */
-export function jobEndedAfterCommit(ctx: BatchContext, job: CloudJob): void {
-  const hook = ctx.hooks.jobEnded;
-  if (!hook) return;
+function afterCommit(what: string, fn: () => void): void {
   queueMicrotask(() => {
     try {
-      hook(ctx.account, job);
+      fn();
     } catch (err) {
-      console.error(`jobEnded hook failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      console.error(`${what} hook failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     }
   });
 }
 
-/** A request body's object-valued property, or undefined. */
-export const objectProp = (v: unknown): Record<string, unknown> | undefined =>
-  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+/** A job began to end (terminating, disabling) on its own; the hook reads it again and acts on its state. */
+export function jobEndedAfterCommit(ctx: BatchContext, job: CloudJob): void {
+  const hook = ctx.hooks.jobEnded;
+  if (hook) afterCommit('jobEnded', () => hook(ctx.account, job));
+}
+
+/** A pool began to be deleted on its own (a job's auto pool). */
+export function poolDeletingAfterCommit(ctx: BatchContext, pool: CloudPool): void {
+  const hook = ctx.hooks.poolDeleting;
+  if (hook) afterCommit('poolDeleting', () => hook(ctx.account, pool));
+}

@@ -30,10 +30,16 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 /** A node's command stream: one JSON line per batch of commands, an empty line as heartbeat. */
 function openStream(cluster: Cluster, claims: TokenClaims, res: ServerResponse): void {
   const closed = new Promise<void>((resolve) => res.once('close', () => resolve()));
+  // Commands queued while the node was away are written as the stream opens, before the headers
+  // are: hold them until then (a write first would send default headers, and writeHead would throw).
+  let early: string[] | undefined = [];
+  const write = (line: string) => (early ? early.push(line) : res.write(line));
   // Throws (409, 404) before anything is written when the node has no session.
-  cluster.openCommandStream(claims, { write: (commands) => res.write(`${JSON.stringify(commands)}\n`) }, closed);
+  cluster.openCommandStream(claims, { write: (commands) => write(`${JSON.stringify(commands)}\n`), end: () => res.end() }, closed);
   res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
   res.flushHeaders();
+  for (const line of early) res.write(line);
+  early = undefined;
   res.socket?.setNoDelay(true);
   const heartbeat = setInterval(() => res.write('\n'), HEARTBEAT_MS);
   void closed.then(() => clearInterval(heartbeat));

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { BatchContext } from '../context.js';
+import { poolDeletingAfterCommit, type BatchContext } from '../context.js';
 import type { CloudJob } from '../models.js';
 import { newPoolDoc } from '../pools/addPool.js';
-import { deletePool } from '../pools/deletePool.js';
+import { beginPoolDeletion } from '../pools/deletePool.js';
 import type { JsonObject } from '../schema/validate.js';
 
 /**
@@ -26,5 +26,9 @@ export function releaseAutoPool(ctx: BatchContext, job: CloudJob, reason: 'compl
   const poolId = job.executionInfo.poolId;
   if (!spec || !poolId || spec['keepAlive'] === true) return;
   if (spec['poolLifetimeOption'] === 'jobschedule' && reason === 'completed') return;
-  if (ctx.store.pools.exists(ctx.account, poolId)) deletePool(ctx, poolId);
+  const pool = ctx.store.pools.get(ctx.account, poolId);
+  if (!pool) return;
+  // Called inside the job's change: the pool's nodes leave once that has committed.
+  beginPoolDeletion(ctx, pool.pk, pool.doc);
+  poolDeletingAfterCommit(ctx, pool.doc);
 }

@@ -67,10 +67,34 @@ export function countPoolNodes(ctx: BatchContext, poolPk: number, pool: CloudPoo
     if (row.dedicated) dedicated += row.n;
     else lowPriority += row.n;
   }
+  const before = [pool.currentDedicatedNodes, pool.currentLowPriorityNodes, pool.allocationState, pool.targetDedicatedNodes, pool.targetLowPriorityNodes].join();
   pool.currentDedicatedNodes = dedicated;
   pool.currentLowPriorityNodes = lowPriority;
+  const { eTag, lastModified } = pool;
   reconcileAllocation(ctx, pool);
+  // Recounting is frequent (every reconcile of the local nodes); only a real change is a new version
+  // of the pool, with a new eTag and lastModified.
+  if ([pool.currentDedicatedNodes, pool.currentLowPriorityNodes, pool.allocationState, pool.targetDedicatedNodes, pool.targetLowPriorityNodes].join() === before) {
+    pool.eTag = eTag;
+    pool.lastModified = lastModified;
+    return;
+  }
   ctx.store.pools.update(ctx.account, pool);
+}
+
+/**
+ * A node the pool did not ask for joined it (a `kiln agent` started by hand, with no record made for
+ * it beforehand). It counts towards the pool's targets, so a pool already at its target grows by it:
+ * otherwise the pool would stay `resizing` for good, refusing resize and removenodes. Called before
+ * the node is stored, then countPoolNodes.
+ */
+export function unplannedNodeJoining(pool: CloudPool, isDedicated: boolean): void {
+  if (pool.enableAutoScale) return;
+  if (isDedicated) {
+    if (pool.currentDedicatedNodes >= (pool.targetDedicatedNodes ?? 0)) pool.targetDedicatedNodes = pool.currentDedicatedNodes + 1;
+  } else if (pool.currentLowPriorityNodes >= (pool.targetLowPriorityNodes ?? 0)) {
+    pool.targetLowPriorityNodes = pool.currentLowPriorityNodes + 1;
+  }
 }
 
 /**

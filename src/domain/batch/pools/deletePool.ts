@@ -1,5 +1,5 @@
 import type { BatchContext } from '../context.js';
-import { transition, touch } from '../models.js';
+import { transition, touch, type CloudPool } from '../models.js';
 import { getPool } from './lookup.js';
 
 /**
@@ -9,15 +9,20 @@ import { getPool } from './lookup.js';
 export function deletePool(ctx: BatchContext, poolId: string): void {
   const pool = ctx.store.tx(() => {
     const { pk, doc } = getPool(ctx, poolId);
-    if (doc.state !== 'deleting') {
-      transition(doc, 'deleting', ctx.now);
-      touch(doc, ctx.now);
-      ctx.store.pools.update(ctx.account, doc);
-    }
-    finishPoolDeletion(ctx, pk);
+    beginPoolDeletion(ctx, pk, doc);
     return doc;
   });
   ctx.hooks.poolDeleting?.(ctx.account, pool);
+}
+
+/** Marks a pool deleting (it goes at once if it has no nodes). Called in a transaction; the caller tells the hooks. */
+export function beginPoolDeletion(ctx: BatchContext, poolPk: number, doc: CloudPool): void {
+  if (doc.state !== 'deleting') {
+    transition(doc, 'deleting', ctx.now);
+    touch(doc, ctx.now);
+    ctx.store.pools.update(ctx.account, doc);
+  }
+  finishPoolDeletion(ctx, poolPk);
 }
 
 /** Removes a deleting pool whose nodes are all gone; the node agent calls it as nodes leave. */
