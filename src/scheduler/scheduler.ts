@@ -72,38 +72,52 @@ export class Scheduler {
     const commands = new Map<NodeSession, AgentCommand[]>();
     const touched = new Set<NodeSession>();
     store.tx(() => {
-      for (const { pk: jobPk, doc: job } of jobs) {
-        let running = this.runningTasksOf(jobPk);
-        let after = '';
-        for (let scanned = 0; scanned < SCAN_LIMIT; ) {
-          if (!candidates.some((c) => c.free > 0)) return;
-          // Fetch about as many queued tasks as there are free slots: a pass places few, and parsing
-          // a big page of a long queue on every pass would cost more than the placing.
-          const free = candidates.reduce((n, c) => n + c.free, 0);
-          const batch = store.tasks.active(jobPk, after, Math.min(256, 2 * free + 8));
-          if (batch.length === 0) break;
-          for (const { key, doc: task } of batch) {
-            after = key;
-            scanned++;
-            if (!withinParallelLimit(job, running).ok) break;
-            if (task.dependsOn && !dependenciesMet(store, jobPk, task).ok) continue;
-            const slots = task.requiredSlots ?? 1;
-            const chosen = pickNode(candidates, slots, fill);
-            if (!chosen) continue;
-            this.place(ctx, jobPk, job, task, chosen.node, commands);
-            chosen.free -= slots;
-            touched.add(chosen.node);
-            running++;
-          }
-          if (!withinParallelLimit(job, running).ok) break;
-        }
+      this.placeTasks(ctx, jobs, candidates, fill, commands, touched);
+      // The nodes' loads change with what they were given, in the same transaction.
+      for (const session of touched) {
+        const node = store.nodes.get(poolPk, session.nodeId);
+        if (node) setNodeLoad(ctx, poolPk, node.doc, session.tasks.size, session.usedSlots, { run: 0, succeeded: 0 });
       }
     });
-    for (const session of touched) {
-      const node = store.nodes.get(poolPk, session.nodeId);
-      if (node) store.tx(() => setNodeLoad(ctx, poolPk, node.doc, session.tasks.size, session.usedSlots, { run: 0, succeeded: 0 }));
-    }
     for (const [session, list] of commands) session.send(...list);
+  }
+
+  /** Goes through the jobs by priority and their queued tasks in order, placing what fits. */
+  private placeTasks(
+    ctx: ReturnType<ClusterContext['batch']>,
+    jobs: { pk: number; doc: CloudJob }[],
+    candidates: Candidate<NodeSession>[],
+    fill: 'spread' | 'pack',
+    commands: Map<NodeSession, AgentCommand[]>,
+    touched: Set<NodeSession>,
+  ): void {
+    const { store } = this.cluster;
+    for (const { pk: jobPk, doc: job } of jobs) {
+      let running = this.runningTasksOf(jobPk);
+      let after = '';
+      for (let scanned = 0; scanned < SCAN_LIMIT; ) {
+        if (!candidates.some((c) => c.free > 0)) return;
+        // Fetch about as many queued tasks as there are free slots: a pass places few, and parsing
+        // a big page of a long queue on every pass would cost more than the placing.
+        const free = candidates.reduce((n, c) => n + c.free, 0);
+        const batch = store.tasks.active(jobPk, after, Math.min(256, 2 * free + 8));
+        if (batch.length === 0) break;
+        for (const { key, doc: task } of batch) {
+          after = key;
+          scanned++;
+          if (!withinParallelLimit(job, running).ok) break;
+          if (task.dependsOn && !dependenciesMet(store, jobPk, task).ok) continue;
+          const slots = task.requiredSlots ?? 1;
+          const chosen = pickNode(candidates, slots, fill);
+          if (!chosen) continue;
+          this.place(ctx, jobPk, job, task, chosen.node, commands);
+          chosen.free -= slots;
+          touched.add(chosen.node);
+          running++;
+        }
+        if (!withinParallelLimit(job, running).ok) break;
+      }
+    }
   }
 
   private runningTasksOf(jobPk: number): number {
