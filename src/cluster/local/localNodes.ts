@@ -131,8 +131,9 @@ export class LocalNodes {
     const log = fs.openSync(path.join(this.opts.nodesDir, account, poolId.toLowerCase(), `${nodeId}.agent.log`), 'a');
     const child = spawn(
       process.execPath,
-      // Node's own flags (a profiler, a heap limit) carry over to the agents.
-      [...process.execArgv, this.opts.cliEntry, 'agent', '--batch-url', this.opts.batchUrl, '--pool', poolId, '--node-id', nodeId, '--root', root, '--exit-with-stdin', ...(isDedicated ? [] : ['--low-priority'])],
+      // Node's own flags (a profiler, a heap limit) carry over to the agents. A small young
+      // generation keeps an agent's memory small, and every task's fork copies its page tables.
+      ['--max-semi-space-size=1', ...process.execArgv, this.opts.cliEntry, 'agent', '--batch-url', this.opts.batchUrl, '--pool', poolId, '--node-id', nodeId, '--root', root, '--exit-with-stdin', ...(isDedicated ? [] : ['--low-priority'])],
       // The join token goes in the environment, not on a command line every local user can read.
       // stdin is a pipe this process holds: when it dies, however it dies, its agents follow.
       { detached: true, stdio: ['pipe', log, log], env: { ...process.env, KILN_AGENT_TOKEN: joinToken(accountInfo, poolId) } },
