@@ -79,7 +79,7 @@ export class ExtentStore {
 
   /** Reads the given segments back to back as one stream; the extents stay readable until it ends. */
   read(segments: Segment[]): Readable {
-    const out = new PassThrough({ highWaterMark: 1 << 20 });
+    const out = new PassThrough({ highWaterMark: 1 << 18 });
     const extents = segments.flatMap((s) => (s.extent === null ? [] : [s.extent]));
     this.pin(extents);
     (async () => {
@@ -94,7 +94,7 @@ export class ExtentStore {
         const source = fs.createReadStream(this.file(segment.extent), {
           start: segment.offset,
           end: segment.offset + segment.length - 1,
-          highWaterMark: 1 << 20,
+          highWaterMark: 1 << 18,
         });
         await pipeline(source, out, { end: false });
       }
