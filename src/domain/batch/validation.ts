@@ -191,3 +191,16 @@ export function checkJobSpec(job: JsonObject, path: string): void {
   checkEnvironment(job['commonEnvironmentSettings'], path, 'commonEnvironmentSettings');
   checkMetadata(job['metadata']);
 }
+
+/** A job schedule's schedule and jobSpecification (JobScheduleAdd/Update/PatchParameter). */
+export function checkJobScheduleSpec(params: JsonObject): void {
+  const schedule = obj(params['schedule']);
+  if (schedule) {
+    // Azure rejects a recurrence interval or start window under a minute.
+    checkMinDuration(schedule, 'recurrenceInterval', minutes(1), 'schedule.');
+    checkMinDuration(schedule, 'startWindow', minutes(1), 'schedule.');
+  }
+  const spec = obj(params['jobSpecification']);
+  if (spec) checkJobSpec(spec, 'jobSpecification.');
+  checkMetadata(params['metadata']);
+}

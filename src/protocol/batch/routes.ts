@@ -2,6 +2,7 @@ import { batchErrors } from '../../domain/batch/errors.js';
 import type { Handler } from './call.js';
 import * as account from './handlers/account.js';
 import * as jobs from './handlers/jobs.js';
+import * as jobSchedules from './handlers/jobSchedules.js';
 import * as nodes from './handlers/nodes.js';
 import * as pools from './handlers/pools.js';
 import * as files from './handlers/files.js';
@@ -48,6 +49,18 @@ const ROUTES: [string, string, Handler][] = [
   ['POST', '/jobs/{jobId}/terminate', jobs.terminate],
   ['GET', '/jobs/{jobId}/taskcounts', jobs.taskCounts],
   ['GET', '/jobs/{jobId}/jobpreparationandreleasetaskstatus', jobs.prepAndReleaseStatus],
+
+  ['POST', '/jobschedules', jobSchedules.add],
+  ['GET', '/jobschedules', jobSchedules.list],
+  ['GET', '/jobschedules/{jobScheduleId}', jobSchedules.get],
+  ['HEAD', '/jobschedules/{jobScheduleId}', jobSchedules.exists],
+  ['PATCH', '/jobschedules/{jobScheduleId}', jobSchedules.patch],
+  ['PUT', '/jobschedules/{jobScheduleId}', jobSchedules.update],
+  ['DELETE', '/jobschedules/{jobScheduleId}', jobSchedules.remove],
+  ['POST', '/jobschedules/{jobScheduleId}/disable', jobSchedules.disable],
+  ['POST', '/jobschedules/{jobScheduleId}/enable', jobSchedules.enable],
+  ['POST', '/jobschedules/{jobScheduleId}/terminate', jobSchedules.terminate],
+  ['GET', '/jobschedules/{jobScheduleId}/jobs', jobSchedules.listJobsOf],
 
   ['POST', '/jobs/{jobId}/tasks', tasks.add],
   ['GET', '/jobs/{jobId}/tasks', tasks.list],

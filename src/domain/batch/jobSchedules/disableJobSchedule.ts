@@ -1,0 +1,33 @@
+import type { BatchContext } from '../context.js';
+import { touch, transition, type CloudJobSchedule } from '../models.js';
+import { checkChangeable, getJobSchedule, saveJobSchedule } from './lookup.js';
+
+/** POST /jobschedules/{id}/disable: no job is made from it until it is enabled (already disabled: no change). */
+export function disableJobSchedule(ctx: BatchContext, scheduleId: string, ifMatch?: (s: CloudJobSchedule) => void): CloudJobSchedule {
+  return ctx.store.tx(() => {
+    const { doc } = getJobSchedule(ctx, scheduleId);
+    ifMatch?.(doc);
+    checkChangeable(doc);
+    if (doc.state === 'active') {
+      transition(doc, 'disabled', ctx.now);
+      touch(doc, ctx.now);
+      saveJobSchedule(ctx, doc);
+    }
+    return doc;
+  });
+}
+
+/** POST /jobschedules/{id}/enable: a disabled schedule is active again (already active: no change). */
+export function enableJobSchedule(ctx: BatchContext, scheduleId: string, ifMatch?: (s: CloudJobSchedule) => void): CloudJobSchedule {
+  return ctx.store.tx(() => {
+    const { doc } = getJobSchedule(ctx, scheduleId);
+    ifMatch?.(doc);
+    checkChangeable(doc);
+    if (doc.state === 'disabled') {
+      transition(doc, 'active', ctx.now);
+      touch(doc, ctx.now);
+      saveJobSchedule(ctx, doc);
+    }
+    return doc;
+  });
+}

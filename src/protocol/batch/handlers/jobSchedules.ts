@@ -1,0 +1,90 @@
+import { addJobSchedule } from '../../../domain/batch/jobSchedules/addJobSchedule.js';
+import { deleteJobSchedule } from '../../../domain/batch/jobSchedules/deleteJobSchedule.js';
+import { disableJobSchedule, enableJobSchedule } from '../../../domain/batch/jobSchedules/disableJobSchedule.js';
+import { getJobSchedule } from '../../../domain/batch/jobSchedules/lookup.js';
+import { terminateJobSchedule } from '../../../domain/batch/jobSchedules/terminateJobSchedule.js';
+import { patchJobSchedule, updateJobSchedule } from '../../../domain/batch/jobSchedules/updateJobSchedule.js';
+import type { Json } from '../../../domain/batch/schema/validate.js';
+import { created, resourceHeaders, sendEntity, type Call, type Handler } from '../call.js';
+import { checkConditions, conditionsFor } from '../conditions.js';
+import type { FilterFields } from '../odata/filter.js';
+import { listBody, nextLink, pageOf, readExpand, readSelect, render } from '../odata/listing.js';
+import { listJobs } from './jobs.js';
+
+export const JOB_SCHEDULE_FIELDS: FilterFields = {
+  id: { type: 'id', column: 'id_key' },
+  state: { type: 'enum', column: 'state' },
+  stateTransitionTime: { type: 'datetime', column: 'state_transition_time' },
+  creationTime: { type: 'datetime', column: 'creation_time' },
+  lastModified: { type: 'datetime', column: 'last_modified' },
+  displayName: { type: 'string' },
+  'executionInfo/endTime': { type: 'datetime' },
+  'jobSpecification/poolInfo/poolId': { type: 'id' },
+};
+
+const body = async (call: Call): Promise<Json> => (await call.body()) ?? {};
+
+export const add: Handler = async (call) => {
+  const schedule = addJobSchedule(call.ctx, await body(call));
+  created(call, schedule, call.urls.jobSchedule(schedule.id));
+};
+
+export const list: Handler = (call) => {
+  const { req, ctx, respond, urls } = call;
+  const select = readSelect(req);
+  readExpand(req);
+  const page = pageOf(ctx.store.jobSchedules, ctx.account, req, JOB_SCHEDULE_FIELDS);
+  const items = page.rows.map((r) => render(r.doc, urls.jobSchedule(r.id), select));
+  respond.json(200, listBody(urls.metadata('jobschedules'), items, page.next && nextLink(req, page.next)));
+};
+
+export const get: Handler = (call) => {
+  const { doc } = getJobSchedule(call.ctx, call.p.jobScheduleId!);
+  sendEntity(call, doc, call.urls.jobSchedule(doc.id), 'jobschedules/@Element');
+};
+
+/** HEAD /jobschedules/{id}: 200 if it exists, 404 if not (both "success" to the SDKs), no body. */
+export const exists: Handler = (call) => {
+  const { doc } = getJobSchedule(call.ctx, call.p.jobScheduleId!);
+  checkConditions(call.req, doc, true);
+  call.respond.empty(200, resourceHeaders(doc, call.urls.jobSchedule(doc.id)));
+};
+
+export const remove: Handler = (call) => {
+  deleteJobSchedule(call.ctx, call.p.jobScheduleId!, conditionsFor(call.req));
+  call.respond.empty(202, { DataServiceId: call.urls.jobSchedule(call.p.jobScheduleId!) });
+};
+
+export const patch: Handler = async (call) => {
+  const schedule = patchJobSchedule(call.ctx, call.p.jobScheduleId!, await body(call), conditionsFor(call.req));
+  call.respond.empty(200, resourceHeaders(schedule, call.urls.jobSchedule(schedule.id)));
+};
+
+export const update: Handler = async (call) => {
+  const schedule = updateJobSchedule(call.ctx, call.p.jobScheduleId!, await body(call), conditionsFor(call.req));
+  call.respond.empty(200, resourceHeaders(schedule, call.urls.jobSchedule(schedule.id)));
+};
+
+export const disable: Handler = async (call) => {
+  await call.body();
+  const schedule = disableJobSchedule(call.ctx, call.p.jobScheduleId!, conditionsFor(call.req));
+  call.respond.empty(204, resourceHeaders(schedule, call.urls.jobSchedule(schedule.id)));
+};
+
+export const enable: Handler = async (call) => {
+  await call.body();
+  const schedule = enableJobSchedule(call.ctx, call.p.jobScheduleId!, conditionsFor(call.req));
+  call.respond.empty(204, resourceHeaders(schedule, call.urls.jobSchedule(schedule.id)));
+};
+
+export const terminate: Handler = async (call) => {
+  await call.body();
+  const schedule = terminateJobSchedule(call.ctx, call.p.jobScheduleId!, conditionsFor(call.req));
+  call.respond.empty(202, resourceHeaders(schedule, call.urls.jobSchedule(schedule.id)));
+};
+
+/** GET /jobschedules/{id}/jobs: the jobs the schedule made (none yet: Kiln makes no jobs from schedules). */
+export const listJobsOf: Handler = (call) => {
+  const { pk } = getJobSchedule(call.ctx, call.p.jobScheduleId!);
+  listJobs(call, { sql: 'schedule_pk = ?', params: [pk] });
+};
