@@ -141,3 +141,20 @@ export async function waitingReason(kiln: KilnProcess, jobId: string, taskId: st
   if (res.status !== 200) throw new Error(`GET task ${taskId}: ${res.status} ${res.text}`);
   return (res.json() as { kilnWaitingReason?: string }).kilnWaitingReason;
 }
+
+/**
+ * Gates in a directory every task can write: a gated command records its pid and waits until the
+ * test opens its gate, so a test holds tasks running for exactly as long as it needs them to.
+ */
+export function gates(dir: () => string) {
+  const lines = (name: string): string[] => {
+    const file = path.join(dir(), name);
+    return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim().split('\n').filter(Boolean) : [];
+  };
+  return {
+    gated: (name: string, then = '') => `/bin/sh -c 'echo $$ >> ${dir()}/${name}.pids; while [ ! -e ${dir()}/${name} ]; do sleep 0.02; done; ${then}'`,
+    open: (name: string) => fs.writeFileSync(path.join(dir(), name), ''),
+    lines,
+    pids: (name: string): number[] => lines(`${name}.pids`).map(Number),
+  };
+}

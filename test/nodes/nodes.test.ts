@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import type { BatchServiceClient } from '@azure/batch';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { KILN_BIN, startKiln, tempDir, waitFor, type KilnProcess } from '../helpers/kiln.js';
-import { addPool, agentPids, alive, nodeRoot, processesUnder, sharedTempDir, taskStdout, uid, vm, waitForNodes, waitForTask, waitForTasks } from './helpers.js';
+import { addPool, agentPids, alive, gates, nodeRoot, processesUnder, sharedTempDir, taskStdout, uid, vm, waitForNodes, waitForTask, waitForTasks } from './helpers.js';
 
 describe('compute nodes: loss, resize, node operations and pool deletion', () => {
   let kiln: KilnProcess;
@@ -25,13 +25,7 @@ describe('compute nodes: loss, resize, node operations and pool deletion', () =>
     for (const d of [kiln.dataDir, nodesDir, dir]) fs.rmSync(d, { recursive: true, force: true });
   });
 
-  const gated = (name: string, then = '') => `/bin/sh -c 'echo $$ >> ${dir}/${name}.pids; while [ ! -e ${dir}/${name} ]; do sleep 0.02; done; ${then}'`;
-  const open = (name: string) => fs.writeFileSync(path.join(dir, name), '');
-  const lines = (name: string): string[] => {
-    const file = path.join(dir, name);
-    return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim().split('\n').filter(Boolean) : [];
-  };
-  const pids = (name: string): number[] => lines(`${name}.pids`).map(Number);
+  const { gated, open, pids, lines } = gates(() => dir);
   const newJob = async (poolId: string) => {
     const id = uid('job');
     await client.job.add({ id, poolInfo: { poolId } });

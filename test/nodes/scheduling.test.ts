@@ -4,7 +4,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { BatchServiceClient } from '@azure/batch';
 import { startKiln, waitFor, type KilnProcess } from '../helpers/kiln.js';
-import { addPool, alive, processesUnder, sharedTempDir, uid, vm, waitForNodes, waitForTask, waitForTasks, waitingReason } from './helpers.js';
+import { addPool, alive, gates, processesUnder, sharedTempDir, uid, vm, waitForNodes, waitForTask, waitForTasks, waitingReason } from './helpers.js';
 
 describe('the scheduler and job control on local pools', () => {
   let kiln: KilnProcess;
@@ -31,17 +31,7 @@ describe('the scheduler and job control on local pools', () => {
     for (const d of [kiln.dataDir, nodesDir, dir]) fs.rmSync(d, { recursive: true, force: true });
   });
 
-  /** A command that records its pid and waits until the gate `name` is opened. */
-  const gated = (name: string, then = '') => `/bin/sh -c 'echo $$ >> ${dir}/${name}.pids; while [ ! -e ${dir}/${name} ]; do sleep 0.02; done; ${then}'`;
-  const open = (name: string) => fs.writeFileSync(path.join(dir, name), '');
-  const pids = (name: string): number[] => {
-    const file = path.join(dir, `${name}.pids`);
-    return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map(Number) : [];
-  };
-  const lines = (name: string): string[] => {
-    const file = path.join(dir, name);
-    return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim().split('\n').filter(Boolean) : [];
-  };
+  const { gated, open, pids, lines } = gates(() => dir);
   const newJob = async (poolId: string, extra: Record<string, unknown> = {}) => {
     const id = uid('job');
     await client.job.add({ id, poolInfo: { poolId }, ...extra });
