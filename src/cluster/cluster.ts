@@ -44,8 +44,8 @@ export class Cluster {
   private readonly monitor: NodeJS.Timeout;
 
   constructor(private readonly opts: ClusterOptions) {
-    this.ctx = new ClusterContext(opts.store, opts.accounts, opts.blobAccountUrl, opts.log);
-    this.scheduler = new Scheduler(this.ctx, opts.batchUrl);
+    this.ctx = new ClusterContext(opts.store, opts.accounts, opts.blobAccountUrl, opts.batchUrl, opts.log);
+    this.scheduler = new Scheduler(this.ctx);
     this.files = new FileRequests(this.ctx);
     this.lostAfterMs = opts.lostAfterMs ?? 10_000;
     this.monitor = setInterval(() => this.findLostNodes(), Math.min(1000, this.lostAfterMs / 4));

@@ -13,8 +13,14 @@ export class ClusterContext {
     readonly store: BatchStore,
     readonly accounts: AccountRegistry,
     private readonly blobAccountUrl: (account: string) => string,
+    private readonly batchUrl: string,
     readonly log: (message: string) => void,
   ) {}
+
+  /** A node's URL in the Batch API, as tasks' nodeInfo and the job status lists give it. */
+  nodeUrl(poolId: string, nodeId: string): string {
+    return `${this.batchUrl}/pools/${encodeURIComponent(poolId)}/nodes/${encodeURIComponent(nodeId)}`;
+  }
 
   /**
    * A domain context for one change. The cluster reacts to its own changes directly; the hooks

@@ -1,6 +1,7 @@
 import type { CloudJob, CloudPool, CloudTask, ComputeNode } from '../domain/batch/models.js';
 import { countPoolNodes, nodeLost, saveNode, setNodeLoad } from '../domain/batch/nodes/lifecycle.js';
 import { finishPoolDeletion } from '../domain/batch/pools/deletePool.js';
+import { nodeTaskStarted } from '../domain/batch/jobs/nodeTaskStatus.js';
 import type { BatchContext } from '../domain/batch/context.js';
 import { taskCommand, type RunnableSpec } from './commands.js';
 import type { ClusterContext } from './context.js';
@@ -154,6 +155,9 @@ export function onJobEnded(cluster: ClusterContext, account: string, jobDoc: Clo
     if (session.account !== account || !session.jobsRun.delete(job.pk)) continue;
     session.preparedJobs.delete(job.pk);
     if (release) {
+      cluster.store.tx(() =>
+        nodeTaskStarted(ctx, job.pk, job.doc, { poolId: session.poolId, nodeId: session.nodeId, nodeUrl: cluster.nodeUrl(session.poolId, session.nodeId) }, 'jobReleaseTaskExecutionInfo'),
+      );
       session.send(taskCommand(cluster.commands(account), runId({ kind: 'jobrelease', jobPk: job.pk }), 'jobrelease', release, { jobId: job.doc.id, taskId: (release as { id?: string }).id ?? 'jobrelease' }, job.doc));
     }
   }

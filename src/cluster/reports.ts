@@ -2,6 +2,7 @@ import type { TaskRunResult } from '../agent/runTask.js';
 import { startTaskEnded } from '../domain/batch/nodes/lifecycle.js';
 import type { CloudJob, CloudTask } from '../domain/batch/models.js';
 import { markRunning } from '../domain/batch/tasks/dispatch.js';
+import { nodeTaskEnded } from '../domain/batch/jobs/nodeTaskStatus.js';
 import type { AgentReport, TaskCommand } from '../protocol/agent/messages.js';
 import { taskCommand, type RunnableSpec } from './commands.js';
 import type { ClusterContext } from './context.js';
@@ -10,6 +11,8 @@ import type { NodeSession } from './session.js';
 import { releaseTask } from './taskRuns.js';
 
 const outcomeOf = (r: TaskRunResult) => ({ exitCode: r.exitCode, failureInfo: r.failureInfo });
+
+const nodeRef = (cluster: ClusterContext, s: NodeSession) => ({ poolId: s.poolId, nodeId: s.nodeId, nodeUrl: cluster.nodeUrl(s.poolId, s.nodeId) });
 
 /** The task a run id names, if that run is still the task's current one on this node. */
 function currentTask(cluster: ClusterContext, session: NodeSession, jobPk: number, taskId: string, attempt: string) {
@@ -53,7 +56,10 @@ export function applyReports(cluster: ClusterContext, session: NodeSession, repo
           session.startTaskAttempt += 1;
           followUps.push(taskCommand(cluster.commands(session.account), runId({ kind: 'starttask', attempt: session.startTaskAttempt }), 'starttask', node.doc['startTask'] as RunnableSpec, {}));
         }
+      } else if (ref.kind === 'jobrelease') {
+        nodeTaskEnded(ctx, ref.jobPk, nodeRef(cluster, session), 'jobReleaseTaskExecutionInfo', { ...outcomeOf(report.result), startTime: report.result.startTime, endTime: report.result.endTime });
       } else if (ref.kind === 'jobpreparation') {
+        nodeTaskEnded(ctx, ref.jobPk, nodeRef(cluster, session), 'jobPreparationTaskExecutionInfo', { ...outcomeOf(report.result), startTime: report.result.startTime, endTime: report.result.endTime });
         const waiting = session.awaitingPreparation.get(ref.jobPk) ?? [];
         session.awaitingPreparation.delete(ref.jobPk);
         if (report.result.result === 'success') {

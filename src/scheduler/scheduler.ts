@@ -3,6 +3,7 @@ import { taskCommand, type RunnableSpec } from '../cluster/commands.js';
 import { runId, taskAttempt } from '../cluster/runs.js';
 import type { NodeSession } from '../cluster/session.js';
 import { assignTask, markRunning } from '../domain/batch/tasks/dispatch.js';
+import { nodeTaskStarted } from '../domain/batch/jobs/nodeTaskStatus.js';
 import type { CloudJob, CloudPool, CloudTask } from '../domain/batch/models.js';
 import { setNodeLoad, slotsPerNode } from '../domain/batch/nodes/lifecycle.js';
 import type { AgentCommand } from '../protocol/agent/messages.js';
@@ -23,10 +24,7 @@ export class Scheduler {
   private readonly due = new Set<string>();
   private scheduled = false;
 
-  constructor(
-    private readonly cluster: ClusterContext,
-    private readonly batchUrl: string,
-  ) {}
+  constructor(private readonly cluster: ClusterContext) {}
 
   kick(account: string): void {
     this.due.add(account);
@@ -129,7 +127,7 @@ export class Scheduler {
   /** Gives one task to one node: the store first (in the pass's transaction), then the command. */
   private place(ctx: ReturnType<ClusterContext['batch']>, jobPk: number, job: CloudJob, task: CloudTask, session: NodeSession, commands: Map<NodeSession, AgentCommand[]>): void {
     const taskDir = `workitems/${job.id}/job-1/${task.id}`;
-    const nodeUrl = `${this.batchUrl}/pools/${session.poolId}/nodes/${session.nodeId}`;
+    const nodeUrl = this.cluster.nodeUrl(session.poolId, session.nodeId);
     assignTask(ctx, jobPk, job, task, {
       affinityId: `TVM:${session.nodeId}`,
       nodeUrl,
@@ -156,6 +154,7 @@ export class Scheduler {
       return;
     }
     session.awaitingPreparation.set(jobPk, [command]);
+    nodeTaskStarted(ctx, jobPk, job, { poolId: session.poolId, nodeId: session.nodeId, nodeUrl }, 'jobPreparationTaskExecutionInfo');
     list.push(taskCommand(this.cluster.commands(ctx.account), runId({ kind: 'jobpreparation', jobPk }), 'jobpreparation', prep, { jobId: job.id, taskId: (prep as { id?: string }).id ?? 'jobpreparation' }, job));
   }
 }

@@ -309,9 +309,22 @@ describe('tasks on a local pool', () => {
     const used = fs.readdirSync(marks);
     assert.ok(used.length >= 1);
     for (const node of used) assert.equal(fs.readFileSync(path.join(marks, node), 'utf8'), 'prep\n', 'one preparation per node');
+    const prepared = await client.job.listPreparationAndReleaseTaskStatus(jobId);
+    assert.deepEqual(prepared.map((s) => s.nodeId).sort(), [...used].sort(), 'one status per node that ran the job');
+    for (const s of prepared) {
+      assert.equal(s.jobPreparationTaskExecutionInfo?.state, 'completed');
+      assert.equal(s.jobPreparationTaskExecutionInfo?.result, 'success');
+      assert.equal(s.jobPreparationTaskExecutionInfo?.exitCode, 0);
+      assert.equal(s.jobReleaseTaskExecutionInfo, undefined, 'no release before the job ends');
+    }
     await client.job.terminate(jobId);
     await waitFor('the release tasks', () => (used.every((node) => fs.readFileSync(path.join(marks, node), 'utf8') === 'prep\nrelease\n') ? true : undefined));
     assert.equal((await client.job.get(jobId)).state, 'completed');
+    const released = await waitFor('release statuses', async () => {
+      const list = await client.job.listPreparationAndReleaseTaskStatus(jobId);
+      return list.every((s) => s.jobReleaseTaskExecutionInfo?.state === 'completed') ? list : undefined;
+    });
+    for (const s of released) assert.equal(s.jobReleaseTaskExecutionInfo?.result, 'success');
   });
 
   it('a task is preparing while the job preparation task runs on its node, then running', async () => {

@@ -3,13 +3,14 @@ import { addJob } from '../../../domain/batch/jobs/addJob.js';
 import { deleteJob } from '../../../domain/batch/jobs/deleteJob.js';
 import { disableJob, enableJob } from '../../../domain/batch/jobs/disableJob.js';
 import { getJob } from '../../../domain/batch/jobs/lookup.js';
+import { nodeTaskStatuses } from '../../../domain/batch/jobs/nodeTaskStatus.js';
 import { terminateJob } from '../../../domain/batch/jobs/terminateJob.js';
 import { patchJob, updateJob } from '../../../domain/batch/jobs/updateJob.js';
 import type { Json } from '../../../domain/batch/schema/validate.js';
 import { created, resourceHeaders, sendEntity, type Call, type Handler } from '../call.js';
 import { checkConditions, conditionsFor } from '../conditions.js';
 import type { FilterFields } from '../odata/filter.js';
-import { listBody, nextLink, pageOf, readExpand, readSelect, render } from '../odata/listing.js';
+import { listBody, nextLink, pageInMemory, pageOf, readExpand, readSelect, render } from '../odata/listing.js';
 
 export const JOB_FIELDS: FilterFields = {
   id: { type: 'id', column: 'id_key' },
@@ -90,9 +91,22 @@ export const taskCounts: Handler = (call) => {
  * GET /jobs/{id}/jobpreparationandreleasetaskstatus: one entry per node that ran the job's
  * preparation task. The node agent (next issue) records those; until then the list is empty.
  */
+const NODE_TASK_STATUS_FIELDS: FilterFields = {
+  nodeId: { type: 'string' },
+  poolId: { type: 'string' },
+  'jobPreparationTaskExecutionInfo/state': { type: 'enum' },
+  'jobPreparationTaskExecutionInfo/result': { type: 'enum' },
+  'jobReleaseTaskExecutionInfo/state': { type: 'enum' },
+  'jobReleaseTaskExecutionInfo/result': { type: 'enum' },
+};
+
 export const prepAndReleaseStatus: Handler = (call) => {
   const { doc } = getJob(call.ctx, call.p.jobId!);
   checkConditions(call.req, doc, true);
   if (!doc.jobPreparationTask && !doc.jobReleaseTask) throw batchErrors.jobPreparationTaskNotSpecified();
-  call.respond.json(200, listBody(call.urls.metadata('jobpreparationandreleasetaskstatuslist'), []));
+  const page = pageInMemory(call.req, nodeTaskStatuses(doc) as unknown as Record<string, unknown>[], NODE_TASK_STATUS_FIELDS, (s) => String(s['nodeId']));
+  call.respond.json(
+    200,
+    listBody(call.urls.metadata('jobpreparationandreleasetaskstatuslist'), page.items.map((s) => JSON.stringify(s)), page.next && nextLink(call.req, page.next)),
+  );
 };

@@ -1,0 +1,76 @@
+import type { BatchContext } from '../context.js';
+import type { CloudJob, FailureInfo } from '../models.js';
+
+/**
+ * What GET /jobs/{id}/jobpreparationandreleasetaskstatus reports: per node that ran the job, how its
+ * job preparation and release tasks went. Kept on the job document, under an internal property that
+ * responses leave out; it changes once or twice per node, not per task.
+ */
+interface ExecutionInfo {
+  state: 'running' | 'completed';
+  startTime: string;
+  endTime?: string;
+  taskRootDirectory: string;
+  taskRootDirectoryUrl: string;
+  exitCode?: number;
+  failureInfo?: FailureInfo;
+  retryCount?: number;
+  result?: 'success' | 'failure';
+}
+
+export interface NodeTaskStatus {
+  poolId: string;
+  nodeId: string;
+  nodeUrl: string;
+  jobPreparationTaskExecutionInfo?: ExecutionInfo;
+  jobReleaseTaskExecutionInfo?: ExecutionInfo;
+}
+
+const KEY = '_nodeTaskStatus';
+type Which = 'jobPreparationTaskExecutionInfo' | 'jobReleaseTaskExecutionInfo';
+
+export interface NodeRef {
+  poolId: string;
+  nodeId: string;
+  nodeUrl: string;
+}
+
+function update(ctx: BatchContext, jobPk: number, node: NodeRef, which: Which, change: (info: ExecutionInfo | undefined) => ExecutionInfo): void {
+  const stored = ctx.store.jobs.getByPk(jobPk);
+  if (!stored) return;
+  const all = (stored.doc[KEY] ?? {}) as Record<string, NodeTaskStatus>;
+  const entry = all[node.nodeId] ?? { ...node };
+  entry[which] = change(entry[which]);
+  all[node.nodeId] = entry;
+  stored.doc[KEY] = all;
+  ctx.store.jobs.update(ctx.account, stored.doc);
+}
+
+/** The job's preparation or release task starts on a node (its directory is under the job's). */
+export function nodeTaskStarted(ctx: BatchContext, jobPk: number, job: CloudJob, node: NodeRef, which: Which): void {
+  const name = which === 'jobPreparationTaskExecutionInfo' ? 'jobpreparation' : 'jobrelease';
+  const dir = `workitems/${job.id}/job-1/${name}`;
+  update(ctx, jobPk, node, which, (before) => ({
+    state: 'running',
+    startTime: ctx.now.toISOString(),
+    taskRootDirectory: dir,
+    taskRootDirectoryUrl: `${node.nodeUrl}/files/${dir}`,
+    ...(which === 'jobPreparationTaskExecutionInfo' ? { retryCount: before?.retryCount ?? 0 } : {}),
+  }));
+}
+
+export function nodeTaskEnded(ctx: BatchContext, jobPk: number, node: NodeRef, which: Which, outcome: { exitCode?: number; failureInfo?: FailureInfo; startTime: string; endTime: string }): void {
+  update(ctx, jobPk, node, which, (before) => ({
+    ...(before ?? { taskRootDirectory: '', taskRootDirectoryUrl: '' }),
+    state: 'completed',
+    startTime: outcome.startTime,
+    endTime: outcome.endTime,
+    ...(outcome.exitCode !== undefined ? { exitCode: outcome.exitCode } : {}),
+    ...(outcome.failureInfo ? { failureInfo: outcome.failureInfo } : {}),
+    result: outcome.failureInfo || (outcome.exitCode ?? 0) !== 0 ? 'failure' : 'success',
+  }));
+}
+
+export function nodeTaskStatuses(job: CloudJob): NodeTaskStatus[] {
+  return Object.values((job[KEY] ?? {}) as Record<string, NodeTaskStatus>);
+}
