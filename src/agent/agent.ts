@@ -13,6 +13,7 @@ import {
 import type { NodeIdentity } from './environment.js';
 import { answerFileCommand } from './files.js';
 import { killLeftoverTasks, NodeLayout, type TaskDirs } from './layout.js';
+import { TaskDirRetention } from './retention.js';
 import { runTask, type TaskRun } from './runTask.js';
 import { canSeparateUsers } from './users.js';
 
@@ -41,6 +42,7 @@ const backoff = (attempt: number) => new Promise((r) => setTimeout(r, Math.min(2
  */
 export class NodeAgent {
   private readonly layout: NodeLayout;
+  private readonly retention: TaskDirRetention;
   private readonly runs = new Map<string, TaskRun>();
   private readonly outbox: AgentReport[] = [];
   private flushing: Promise<void> | undefined;
@@ -50,6 +52,7 @@ export class NodeAgent {
 
   constructor(private readonly opts: AgentOptions) {
     this.layout = new NodeLayout(opts.rootDir);
+    this.retention = new TaskDirRetention(this.layout);
     this.log = opts.log ?? ((m) => console.error(m));
   }
 
@@ -58,6 +61,7 @@ export class NodeAgent {
     while (!this.stopped) {
       this.layout.prepare();
       killLeftoverTasks(this.layout);
+      this.retention.load();
       this.session = await this.join();
       this.log(`node ${this.session.nodeId} joined pool ${this.opts.poolId}`);
       const next = await this.serve();
@@ -69,6 +73,7 @@ export class NodeAgent {
 
   stop(): void {
     this.stopped = true;
+    this.retention.stop();
     this.killAll();
   }
 
@@ -210,8 +215,14 @@ export class NodeAgent {
     const jobPreparation = command.kind === 'task' && command.jobId && fs.existsSync(this.layout.jobPreparation(command.jobId).taskDir)
       ? this.layout.jobPreparation(command.jobId)
       : undefined;
-    const run = runTask(node, this.layout, this.dirsFor(command), { ...command, jobPreparation });
+    const dirs = this.dirsFor(command);
+    if (command.kind === 'task') this.retention.cancel(dirs.taskDir);
+    const run = runTask(node, this.layout, dirs, { ...command, jobPreparation });
     this.runs.set(command.runId, run);
+    if (command.kind === 'task' && command.retentionMs !== undefined) {
+      const retentionMs = command.retentionMs;
+      void run.done.then(() => this.retention.retain(dirs.taskDir, retentionMs));
+    }
     run.done
       .then((result) => this.report({ type: 'completed', runId: command.runId, result }))
       .catch((err: unknown) =>

@@ -23,6 +23,8 @@ export interface TaskRunSpec {
   /** PoolNonAdmin, PoolAdmin, TaskNonAdmin, TaskAdmin. */
   userIdentity: string;
   maxWallClockMs?: number;
+  /** How long the task's directory stays after it finishes (constraints.retentionTime). */
+  retentionMs?: number;
   jobPreparation?: TaskDirs;
 }
 

@@ -13,7 +13,7 @@ export interface RunnableSpec {
   environmentSettings?: { name: string; value?: string }[];
   outputFiles?: OutputFileSpec[];
   userIdentity?: { userName?: string; autoUser?: { scope?: string; elevationLevel?: string } };
-  constraints?: { maxWallClockTime?: string };
+  constraints?: { maxWallClockTime?: string; retentionTime?: string };
   maxWallClockTime?: string;
 }
 
@@ -24,6 +24,15 @@ function wallClockMs(spec: RunnableSpec): number | undefined {
   const text = spec.constraints?.maxWallClockTime ?? spec.maxWallClockTime;
   const ms = text ? parseDuration(text) : undefined;
   return ms !== undefined && ms > 0 && ms <= MAX_TIMER_MS ? ms : undefined;
+}
+
+/** Azure keeps a task's directory for 7 days unless its constraints say otherwise. */
+const DEFAULT_RETENTION_MS = 7 * 24 * 3600_000;
+
+function retentionMs(spec: RunnableSpec): number {
+  const text = spec.constraints?.retentionTime;
+  const ms = text ? parseDuration(text) : undefined;
+  return ms !== undefined && ms >= 0 ? ms : DEFAULT_RETENTION_MS;
 }
 
 export interface CommandContext {
@@ -61,5 +70,6 @@ export function taskCommand(
     elevated,
     userIdentity: spec.userIdentity?.userName ? spec.userIdentity.userName : `${scope}${elevated ? 'Admin' : 'NonAdmin'}`,
     maxWallClockMs: wallClockMs(spec),
+    retentionMs: retentionMs(spec),
   };
 }

@@ -361,6 +361,21 @@ describe('tasks on a local pool', () => {
     assert.equal((await client.job.get(jobId)).id, jobId);
   });
 
+  it('removes a task directory once its retentionTime has passed, and keeps the others', async () => {
+    const jobId = await newJob();
+    await client.task.add(jobId, { id: 'brief', commandLine: '/bin/true', constraints: { retentionTime: 'PT1S' } });
+    await client.task.add(jobId, { id: 'kept', commandLine: '/bin/true' });
+    const brief = await waitForTask(client, jobId, 'brief');
+    const kept = await waitForTask(client, jobId, 'kept');
+    const dirOf = (t: typeof brief) => path.join(nodeRoot(kiln, poolId, t.nodeInfo!.nodeId!), 'workitems', jobId, 'job-1', t.id!);
+    assert.ok(fs.existsSync(dirOf(kept)));
+    await waitFor('the expired task directory to go', () => (fs.existsSync(dirOf(brief)) ? undefined : true), 10_000);
+    await assert.rejects(client.file.getFromTask(jobId, 'brief', 'stdout.txt'), (e: { statusCode?: number }) => e.statusCode === 404);
+    assert.ok(fs.existsSync(path.join(dirOf(kept), 'stdout.txt')), 'the default retention is 7 days');
+    const files = await client.file.listFromTask(jobId, 'kept');
+    assert.deepEqual(files.map((f) => f.name).sort(), ['stderr.txt', 'stdout.txt', 'wd'], 'the retention record is not among the task files');
+  });
+
   it('a blob SAS URL the node cannot read fails the task with BlobAccessDenied', async () => {
     const container = kiln.blobService().getContainerClient(uid('deny'));
     await container.create();

@@ -1,0 +1,102 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { NodeLayout } from './layout.js';
+
+// Beside the task directory, not in it: the task file API lists a task's directory.
+const marker = (taskDir: string): string => `${taskDir}.retain-until`;
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Removes task directories once their retentionTime has passed, as Azure Batch nodes do. Each
+ * finished task's deadline is written to a file beside its directory, so the schedule survives agent
+ * restarts; in memory only the deadlines are kept, earliest first, with one timer for the next.
+ */
+export class TaskDirRetention {
+  private due: { at: number; dir: string }[] = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly layout: NodeLayout) {}
+
+  /** Picks up the deadlines of directories a previous run of the agent left. */
+  load(): void {
+    const workitems = path.join(this.layout.rootDir, 'workitems');
+    for (const job of safeReaddir(workitems)) {
+      const jobDir = path.join(workitems, job, 'job-1');
+      for (const name of safeReaddir(jobDir)) {
+        const dir = path.join(jobDir, name.replace(/\.retain-until$/, ''));
+        if (!name.endsWith('.retain-until')) continue;
+        const at = Number(safeRead(marker(dir)));
+        if (Number.isFinite(at) && at > 0) this.insert(at, dir);
+      }
+    }
+    this.arm();
+  }
+
+  /** A task finished: its directory goes `retentionMs` from now. */
+  retain(taskDir: string, retentionMs: number): void {
+    const at = Date.now() + retentionMs;
+    try {
+      fs.writeFileSync(marker(taskDir), String(at));
+    } catch {
+      return; // the directory is gone already
+    }
+    this.insert(at, taskDir);
+    this.arm();
+  }
+
+  /** A task runs (again) in its directory: no deadline until it finishes. */
+  cancel(taskDir: string): void {
+    fs.rmSync(marker(taskDir), { force: true });
+    this.due = this.due.filter((d) => d.dir !== taskDir);
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private insert(at: number, dir: string): void {
+    this.due = this.due.filter((d) => d.dir !== dir);
+    let i = this.due.length;
+    while (i > 0 && this.due[i - 1]!.at > at) i--;
+    this.due.splice(i, 0, { at, dir });
+  }
+
+  private arm(): void {
+    this.stop();
+    const next = this.due[0];
+    if (!next) return;
+    this.timer = setTimeout(() => this.sweep(), Math.min(MAX_TIMER_MS, Math.max(0, next.at - Date.now())));
+    this.timer.unref();
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    while (this.due.length > 0 && this.due[0]!.at <= now) {
+      const { dir } = this.due.shift()!;
+      // A task run again since (retried, reactivated) has a later deadline, or none while it runs.
+      const at = Number(safeRead(marker(dir)));
+      if (Number.isFinite(at) && at <= now) {
+        fs.rmSync(dir, { recursive: true, force: true });
+        fs.rmSync(marker(dir), { force: true });
+      }
+    }
+    this.arm();
+  }
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+function safeRead(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
