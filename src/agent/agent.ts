@@ -8,6 +8,7 @@ import {
   type AgentReport,
   type JoinRequest,
   type JoinResponse,
+  type ReportsRequest,
   type TaskCommand,
 } from '../protocol/agent/messages.js';
 import type { NodeIdentity } from './environment.js';
@@ -102,7 +103,8 @@ export class NodeAgent {
     // open command stream alone does not show the agent is alive.
     const session = this.session!;
     const heartbeat = setInterval(() => {
-      void this.call('POST', `/nodes/${session.nodeId}/reports`, session.nodeToken, { reports: [] }).catch(() => undefined);
+      const beat: ReportsRequest = { reports: [], running: [...this.runs.keys()] };
+      void this.call('POST', `/nodes/${session.nodeId}/reports`, session.nodeToken, beat).catch(() => undefined);
     }, session.heartbeatMs);
     try {
       return await this.serveCommands();

@@ -3,12 +3,13 @@ import type { AccountRegistry } from '../config/accounts.js';
 import type { BatchHooks } from '../domain/batch/context.js';
 import { countPoolNodes, newNodeDoc, newNodeId, nodeJoined, unplannedNodeJoining } from '../domain/batch/nodes/lifecycle.js';
 import type { BatchStore } from '../persistence/batch/store.js';
-import type { AgentCommand, AgentReport, JoinRequest, JoinResponse } from '../protocol/agent/messages.js';
+import type { JoinRequest, JoinResponse, ReportsRequest } from '../protocol/agent/messages.js';
 import { Scheduler } from '../scheduler/scheduler.js';
 import { taskCommand, type RunnableSpec } from './commands.js';
 import { ClusterContext } from './context.js';
 import { FileRequests } from './fileRequests.js';
 import { clearNode, loseNode, onJobEnded, onNodeChanged, onPoolDeleting, onTaskEnded } from './nodeEvents.js';
+import { requeueLostRuns } from './lostRuns.js';
 import { applyReports } from './reports.js';
 import { runId } from './runs.js';
 import { NodeSession, type CommandSink } from './session.js';
@@ -127,13 +128,13 @@ export class Cluster {
     void closed.then(() => session.detach(sink));
   }
 
-  report(claims: TokenClaims, reports: AgentReport[]): void {
+  report(claims: TokenClaims, request: ReportsRequest): void {
     const session = this.sessionFor(claims);
     session.lastSeen = Date.now();
+    const requeued = request.running ? requeueLostRuns(this.ctx, session, request.running) : false;
     // An empty batch is the agent's heartbeat.
-    if (reports.length === 0) return;
-    applyReports(this.ctx, session, reports);
-    this.scheduler.kick(session.account);
+    if (request.reports.length > 0) applyReports(this.ctx, session, request.reports);
+    if (requeued || request.reports.length > 0) this.scheduler.kick(session.account);
   }
 
   /**

@@ -5,6 +5,8 @@ export interface RunningTask {
   jobPk: number;
   taskId: string;
   slots: number;
+  /** When the command went out. */
+  sentAt: number;
 }
 
 /** Where a connected agent's commands are written: its open command stream. */
@@ -32,6 +34,8 @@ export class NodeSession {
   /** Jobs any task of which ran here: they get a release task when they end. */
   readonly jobsRun = new Set<number>();
   startTaskAttempt = 0;
+  /** Runs the agent's heartbeats have not listed, and since when. */
+  readonly unconfirmed = new Map<string, number>();
 
   constructor(
     readonly account: string,

@@ -137,7 +137,7 @@ export class Scheduler {
       taskRootDirectoryUrl: `${nodeUrl}/files/${taskDir}`,
     });
     const id = runId({ kind: 'task', jobPk, taskId: task.id, attempt: taskAttempt(task) });
-    session.tasks.set(id, { jobPk, taskId: task.id, slots: task.requiredSlots ?? 1 });
+    session.tasks.set(id, { jobPk, taskId: task.id, slots: task.requiredSlots ?? 1, sentAt: Date.now() });
     session.jobsRun.add(jobPk);
     const command = taskCommand(this.cluster.commands(ctx.account), id, 'task', task as unknown as RunnableSpec, { jobId: job.id, taskId: task.id }, job);
     const list = commands.get(session) ?? [];

@@ -98,4 +98,6 @@ export interface AgentReport {
 
 export interface ReportsRequest {
   reports: AgentReport[];
+  /** With heartbeats: the runs the agent has, so that work lost on the way is noticed. */
+  running?: string[];
 }

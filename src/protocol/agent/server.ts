@@ -81,7 +81,10 @@ export function createAgentHandler(cluster: Cluster, accounts: AccountRegistry) 
       if (req.method === 'POST' && path[3] === 'reports') {
         const body = await readJson<ReportsRequest>(req);
         if (!Array.isArray(body.reports)) throw new AgentApiError(400, 'reports must be a list');
-        cluster.report(claims, body.reports);
+        if (body.running !== undefined && !(Array.isArray(body.running) && body.running.every((r) => typeof r === 'string'))) {
+          throw new AgentApiError(400, 'running must be a list of run ids');
+        }
+        cluster.report(claims, body);
         send(res, 200, {});
         return;
       }

@@ -1,0 +1,45 @@
+import type { ClusterContext } from './context.js';
+import type { NodeSession } from './session.js';
+import { releaseTask } from './taskRuns.js';
+
+// A command may be in flight for a moment, and a finished run's report may be on its way: only a
+// run missing from two heartbeats, well after it was sent, is taken for lost.
+const GRACE_MS = 10_000;
+const CONFIRM_MS = 4_000;
+
+/**
+ * Compares what a node's heartbeat says it runs with what the server gave it. A task whose command
+ * never arrived (its stream died as it was written) would otherwise stay `running` for ever: it goes
+ * back to the queue, as a requeue. Returns whether anything was requeued.
+ */
+export function requeueLostRuns(cluster: ClusterContext, session: NodeSession, running: string[]): boolean {
+  const listed = new Set(running);
+  const now = Date.now();
+  const lost: string[] = [];
+  for (const [id, task] of session.tasks) {
+    if (listed.has(id) || now - task.sentAt < GRACE_MS) {
+      session.unconfirmed.delete(id);
+      continue;
+    }
+    const since = session.unconfirmed.get(id);
+    if (since === undefined) session.unconfirmed.set(id, now);
+    else if (now - since >= CONFIRM_MS) lost.push(id);
+  }
+  if (lost.length === 0) return false;
+  const ctx = cluster.batch(session.account);
+  cluster.store.tx(() => {
+    for (const id of lost) {
+      const held = session.tasks.get(id)!;
+      session.unconfirmed.delete(id);
+      const job = cluster.store.jobs.getByPk(held.jobPk);
+      const task = job && cluster.store.tasks.get(held.jobPk, held.taskId)?.doc;
+      if (!job || !task || task.nodeInfo?.nodeId !== session.nodeId || (task.state !== 'running' && task.state !== 'preparing')) {
+        session.tasks.delete(id);
+        continue;
+      }
+      cluster.log(`node ${session.nodeId} does not have task ${held.taskId}: back to the queue`);
+      releaseTask(ctx, session, held.jobPk, job.doc, task, { how: 'requeued' });
+    }
+  });
+  return true;
+}
