@@ -29,7 +29,7 @@ export interface ClusterOptions {
   batchUrl: string;
   blobAccountUrl: (account: string) => string;
   log: (m: string) => void;
-  /** A node whose command stream has been closed this long is lost. */
+  /** A node not heard from (heartbeat, report, a new stream) for this long is lost. */
   lostAfterMs?: number;
 }
 
