@@ -101,7 +101,7 @@ export class Cluster {
       return { session, startTask: node['startTask'] as RunnableSpec | undefined };
     });
     if (startTask) {
-      session.send(taskCommand(this.ctx.commands(account.name), runId({ kind: 'starttask', attempt: 0 }), 'starttask', startTask, {}));
+      session.send(taskCommand(this.ctx.commands(account.name, session.poolPk), runId({ kind: 'starttask', attempt: 0 }), 'starttask', startTask, {}));
     }
     this.scheduler.kick(account.name);
     return {

@@ -12,7 +12,8 @@ export interface RunnableSpec {
   resourceFiles?: (ResourceFileSource & { autoStorageContainerName?: string })[];
   environmentSettings?: { name: string; value?: string }[];
   outputFiles?: OutputFileSpec[];
-  userIdentity?: { userName?: string; autoUser?: { scope?: string; elevationLevel?: string } };
+  /** The wire name is `username` (all lower case). */
+  userIdentity?: { username?: string; autoUser?: { scope?: string; elevationLevel?: string } };
   constraints?: { maxWallClockTime?: string; retentionTime?: string };
   maxWallClockTime?: string;
 }
@@ -39,6 +40,8 @@ export interface CommandContext {
   account: Account;
   /** The account's Blob endpoint (its auto-storage), for autoStorageContainerName. */
   blobAccountUrl: string;
+  /** The pool's named user accounts, which a task's userIdentity.userName refers to. */
+  userAccounts: { name: string; elevationLevel?: string }[];
 }
 
 /** The agent command for one run; auto-storage containers become SAS URLs the node can fetch. */
@@ -51,7 +54,11 @@ export function taskCommand(
   job?: CloudJob,
 ): TaskCommand {
   const auto = spec.userIdentity?.autoUser;
-  const elevated = auto?.elevationLevel?.toLowerCase() === 'admin';
+  // A named account of the pool runs with its elevation: as root if admin, else as the task user
+  // (Kiln creates no OS account per name).
+  const userName = spec.userIdentity?.username;
+  const named = userName ? ctx.userAccounts.find((u) => u.name === userName) : undefined;
+  const elevated = (named ? named.elevationLevel : auto?.elevationLevel)?.toLowerCase() === 'admin';
   const scope = auto?.scope?.toLowerCase() === 'task' ? 'Task' : 'Pool';
   const expiry = new Date(Date.now() + 24 * 3600_000);
   const resourceFiles = (spec.resourceFiles ?? []).map(({ autoStorageContainerName, ...file }) =>
@@ -68,7 +75,7 @@ export function taskCommand(
     environmentSettings: [...common, ...(spec.environmentSettings ?? [])],
     outputFiles: spec.outputFiles ?? [],
     elevated,
-    userIdentity: spec.userIdentity?.userName ? spec.userIdentity.userName : `${scope}${elevated ? 'Admin' : 'NonAdmin'}`,
+    userIdentity: userName ?? `${scope}${elevated ? 'Admin' : 'NonAdmin'}`,
     maxWallClockMs: wallClockMs(spec),
     retentionMs: retentionMs(spec),
   };

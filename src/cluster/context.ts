@@ -45,8 +45,14 @@ export class ClusterContext {
     },
   };
 
-  commands(account: string): CommandContext {
-    return { account: this.accounts.get(account)!, blobAccountUrl: this.blobAccountUrl(account) };
+  /** What commands for a node of this pool are built with: keys, the auto-storage, the pool's user accounts. */
+  commands(account: string, poolPk: number): CommandContext {
+    const pool = this.store.pools.getByPk(poolPk)?.doc;
+    return {
+      account: this.accounts.get(account)!,
+      blobAccountUrl: this.blobAccountUrl(account),
+      userAccounts: (pool?.['userAccounts'] as CommandContext['userAccounts']) ?? [],
+    };
   }
 
   session(account: string, poolPk: number, nodeId: string): NodeSession | undefined {

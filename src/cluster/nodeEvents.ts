@@ -158,7 +158,7 @@ export function onJobEnded(cluster: ClusterContext, account: string, jobDoc: Clo
       cluster.store.tx(() =>
         nodeTaskStarted(ctx, job.pk, job.doc, { poolId: session.poolId, nodeId: session.nodeId, nodeUrl: cluster.nodeUrl(session.poolId, session.nodeId) }, 'jobReleaseTaskExecutionInfo'),
       );
-      session.send(taskCommand(cluster.commands(account), runId({ kind: 'jobrelease', jobPk: job.pk }), 'jobrelease', release, { jobId: job.doc.id, taskId: (release as { id?: string }).id ?? 'jobrelease' }, job.doc));
+      session.send(taskCommand(cluster.commands(account, session.poolPk), runId({ kind: 'jobrelease', jobPk: job.pk }), 'jobrelease', release, { jobId: job.doc.id, taskId: (release as { id?: string }).id ?? 'jobrelease' }, job.doc));
     }
   }
 }

@@ -54,7 +54,7 @@ export function applyReports(cluster: ClusterContext, session: NodeSession, repo
         if (!node) continue;
         if (startTaskEnded(ctx, session.poolPk, node.doc, { ...outcomeOf(report.result), startTime: report.result.startTime })) {
           session.startTaskAttempt += 1;
-          followUps.push(taskCommand(cluster.commands(session.account), runId({ kind: 'starttask', attempt: session.startTaskAttempt }), 'starttask', node.doc['startTask'] as RunnableSpec, {}));
+          followUps.push(taskCommand(cluster.commands(session.account, session.poolPk), runId({ kind: 'starttask', attempt: session.startTaskAttempt }), 'starttask', node.doc['startTask'] as RunnableSpec, {}));
         }
       } else if (ref.kind === 'jobrelease') {
         nodeTaskEnded(ctx, ref.jobPk, nodeRef(cluster, session), 'jobReleaseTaskExecutionInfo', { ...outcomeOf(report.result), startTime: report.result.startTime, endTime: report.result.endTime });

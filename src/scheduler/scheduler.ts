@@ -139,7 +139,7 @@ export class Scheduler {
     const id = runId({ kind: 'task', jobPk, taskId: task.id, attempt: taskAttempt(task) });
     session.tasks.set(id, { jobPk, taskId: task.id, slots: task.requiredSlots ?? 1, sentAt: Date.now() });
     session.jobsRun.add(jobPk);
-    const command = taskCommand(this.cluster.commands(ctx.account), id, 'task', task as unknown as RunnableSpec, { jobId: job.id, taskId: task.id }, job);
+    const command = taskCommand(this.cluster.commands(ctx.account, session.poolPk), id, 'task', task as unknown as RunnableSpec, { jobId: job.id, taskId: task.id }, job);
     const list = commands.get(session) ?? [];
     commands.set(session, list);
     const prep = job.jobPreparationTask as RunnableSpec | undefined;
@@ -155,6 +155,6 @@ export class Scheduler {
     }
     session.awaitingPreparation.set(jobPk, [command]);
     nodeTaskStarted(ctx, jobPk, job, { poolId: session.poolId, nodeId: session.nodeId, nodeUrl }, 'jobPreparationTaskExecutionInfo');
-    list.push(taskCommand(this.cluster.commands(ctx.account), runId({ kind: 'jobpreparation', jobPk }), 'jobpreparation', prep, { jobId: job.id, taskId: (prep as { id?: string }).id ?? 'jobpreparation' }, job));
+    list.push(taskCommand(this.cluster.commands(ctx.account, session.poolPk), runId({ kind: 'jobpreparation', jobPk }), 'jobpreparation', prep, { jobId: job.id, taskId: (prep as { id?: string }).id ?? 'jobpreparation' }, job));
   }
 }

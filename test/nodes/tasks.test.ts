@@ -361,6 +361,31 @@ describe('tasks on a local pool', () => {
     assert.equal((await client.job.get(jobId)).id, jobId);
   });
 
+  it("runs a task under a pool's named user account with that account's elevation", async () => {
+    const named = uid('Pool-Named');
+    await addPool(client, named, 1, {
+      userAccounts: [
+        { name: 'boss', password: 'unused-1', elevationLevel: 'admin' },
+        { name: 'worker', password: 'unused-2', elevationLevel: 'nonadmin' },
+      ],
+    });
+    const jobId = uid('job');
+    await client.job.add({ id: jobId, poolInfo: { poolId: named } });
+    await client.task.add(jobId, { id: 'as-boss', commandLine: 'id -u', userIdentity: { userName: 'boss' } });
+    await client.task.add(jobId, { id: 'as-worker', commandLine: 'id -u', userIdentity: { userName: 'worker' } });
+    await waitForTask(client, jobId, 'as-boss');
+    await waitForTask(client, jobId, 'as-worker');
+    const bossUid = (await taskStdout(kiln, client, jobId, 'as-boss')).trim();
+    const workerUid = (await taskStdout(kiln, client, jobId, 'as-worker')).trim();
+    if (isRoot) {
+      assert.equal(bossUid, '0', 'an admin account runs as root');
+      assert.notEqual(workerUid, '0', 'a non-admin account does not');
+    } else {
+      assert.equal(bossUid, workerUid, 'without root, both run as the agent user');
+    }
+    await client.pool.deleteMethod(named);
+  });
+
   it('removes a task directory once its retentionTime has passed, and keeps the others', async () => {
     const jobId = await newJob();
     await client.task.add(jobId, { id: 'brief', commandLine: '/bin/true', constraints: { retentionTime: 'PT1S' } });
