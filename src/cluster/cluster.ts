@@ -10,6 +10,7 @@ import { ClusterContext } from './context.js';
 import { FileRequests } from './fileRequests.js';
 import { clearNode, loseNode, onJobEnded, onNodeChanged, onPoolDeleting, onTaskEnded } from './nodeEvents.js';
 import { requeueLostRuns } from './lostRuns.js';
+import { restoreSessions } from './restoreSessions.js';
 import { applyReports } from './reports.js';
 import { runId } from './runs.js';
 import { NodeSession, type CommandSink } from './session.js';
@@ -49,6 +50,8 @@ export class Cluster {
     this.scheduler = new Scheduler(this.ctx);
     this.files = new FileRequests(this.ctx);
     this.lostAfterMs = opts.lostAfterMs ?? 10_000;
+    const restored = restoreSessions(this.ctx);
+    if (restored > 0) opts.log(`waiting for the agents of ${restored} node(s) to reconnect`);
     this.monitor = setInterval(() => this.findLostNodes(), Math.min(1000, this.lostAfterMs / 4));
     this.monitor.unref();
   }

@@ -63,4 +63,27 @@ describe('kiln agent joins a pool from outside kiln up', () => {
     assert.equal((await new Response(stdout.readableStreamBody as unknown as ReadableStream).text()).trim(), root);
     assert.ok(fs.existsSync(path.join(root, 'workitems/remote-job/job-1/where/stdout.txt')), "the task ran in the agent's own root");
   });
+
+  it('keeps running its task across a restart of the server, and reports it', async () => {
+    const batch = kiln.batchClient();
+    const gate = path.join(root, 'gate');
+    await batch.task.add('remote-job', { id: 'across-restart', commandLine: `/bin/sh -c 'while [ ! -e ${gate} ]; do sleep 0.02; done; echo done'` });
+    await waitFor('the task to run', async () => ((await batch.task.get('remote-job', 'across-restart')).state === 'running' ? true : undefined));
+
+    const { dataDir, nodesDir, blobPort, batchPort } = kiln;
+    assert.equal(await kiln.stop(), 0);
+    kiln = await startKiln({ dataDir, nodesDir, blobPort, batchPort });
+    const after = kiln.batchClient();
+    assert.equal((await after.task.get('remote-job', 'across-restart')).state, 'running', 'the store remembers the task on its node');
+    await waitFor('the agent to reconnect', () => (kiln.output().includes('waiting for the agents of 1 node(s) to reconnect') ? true : undefined));
+    fs.writeFileSync(gate, '');
+    const task = await waitFor('the task to complete', async () => {
+      const t = await after.task.get('remote-job', 'across-restart');
+      return t.state === 'completed' ? t : undefined;
+    });
+    assert.equal(task.executionInfo?.result, 'success');
+    assert.equal(task.executionInfo?.requeueCount, 0, 'the run was not lost with the server');
+    const [node] = await after.computeNode.list('remote');
+    assert.equal(node?.state, 'idle');
+  });
 });

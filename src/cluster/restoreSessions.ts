@@ -1,0 +1,48 @@
+import type { ComputeNode } from '../domain/batch/models.js';
+import type { ClusterContext } from './context.js';
+import { runId, taskAttempt } from './runs.js';
+import { NodeSession } from './session.js';
+
+// Nodes in these states had an agent when the server stopped.
+const LIVE = new Set(['creating', 'starting', 'waitingforstarttask', 'idle', 'running', 'starttaskfailed', 'rebooting', 'reimaging']);
+
+/**
+ * After a restart, the server takes back the nodes its store says were live: each gets a session
+ * without a stream, holding the tasks the store says it runs. An agent that reconnects carries on
+ * where it was (run ids are derived from the store, so its reports still match); one that does not
+ * is lost after the usual silence, and its tasks go back to the queue.
+ */
+export function restoreSessions(cluster: ClusterContext): number {
+  let restored = 0;
+  for (const account of cluster.accounts.all()) {
+    for (const { pk: poolPk, doc: pool } of cluster.store.pools.all(account.name)) {
+      if (pool.state !== 'active') continue;
+      const sessions = new Map<string, NodeSession>();
+      for (const row of cluster.store.nodes.list(poolPk, { limit: 1_000_000 })) {
+        const node = JSON.parse(row.doc) as ComputeNode;
+        if (!LIVE.has(node.state)) continue;
+        const session = new NodeSession(account.name, poolPk, pool.id, node.id);
+        session.startTaskAttempt = (node['startTaskInfo'] as { retryCount?: number } | undefined)?.retryCount ?? 0;
+        sessions.set(node.id, session);
+        cluster.sessions.set(session.key, session);
+        restored++;
+      }
+      if (sessions.size === 0) continue;
+      for (const { pk: jobPk, doc: job } of cluster.store.jobs.onPool(account.name, pool.id)) {
+        for (const task of cluster.store.tasks.inStates(jobPk, ['preparing', 'running'])) {
+          const session = task.nodeInfo?.nodeId ? sessions.get(task.nodeInfo.nodeId) : undefined;
+          if (!session) continue;
+          session.tasks.set(runId({ kind: 'task', jobPk, taskId: task.id, attempt: taskAttempt(task) }), {
+            jobPk,
+            taskId: task.id,
+            slots: task.requiredSlots ?? 1,
+            sentAt: Date.now(),
+          });
+          session.jobsRun.add(jobPk);
+          if (task.state === 'running' && job.jobPreparationTask) session.preparedJobs.add(jobPk);
+        }
+      }
+    }
+  }
+  return restored;
+}
