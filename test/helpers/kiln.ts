@@ -24,8 +24,13 @@ export async function freePort(): Promise<number> {
   });
 }
 
+const tempDirs = new Set<string>();
+
+/** A fresh temporary directory, removed when the test process exits (tests may remove it earlier). */
 export function tempDir(prefix = 'kiln-test-'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tempDirs.add(dir);
+  return dir;
 }
 
 /** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
@@ -125,6 +130,7 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 // No test leaves a Kiln behind, even when it fails before its own cleanup.
 process.on('exit', () => {
   for (const child of running) killGroup(child, 'SIGKILL');
+  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
 });
 
 /** How many extent files (blob and block contents) a data directory holds. */
