@@ -1,6 +1,7 @@
 import { nodeToken, type TokenClaims } from '../auth/agentTokens.js';
 import type { AccountRegistry } from '../config/accounts.js';
 import type { BatchHooks } from '../domain/batch/context.js';
+import { expireJobs } from '../domain/batch/jobs/jobWallClock.js';
 import { countPoolNodes, newNodeDoc, newNodeId, nodeJoined, unplannedNodeJoining } from '../domain/batch/nodes/lifecycle.js';
 import type { BatchStore } from '../persistence/batch/store.js';
 import type { JoinRequest, JoinResponse, ReportsRequest } from '../protocol/agent/messages.js';
@@ -52,7 +53,10 @@ export class Cluster {
     this.lostAfterMs = opts.lostAfterMs ?? 10_000;
     const restored = restoreSessions(this.ctx);
     if (restored > 0) opts.log(`waiting for the agents of ${restored} node(s) to reconnect`);
-    this.monitor = setInterval(() => this.findLostNodes(), Math.min(1000, this.lostAfterMs / 4));
+    this.monitor = setInterval(() => {
+      this.findLostNodes();
+      this.expireJobs();
+    }, Math.min(1000, this.lostAfterMs / 4));
     this.monitor.unref();
   }
 
@@ -155,6 +159,17 @@ export class Cluster {
         this.opts.log(`cluster: losing node ${session.nodeId} failed: ${String(err)}`);
       }
       this.scheduler.kick(session.account);
+    }
+  }
+
+  /** Jobs past their maxWallClockTime end, as on Azure. */
+  private expireJobs(): void {
+    for (const account of this.opts.accounts.all()) {
+      try {
+        if (expireJobs(this.ctx.batch(account.name)) > 0) this.scheduler.kick(account.name);
+      } catch (err) {
+        this.opts.log(`cluster: ending jobs past their wall-clock time failed: ${String(err)}`);
+      }
     }
   }
 

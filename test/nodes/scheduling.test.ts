@@ -240,6 +240,23 @@ describe('the scheduler and job control on local pools', () => {
     await waitFor('the job to be disabled', async () => ((await client.job.get(waiting)).state === 'disabled' ? true : undefined));
   });
 
+  it('ends a job at its maxWallClockTime, with its running tasks', async () => {
+    const gate = uid('wall');
+    const jobId = await newJob(pools.main, { constraints: { maxWallClockTime: 'PT2S' } });
+    await client.task.add(jobId, { id: 'long', commandLine: gated(gate) });
+    await waitRunning(jobId, ['long']);
+    await waitFor('the pid', () => (pids(gate).length === 1 ? true : undefined));
+    const job = await waitFor('the job to end', async () => {
+      const j = await client.job.get(jobId);
+      return j.state === 'completed' ? j : undefined;
+    });
+    assert.equal(job.executionInfo?.terminateReason, 'MaxWallClockTimeExpiry');
+    assert.ok(Date.parse(String(job.executionInfo!.endTime)) - Date.parse(String(job.creationTime)) >= 2000);
+    const task = await waitForTask(client, jobId, 'long');
+    assert.equal(task.executionInfo?.failureInfo?.code, 'TaskEnded');
+    await waitFor('the process to die', () => (alive(pids(gate)[0]!) ? undefined : true));
+  });
+
   it('terminating a job ends its running tasks, kills their processes and runs its release task once per node', async () => {
     const gate = uid('term');
     const released = uid('released');

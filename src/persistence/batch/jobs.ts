@@ -6,6 +6,7 @@ import { EntityTable } from './entityTable.js';
 export class JobTable extends EntityTable<CloudJob> {
   private readonly deleteQ;
   private readonly byPoolQ;
+  private readonly timeLimitedQ;
 
   constructor(db: Db) {
     super(db, {
@@ -19,11 +20,20 @@ export class JobTable extends EntityTable<CloudJob> {
     });
     this.deleteQ = db.prepare(`DELETE FROM batch_jobs WHERE pk = ?`);
     this.byPoolQ = db.prepare(`SELECT pk, doc FROM batch_jobs WHERE account = ? AND pool_id = ?`);
+    this.timeLimitedQ = db.prepare(
+      `SELECT pk, doc FROM batch_jobs WHERE account = ? AND state IN ('active', 'disabling', 'disabled')
+       AND json_extract(doc, '$.constraints.maxWallClockTime') IS NOT NULL`,
+    );
   }
 
   /** Removes a job and, by cascade, its tasks. */
   deleteByPk(pk: number): void {
     this.deleteQ.run(pk);
+  }
+
+  /** Unfinished jobs with a maxWallClockTime constraint (the clock that ends them). */
+  timeLimited(account: string): { pk: number; doc: CloudJob }[] {
+    return (this.timeLimitedQ.all(account) as { pk: number; doc: string }[]).map((r) => ({ pk: r.pk, doc: JSON.parse(r.doc) as CloudJob }));
   }
 
   /** The jobs that run on a pool (the scheduler's view of a pool). */
