@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -157,4 +158,11 @@ export function gates(dir: () => string) {
     lines,
     pids: (name: string): number[] => lines(`${name}.pids`).map(Number),
   };
+}
+
+/** Stops a test's Kiln, checks it left no agent or task running, and removes its directories. */
+export async function stopKiln(kiln: KilnProcess, ...extraDirs: string[]): Promise<void> {
+  await kiln.stop();
+  assert.deepEqual(processesUnder(kiln.nodesDir), [], 'kiln stops every agent and task it started');
+  for (const dir of [kiln.dataDir, kiln.nodesDir, ...extraDirs]) fs.rmSync(dir, { recursive: true, force: true });
 }

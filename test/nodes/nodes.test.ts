@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import type { BatchServiceClient } from '@azure/batch';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { KILN_BIN, startKiln, tempDir, waitFor, type KilnProcess } from '../helpers/kiln.js';
-import { addPool, agentPids, alive, gates, nodeRoot, processesUnder, sharedTempDir, taskStdout, uid, vm, waitForNodes, waitForTask, waitForTasks } from './helpers.js';
+import { addPool, agentPids, alive, gates, nodeRoot, processesUnder, sharedTempDir, taskStdout, uid, vm, waitForNodes, waitForTask, waitForTasks, stopKiln } from './helpers.js';
 
 describe('compute nodes: loss, resize, node operations and pool deletion', () => {
   let kiln: KilnProcess;
@@ -18,12 +18,7 @@ describe('compute nodes: loss, resize, node operations and pool deletion', () =>
     dir = sharedTempDir('kiln-nodes-test-');
   });
 
-  after(async () => {
-    const nodesDir = kiln.nodesDir;
-    await kiln.stop();
-    assert.deepEqual(processesUnder(nodesDir), [], 'kiln stops every agent and task it started');
-    for (const d of [kiln.dataDir, nodesDir, dir]) fs.rmSync(d, { recursive: true, force: true });
-  });
+  after(() => stopKiln(kiln, dir));
 
   const { gated, open, pids, lines } = gates(() => dir);
   const newJob = async (poolId: string) => {

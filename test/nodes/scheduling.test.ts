@@ -4,7 +4,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { BatchServiceClient } from '@azure/batch';
 import { startKiln, waitFor, type KilnProcess } from '../helpers/kiln.js';
-import { addPool, alive, gates, processesUnder, sharedTempDir, uid, vm, waitForNodes, waitForTask, waitForTasks, waitingReason } from './helpers.js';
+import { addPool, alive, gates, processesUnder, sharedTempDir, uid, vm, waitForNodes, waitForTask, waitForTasks, waitingReason, stopKiln } from './helpers.js';
 
 describe('the scheduler and job control on local pools', () => {
   let kiln: KilnProcess;
@@ -24,12 +24,7 @@ describe('the scheduler and job control on local pools', () => {
     ]);
   });
 
-  after(async () => {
-    const nodesDir = kiln.nodesDir;
-    await kiln.stop();
-    assert.deepEqual(processesUnder(nodesDir), [], 'kiln stops every agent and task it started');
-    for (const d of [kiln.dataDir, nodesDir, dir]) fs.rmSync(d, { recursive: true, force: true });
-  });
+  after(() => stopKiln(kiln, dir));
 
   const { gated, open, pids, lines } = gates(() => dir);
   const newJob = async (poolId: string, extra: Record<string, unknown> = {}) => {

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import type { BatchServiceClient } from '@azure/batch';
 import { BlobSASPermissions, ContainerSASPermissions } from '@azure/storage-blob';
 import { startKiln, waitFor, type KilnProcess } from '../helpers/kiln.js';
-import { addPool, admin, nodeRoot, processesUnder, taskStdout, uid, vm, waitForNodes, waitForTask, waitingReason } from './helpers.js';
+import { addPool, admin, nodeRoot, taskStdout, uid, vm, waitForNodes, waitForTask, waitingReason, stopKiln } from './helpers.js';
 
 describe('start tasks on local pools', () => {
   let kiln: KilnProcess;
@@ -29,13 +29,7 @@ describe('start tasks on local pools', () => {
     containerUrl = await container.generateSasUrl({ permissions: ContainerSASPermissions.parse('rl'), expiresOn: new Date(Date.now() + 3600_000) });
   });
 
-  after(async () => {
-    const nodesDir = kiln.nodesDir;
-    await kiln.stop();
-    assert.deepEqual(processesUnder(nodesDir), [], 'kiln stops every agent and task it started');
-    fs.rmSync(kiln.dataDir, { recursive: true, force: true });
-    fs.rmSync(nodesDir, { recursive: true, force: true });
-  });
+  after(() => stopKiln(kiln));
 
   it('downloads a blob by SAS URL into the start task directory, copies it to the shared directory, and tasks read it', async () => {
     const poolId = uid('Pool-Start');

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import type { BatchServiceClient } from '@azure/batch';
 import { BlobSASPermissions, ContainerSASPermissions, type ContainerClient } from '@azure/storage-blob';
 import { startKiln, tempDir, waitFor, type KilnProcess } from '../helpers/kiln.js';
-import { addPool, admin, alive, nodeRoot, nonAdmin, processesUnder, sharedTempDir, taskFile, taskFileOnDisk, taskStdout, uid, waitForNodes, waitForTask } from './helpers.js';
+import { addPool, admin, alive, nodeRoot, nonAdmin, sharedTempDir, taskFile, taskFileOnDisk, taskStdout, uid, waitForNodes, waitForTask, stopKiln } from './helpers.js';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -23,12 +23,7 @@ describe('tasks on a local pool', () => {
     nodeIds = (await addPool(client, poolId, 2, { taskSlotsPerNode: 2 })).map((n) => n.id!);
   });
 
-  after(async () => {
-    const nodesDir = kiln.nodesDir;
-    await kiln.stop();
-    assert.deepEqual(processesUnder(nodesDir), [], 'kiln stops every agent and task it started');
-    for (const dir of [kiln.dataDir, nodesDir, scratch]) fs.rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => stopKiln(kiln, scratch));
 
   const newJob = async (extra: Record<string, unknown> = {}) => {
     const id = uid('job');

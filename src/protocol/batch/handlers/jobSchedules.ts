@@ -7,16 +7,12 @@ import { patchJobSchedule, updateJobSchedule } from '../../../domain/batch/jobSc
 import type { Json } from '../../../domain/batch/schema/validate.js';
 import { created, resourceHeaders, sendEntity, type Call, type Handler } from '../call.js';
 import { checkConditions, conditionsFor } from '../conditions.js';
-import type { FilterFields } from '../odata/filter.js';
+import { ENTITY_FIELDS, type FilterFields } from '../odata/filter.js';
 import { listBody, nextLink, pageOf, readExpand, readSelect, render } from '../odata/listing.js';
 import { listJobs } from './jobs.js';
 
 export const JOB_SCHEDULE_FIELDS: FilterFields = {
-  id: { type: 'id', column: 'id_key' },
-  state: { type: 'enum', column: 'state' },
-  stateTransitionTime: { type: 'datetime', column: 'state_transition_time' },
-  creationTime: { type: 'datetime', column: 'creation_time' },
-  lastModified: { type: 'datetime', column: 'last_modified' },
+  ...ENTITY_FIELDS,
   displayName: { type: 'string' },
   'executionInfo/endTime': { type: 'datetime' },
   'jobSpecification/poolInfo/poolId': { type: 'id' },

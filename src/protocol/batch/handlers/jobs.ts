@@ -9,15 +9,11 @@ import { patchJob, updateJob } from '../../../domain/batch/jobs/updateJob.js';
 import type { Json } from '../../../domain/batch/schema/validate.js';
 import { created, resourceHeaders, sendEntity, type Call, type Handler } from '../call.js';
 import { checkConditions, conditionsFor } from '../conditions.js';
-import type { FilterFields } from '../odata/filter.js';
+import { ENTITY_FIELDS, type FilterFields } from '../odata/filter.js';
 import { listBody, nextLink, pageInMemory, pageOf, readExpand, readSelect, render } from '../odata/listing.js';
 
 export const JOB_FIELDS: FilterFields = {
-  id: { type: 'id', column: 'id_key' },
-  state: { type: 'enum', column: 'state' },
-  stateTransitionTime: { type: 'datetime', column: 'state_transition_time' },
-  creationTime: { type: 'datetime', column: 'creation_time' },
-  lastModified: { type: 'datetime', column: 'last_modified' },
+  ...ENTITY_FIELDS,
   priority: { type: 'number' },
   displayName: { type: 'string' },
   'executionInfo/startTime': { type: 'datetime' },

@@ -8,15 +8,11 @@ import { removeNodes } from '../../../domain/batch/nodes/nodeOperations.js';
 import type { Json } from '../../../domain/batch/schema/validate.js';
 import { created, resourceHeaders, sendEntity, type Handler } from '../call.js';
 import { checkConditions, conditionsFor } from '../conditions.js';
-import type { FilterFields } from '../odata/filter.js';
+import { ENTITY_FIELDS, type FilterFields } from '../odata/filter.js';
 import { listBody, nextLink, pageOf, readExpand, readSelect, render } from '../odata/listing.js';
 
 export const POOL_FIELDS: FilterFields = {
-  id: { type: 'id', column: 'id_key' },
-  state: { type: 'enum', column: 'state' },
-  stateTransitionTime: { type: 'datetime', column: 'state_transition_time' },
-  creationTime: { type: 'datetime', column: 'creation_time' },
-  lastModified: { type: 'datetime', column: 'last_modified' },
+  ...ENTITY_FIELDS,
   allocationState: { type: 'enum' },
   allocationStateTransitionTime: { type: 'datetime' },
   enableAutoScale: { type: 'boolean' },

@@ -10,16 +10,12 @@ import { terminateTask } from '../../../domain/batch/tasks/terminateTask.js';
 import { updateTask } from '../../../domain/batch/tasks/updateTask.js';
 import { created, resourceHeaders, sendEntity, type Handler } from '../call.js';
 import { conditionsFor } from '../conditions.js';
-import type { FilterFields } from '../odata/filter.js';
+import { ENTITY_FIELDS, type FilterFields } from '../odata/filter.js';
 import { listBody, nextLink, pageOf, readExpand, readSelect, render } from '../odata/listing.js';
 import { httpDate } from '../respond.js';
 
 export const TASK_FIELDS: FilterFields = {
-  id: { type: 'id', column: 'id_key' },
-  state: { type: 'enum', column: 'state' },
-  stateTransitionTime: { type: 'datetime', column: 'state_transition_time' },
-  creationTime: { type: 'datetime', column: 'creation_time' },
-  lastModified: { type: 'datetime', column: 'last_modified' },
+  ...ENTITY_FIELDS,
   displayName: { type: 'string' },
   commandLine: { type: 'string' },
   requiredSlots: { type: 'number' },

@@ -158,6 +158,15 @@ export interface FilterField {
 }
 export type FilterFields = Record<string, FilterField>;
 
+/** The properties every stored entity filters on through its indexed columns. */
+export const ENTITY_FIELDS: FilterFields = {
+  id: { type: 'id', column: 'id_key' },
+  state: { type: 'enum', column: 'state' },
+  stateTransitionTime: { type: 'datetime', column: 'state_transition_time' },
+  creationTime: { type: 'datetime', column: 'creation_time' },
+  lastModified: { type: 'datetime', column: 'last_modified' },
+};
+
 function readPath(doc: Record<string, unknown>, path: string): unknown {
   let v: unknown = doc;
   for (const part of path.split('/')) {
