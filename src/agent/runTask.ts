@@ -102,7 +102,18 @@ export function runTask(node: NodeIdentity, layout: NodeLayout, dirs: TaskDirs, 
       { jobId: spec.jobId, taskId: spec.taskId, userName: user.userName, userIdentity: spec.userIdentity, jobPreparation: spec.jobPreparation },
       spec.environmentSettings,
     );
-    running = runProcess({ argv, cwd: dirs.workingDir, env, stdoutFile: dirs.stdoutFile, stderrFile: dirs.stderrFile, uid: user.uid, gid: user.gid, maxWallClockMs: spec.maxWallClockMs });
+    const stdout = fs.openSync(dirs.stdoutFile, 'w');
+    const stderr = fs.openSync(dirs.stderrFile, 'w');
+    if (user.uid !== undefined) {
+      fs.fchownSync(stdout, user.uid, user.gid ?? user.uid);
+      fs.fchownSync(stderr, user.uid, user.gid ?? user.uid);
+    }
+    try {
+      running = runProcess({ argv, cwd: dirs.workingDir, env, stdout, stderr, uid: user.uid, gid: user.gid, maxWallClockMs: spec.maxWallClockMs });
+    } finally {
+      fs.closeSync(stdout);
+      fs.closeSync(stderr);
+    }
     const outcome = await running.done;
     let result: TaskRunResult;
     if (outcome.launchError) {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { DEFAULT_BATCH_PORT, DEFAULT_BLOB_PORT, defaultDataDir, defaultNodesDir, parsePort, resolveAccounts, type KilnConfig } from '../config/config.js';
 import { startKiln } from '../server/kiln.js';
+import { DEFAULT_NODE_LOST_AFTER_MS, nodeTimings } from '../config/timings.js';
 
 interface UpOptions {
   host: string;
@@ -9,6 +10,7 @@ interface UpOptions {
   data: string;
   nodesDir?: string;
   account: string[];
+  nodeLostAfter: string;
 }
 
 export function connectionString(accountName: string, keyBase64: string, blobUrl: string): string {
@@ -24,6 +26,7 @@ export function registerUp(program: Command): void {
     .option('--batch-port <port>', 'Batch service port (env KILN_BATCH_PORT)', process.env.KILN_BATCH_PORT ?? String(DEFAULT_BATCH_PORT))
     .option('--data <dir>', 'data directory (env KILN_DATA)', process.env.KILN_DATA ?? defaultDataDir())
     .option('--nodes-dir <dir>', "local nodes' root directories (env KILN_NODES_DIR; default: DATA/nodes, or /var/lib/kiln/nodes/… as root)", process.env.KILN_NODES_DIR)
+    .option('--node-lost-after <ms>', 'a node not heard from for this long is lost and its tasks requeued; heartbeats and agent cut-off follow from it (env KILN_NODE_LOST_AFTER_MS)', process.env.KILN_NODE_LOST_AFTER_MS ?? String(DEFAULT_NODE_LOST_AFTER_MS))
     .option(
       '--account <name:base64key>',
       'an account, repeatable (env KILN_ACCOUNTS, separated by ";"); default devstoreaccount1 with the development key',
@@ -39,6 +42,7 @@ export function registerUp(program: Command): void {
         dataDir: opts.data,
         nodesDir: opts.nodesDir ?? defaultNodesDir(opts.data),
         accounts: resolveAccounts(opts.account),
+        timings: nodeTimings(Number(opts.nodeLostAfter)),
       };
       const kiln = await startKiln(config);
       const lines = [

@@ -1,5 +1,6 @@
 import { nodeToken, type TokenClaims } from '../auth/agentTokens.js';
 import type { AccountRegistry } from '../config/accounts.js';
+import { nodeTimings, type NodeTimings } from '../config/timings.js';
 import type { BatchHooks } from '../domain/batch/context.js';
 import { expireJobs } from '../domain/batch/jobs/jobWallClock.js';
 import { countPoolNodes, newNodeDoc, newNodeId, nodeJoined, unplannedNodeJoining } from '../domain/batch/nodes/lifecycle.js';
@@ -16,9 +17,6 @@ import { applyReports } from './reports.js';
 import { runId } from './runs.js';
 import { NodeSession, type CommandSink } from './session.js';
 
-/** The server writes an empty line this often on idle command streams, so dead connections surface. */
-export const HEARTBEAT_MS = 5000;
-
 export class AgentApiError extends Error {
   constructor(readonly status: number, message: string) {
     super(message);
@@ -31,8 +29,8 @@ export interface ClusterOptions {
   batchUrl: string;
   blobAccountUrl: (account: string) => string;
   log: (m: string) => void;
-  /** A node not heard from (heartbeat, report, a new stream) for this long is lost. */
-  lostAfterMs?: number;
+  /** Heartbeats and node loss; nodeTimings() when not given. */
+  timings?: NodeTimings;
 }
 
 /**
@@ -43,20 +41,20 @@ export class Cluster {
   readonly ctx: ClusterContext;
   readonly scheduler: Scheduler;
   readonly files: FileRequests;
-  private readonly lostAfterMs: number;
+  readonly timings: NodeTimings;
   private readonly monitor: NodeJS.Timeout;
 
   constructor(private readonly opts: ClusterOptions) {
-    this.ctx = new ClusterContext(opts.store, opts.accounts, opts.blobAccountUrl, opts.batchUrl, opts.log);
+    this.timings = opts.timings ?? nodeTimings();
+    this.ctx = new ClusterContext(opts.store, opts.accounts, opts.blobAccountUrl, opts.batchUrl, opts.log, this.timings);
     this.scheduler = new Scheduler(this.ctx);
     this.files = new FileRequests(this.ctx);
-    this.lostAfterMs = opts.lostAfterMs ?? 10_000;
     const restored = restoreSessions(this.ctx);
     if (restored > 0) opts.log(`waiting for the agents of ${restored} node(s) to reconnect`);
     this.monitor = setInterval(() => {
       this.findLostNodes();
       this.expireJobs();
-    }, Math.min(1000, this.lostAfterMs / 4));
+    }, Math.min(1000, this.timings.lostAfterMs / 4));
     this.monitor.unref();
   }
 
@@ -116,7 +114,8 @@ export class Cluster {
       nodeToken: nodeToken(account, session.poolId, session.nodeId),
       accountName: account.name,
       accountUrl: `${this.opts.batchUrl}/`,
-      heartbeatMs: HEARTBEAT_MS,
+      heartbeatMs: this.timings.heartbeatMs,
+      cutOffMs: this.timings.agentCutOffMs,
     };
   }
 
@@ -151,7 +150,7 @@ export class Cluster {
   private findLostNodes(): void {
     const now = Date.now();
     for (const session of [...this.ctx.sessions.values()]) {
-      if (now - session.lastSeen < this.lostAfterMs) continue;
+      if (now - session.lastSeen < this.timings.lostAfterMs) continue;
       this.opts.log(`node ${session.nodeId} of pool ${session.poolId} stopped answering: its tasks go back to the queue`);
       try {
         loseNode(this.ctx, session);

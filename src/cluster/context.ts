@@ -1,4 +1,5 @@
 import type { AccountRegistry } from '../config/accounts.js';
+import type { NodeTimings } from '../config/timings.js';
 import type { BatchContext, BatchHooks } from '../domain/batch/context.js';
 import { onJobEnded } from './nodeEvents.js';
 import type { BatchStore } from '../persistence/batch/store.js';
@@ -15,6 +16,7 @@ export class ClusterContext {
     private readonly blobAccountUrl: (account: string) => string,
     private readonly batchUrl: string,
     readonly log: (message: string) => void,
+    readonly timings: NodeTimings,
   ) {}
 
   /** A node's URL in the Batch API, as tasks' nodeInfo and the job status lists give it. */

@@ -3,9 +3,7 @@ import type { NodeSession } from './session.js';
 import { releaseTask } from './taskRuns.js';
 
 // A command may be in flight for a moment, and a finished run's report may be on its way: only a
-// run missing from two heartbeats, well after it was sent, is taken for lost.
-const GRACE_MS = 10_000;
-const CONFIRM_MS = 4_000;
+// run missing from two heartbeats, well after it was sent, is taken for lost (config/timings.ts).
 
 /**
  * Compares what a node's heartbeat says it runs with what the server gave it. A task whose command
@@ -15,15 +13,16 @@ const CONFIRM_MS = 4_000;
 export function requeueLostRuns(cluster: ClusterContext, session: NodeSession, running: string[]): boolean {
   const listed = new Set(running);
   const now = Date.now();
+  const { lostRunGraceMs, lostRunConfirmMs } = cluster.timings;
   const lost: string[] = [];
   for (const [id, task] of session.tasks) {
-    if (listed.has(id) || now - task.sentAt < GRACE_MS) {
+    if (listed.has(id) || now - task.sentAt < lostRunGraceMs) {
       session.unconfirmed.delete(id);
       continue;
     }
     const since = session.unconfirmed.get(id);
     if (since === undefined) session.unconfirmed.set(id, now);
-    else if (now - since >= CONFIRM_MS) lost.push(id);
+    else if (now - since >= lostRunConfirmMs) lost.push(id);
   }
   if (lost.length === 0) return false;
   const ctx = cluster.batch(session.account);

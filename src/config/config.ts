@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { type Account, devAccount, parseAccountSpec } from './accounts.js';
+import type { NodeTimings } from './timings.js';
 
 export interface KilnConfig {
   host: string;
@@ -11,6 +12,8 @@ export interface KilnConfig {
   /** Root directories of local nodes (AZ_BATCH_NODE_ROOT_DIR of each). */
   nodesDir: string;
   accounts: Account[];
+  /** Heartbeats and node-loss timeouts; nodeTimings() when not given. */
+  timings?: NodeTimings;
 }
 
 export const DEFAULT_BLOB_PORT = 10000;

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { splitCommandLine } from '../../src/agent/exec/commandLine.js';
-import { runProcess } from '../../src/agent/exec/runProcess.js';
+import { runProcess, type ProcessSpec } from '../../src/agent/exec/runProcess.js';
 import { tempDir, waitFor } from '../helpers/kiln.js';
 
 describe('command lines are split like a shell splits words, never expanded', () => {
@@ -26,14 +26,23 @@ describe('command lines are split like a shell splits words, never expanded', ()
 describe('task processes', () => {
   const dir = tempDir('kiln-exec-');
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const files = (name: string) => ({ stdoutFile: path.join(dir, `${name}.out`), stderrFile: path.join(dir, `${name}.err`) });
+  /** runProcess with stdout and stderr going to NAME.out and NAME.err in the test directory. */
+  const run = (name: string, spec: Omit<ProcessSpec, 'stdout' | 'stderr'>) => {
+    const stdout = fs.openSync(path.join(dir, `${name}.out`), 'w');
+    const stderr = fs.openSync(path.join(dir, `${name}.err`), 'w');
+    try {
+      return runProcess({ ...spec, stdout, stderr });
+    } finally {
+      fs.closeSync(stdout);
+      fs.closeSync(stderr);
+    }
+  };
 
   it('runs in its directory with exactly the given environment, output to files', async () => {
-    const outcome = await runProcess({
+    const outcome = await run('env', {
       argv: ['/bin/sh', '-c', 'pwd; echo "$GREETING"; echo oops >&2; exit 3'],
       cwd: dir,
       env: { GREETING: 'hello', PATH: '/usr/bin:/bin' },
-      ...files('env'),
     }).done;
     assert.equal(outcome.exitCode, 3);
     assert.equal(outcome.timedOut, false);
@@ -43,12 +52,11 @@ describe('task processes', () => {
 
   it('kills the whole process group at the wall-clock limit', async () => {
     const pidFile = path.join(dir, 'grandchild.pid');
-    const outcome = await runProcess({
+    const outcome = await run('timeout', {
       argv: ['/bin/sh', '-c', `sleep 60 & echo $! > ${pidFile}; wait`],
       cwd: dir,
       env: { PATH: '/usr/bin:/bin' },
       maxWallClockMs: 300,
-      ...files('timeout'),
     }).done;
     assert.equal(outcome.timedOut, true);
     assert.equal(outcome.signal, 'SIGKILL');
@@ -64,7 +72,7 @@ describe('task processes', () => {
   });
 
   it('reports a program that cannot be started', async () => {
-    const outcome = await runProcess({ argv: ['/no/such/program'], cwd: dir, env: {}, ...files('missing') }).done;
+    const outcome = await run('missing', { argv: ['/no/such/program'], cwd: dir, env: {} }).done;
     assert.equal(outcome.exitCode, undefined);
     assert.match(String(outcome.launchError), /ENOENT/);
   });

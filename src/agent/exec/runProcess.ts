@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
-import fs from 'node:fs';
 
 export interface ProcessSpec {
   argv: string[];
   cwd: string;
   env: Record<string, string>;
-  stdoutFile: string;
-  stderrFile: string;
+  /** Open descriptors for the task's stdout.txt and stderr.txt, owned by the caller (runTask opens them safely). */
+  stdout: number;
+  stderr: number;
   /** Run as this OS user; undefined = the agent's own user. */
   uid?: number;
   gid?: number;
@@ -47,12 +47,7 @@ const killGroup = (pid: number | undefined): void => {
  */
 export function runProcess(spec: ProcessSpec): RunningProcess {
   const startTime = Date.now();
-  const stdout = fs.openSync(spec.stdoutFile, 'w');
-  const stderr = fs.openSync(spec.stderrFile, 'w');
-  if (spec.uid !== undefined) {
-    fs.fchownSync(stdout, spec.uid, spec.gid ?? spec.uid);
-    fs.fchownSync(stderr, spec.uid, spec.gid ?? spec.uid);
-  }
+  const { stdout, stderr } = spec;
   let timedOut = false;
   const child = spawn(spec.argv[0]!, spec.argv.slice(1), {
     cwd: spec.cwd,
@@ -62,8 +57,6 @@ export function runProcess(spec: ProcessSpec): RunningProcess {
     uid: spec.uid,
     gid: spec.gid,
   });
-  fs.closeSync(stdout);
-  fs.closeSync(stderr);
   const timer =
     spec.maxWallClockMs !== undefined
       ? setTimeout(() => {

@@ -27,6 +27,8 @@ export interface JoinResponse {
   accountUrl: string;
   /** The command stream carries an empty line at least this often; silence longer means it died. */
   heartbeatMs: number;
+  /** An agent that has not reached the server for this long stops its runs: the server is about to requeue them. */
+  cutOffMs: number;
 }
 
 /** A unit of work; `runId` names one attempt, so a report for an attempt the server gave up on is ignored. */

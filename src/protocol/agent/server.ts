@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { verifyAgentToken, type TokenClaims } from '../../auth/agentTokens.js';
-import { AgentApiError, HEARTBEAT_MS, type Cluster } from '../../cluster/cluster.js';
+import { AgentApiError, type Cluster } from '../../cluster/cluster.js';
 import type { AccountRegistry } from '../../config/accounts.js';
 import { AGENT_PREFIX, FILE_RESULT_HEADER, type FileResult, type JoinRequest, type ReportsRequest } from './messages.js';
 
@@ -41,7 +41,7 @@ function openStream(cluster: Cluster, claims: TokenClaims, res: ServerResponse):
   for (const line of early) res.write(line);
   early = undefined;
   res.socket?.setNoDelay(true);
-  const heartbeat = setInterval(() => res.write('\n'), HEARTBEAT_MS);
+  const heartbeat = setInterval(() => res.write('\n'), cluster.timings.heartbeatMs);
   void closed.then(() => clearInterval(heartbeat));
 }
 
