@@ -13,17 +13,21 @@ import {
 } from '../protocol/agent/messages.js';
 import type { NodeIdentity } from './environment.js';
 import { answerFileCommand } from './files.js';
-import { killLeftoverTasks, NodeLayout, type TaskDirs } from './layout.js';
+import { removeTree } from './fs/pinnedDir.js';
+import { closeNodeRuns, killNodeRuns } from './exec/containment.js';
+import { NodeLayout, type TaskDirs } from './layout.js';
 import { TaskDirRetention } from './retention.js';
 import { runTask, type TaskRun } from './runTask.js';
-import { canSeparateUsers } from './users.js';
+import { ServerContact } from './serverContact.js';
+import { admitPoolOnly, canSeparateUsers, releaseNodeUsers, removeLeftoverTaskUsers } from './users.js';
 
 export interface AgentOptions {
   batchUrl: string;
   poolId: string;
   joinToken: string;
   rootDir: string;
-  nodeId?: string;
+  /** The node token of a node the server created for this agent (kiln up's local nodes), for its first join. */
+  nodeToken?: string;
   isDedicated?: boolean;
   log?: (message: string) => void;
 }
@@ -33,6 +37,23 @@ class HttpError extends Error {
     super(message);
   }
 }
+
+/** The report for a run the agent could not start or follow: a server error, as Azure's node agent reports its own. */
+const agentFailed = (runId: string, err: unknown): AgentReport => ({
+  type: 'completed',
+  runId,
+  result: {
+    startTime: new Date().toISOString(),
+    endTime: new Date().toISOString(),
+    result: 'failure',
+    failureInfo: { category: 'servererror', code: 'NodeAgentError', message: String(err) },
+    preProcessingError: true,
+    fileUploadError: false,
+  },
+});
+
+/** How long a call may take before the agent has a session (and its cut-off) to go by. */
+const CALL_TIMEOUT_MS = 30_000;
 
 const backoff = (attempt: number) => new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** attempt)));
 
@@ -48,6 +69,11 @@ export class NodeAgent {
   private readonly outbox: AgentReport[] = [];
   private flushing: Promise<void> | undefined;
   private session: JoinResponse | undefined;
+  /** This session's reach of the server, and what aborts its calls when the agent is cut off. */
+  private contact: ServerContact | undefined;
+  private connection = new AbortController();
+  /** Runs stopped because the agent was cut off: the server requeues them, their reports would only confuse it. */
+  private readonly dropped = new Set<string>();
   private stopped = false;
   private readonly log: (m: string) => void;
 
@@ -61,13 +87,27 @@ export class NodeAgent {
   async run(): Promise<void> {
     while (!this.stopped) {
       this.layout.prepare();
-      killLeftoverTasks(this.layout);
+      // What an earlier agent of this node left running, however it ended, goes before anything runs.
+      killNodeRuns(this.opts.rootDir);
+      removeLeftoverTaskUsers(this.opts.rootDir);
       this.retention.load();
       this.session = await this.join();
       this.log(`node ${this.session.nodeId} joined pool ${this.opts.poolId}`);
+      try {
+        admitPoolOnly({ accountName: this.session.accountName, poolId: this.opts.poolId }, this.opts.rootDir);
+      } catch (err) {
+        // Its tasks fail on their own (their user cannot be made either); the agent goes on.
+        this.log(`the node directory could not be given to the pool's users: ${String(err)}`);
+      }
       const next = await this.serve();
       this.killAll();
-      if (next === 'leave') return;
+      if (next === 'leave') {
+        // The node leaves its pool: the users it made for the pool go with it, once its runs are over.
+        await Promise.allSettled([...this.runs.values()].map((run) => run.done));
+        releaseNodeUsers(this.opts.rootDir);
+        closeNodeRuns(this.opts.rootDir);
+        return;
+      }
       if (next === 'reimage') fs.rmSync(this.opts.rootDir, { recursive: true, force: true });
     }
   }
@@ -76,20 +116,24 @@ export class NodeAgent {
     this.stopped = true;
     this.retention.stop();
     this.killAll();
+    this.contact?.stop();
+    this.connection.abort();
+    closeNodeRuns(this.opts.rootDir);
   }
 
   private async join(): Promise<JoinResponse> {
+    // A first join lets the server pick the node; a rejoin (after a reboot or reimage, or when the
+    // server lost or forgot this node) proves it is the same node with its current session's token.
+    const nodeToken = this.session?.nodeToken ?? this.opts.nodeToken;
     const body: JoinRequest = {
-      nodeId: this.opts.nodeId,
+      ...(nodeToken !== undefined ? { nodeToken } : {}),
       hostname: os.hostname(),
       isDedicated: this.opts.isDedicated ?? true,
       canSeparateUsers: canSeparateUsers(),
     };
     for (let attempt = 0; ; attempt++) {
       try {
-        const joined = await this.call<JoinResponse>('POST', `/pools/${encodeURIComponent(this.opts.poolId)}/nodes`, this.opts.joinToken, body);
-        this.opts.nodeId = joined.nodeId;
-        return joined;
+        return await this.call<JoinResponse>('POST', `/pools/${encodeURIComponent(this.opts.poolId)}/nodes`, this.opts.joinToken, body);
       } catch (err) {
         if (err instanceof HttpError && err.status < 500) throw err;
         await backoff(attempt);
@@ -102,6 +146,8 @@ export class NodeAgent {
     // The server hears from the node at least this often, even when it has nothing to report: an
     // open command stream alone does not show the agent is alive.
     const session = this.session!;
+    this.connection = new AbortController();
+    this.contact = new ServerContact(session.cutOffMs, () => this.cutOff());
     const heartbeat = setInterval(() => {
       const beat: ReportsRequest = { reports: [], running: [...this.runs.keys()] };
       void this.call('POST', `/nodes/${session.nodeId}/reports`, session.nodeToken, beat).catch(() => undefined);
@@ -110,16 +156,33 @@ export class NodeAgent {
       return await this.serveCommands();
     } finally {
       clearInterval(heartbeat);
+      this.contact.stop();
     }
+  }
+
+  /**
+   * No call has reached the server for cutOffMs: it is about to count this node lost and requeue
+   * its runs, so they stop here first, unreported, and the agent joins again when it can.
+   */
+  private cutOff(): void {
+    this.log(`no answer from the server for ${this.session?.cutOffMs} ms: stopping ${this.runs.size} run(s) and joining again`);
+    for (const [runId, run] of this.runs) {
+      this.dropped.add(runId);
+      run.kill();
+    }
+    for (let i = this.outbox.length - 1; i >= 0; i--) if (this.dropped.has(this.outbox[i]!.runId)) this.outbox.splice(i, 1);
+    this.connection.abort();
   }
 
   private async serveCommands(): Promise<'reboot' | 'reimage' | 'leave'> {
     for (let failures = 0; !this.stopped; ) {
+      if (this.contact?.cutOff) return 'reboot';
       const session = this.session!;
       let response: Response;
       try {
         response = await fetch(`${this.opts.batchUrl.replace(/\/$/, '')}${AGENT_PREFIX}/nodes/${session.nodeId}/commands`, {
           headers: { authorization: `Bearer ${session.nodeToken}` },
+          signal: this.connection.signal,
         });
       } catch {
         await backoff(failures++);
@@ -185,7 +248,12 @@ export class NodeAgent {
         void this.answerFiles(command);
         return undefined;
       case 'removeTaskDirs':
-        fs.rmSync(command.taskId ? this.layout.task(command.jobId, command.taskId).taskDir : this.layout.jobDir(command.jobId), { recursive: true, force: true });
+        try {
+          // Tasks' files are removed without following any link they left there.
+          removeTree(command.taskId ? this.layout.task(command.jobId, command.taskId).taskDir : this.layout.jobDir(command.jobId));
+        } catch (err) {
+          this.log(`removing the directories of job ${command.jobId} failed: ${String(err)}`);
+        }
         return undefined;
       default:
         return command.type;
@@ -205,47 +273,44 @@ export class NodeAgent {
     }
   }
 
+  /** Starts a run; whatever goes wrong fails that run (reported), never the agent. */
   private start(command: TaskCommand): void {
-    const session = this.session!;
-    const node: NodeIdentity = {
-      accountName: session.accountName,
-      accountUrl: session.accountUrl,
-      poolId: this.opts.poolId,
-      nodeId: session.nodeId,
-      isDedicated: this.opts.isDedicated ?? true,
-    };
-    const jobPreparation = command.kind === 'task' && command.jobId && fs.existsSync(this.layout.jobPreparation(command.jobId).taskDir)
-      ? this.layout.jobPreparation(command.jobId)
-      : undefined;
-    const dirs = this.dirsFor(command);
-    if (command.kind === 'task') this.retention.cancel(dirs.taskDir);
-    const run = runTask(node, this.layout, dirs, { ...command, jobPreparation });
+    let run: TaskRun;
+    let dirs: TaskDirs;
+    try {
+      const session = this.session!;
+      const node: NodeIdentity = {
+        accountName: session.accountName,
+        accountUrl: session.accountUrl,
+        poolId: this.opts.poolId,
+        nodeId: session.nodeId,
+        isDedicated: this.opts.isDedicated ?? true,
+      };
+      const jobPreparation = command.kind === 'task' && command.jobId && fs.existsSync(this.layout.jobPreparation(command.jobId).taskDir)
+        ? this.layout.jobPreparation(command.jobId)
+        : undefined;
+      dirs = this.dirsFor(command);
+      if (command.kind === 'task') this.retention.cancel(dirs.taskDir);
+      run = runTask(node, this.layout, dirs, { ...command, jobPreparation });
+    } catch (err) {
+      this.report(agentFailed(command.runId, err));
+      return;
+    }
     this.runs.set(command.runId, run);
     if (command.kind === 'task' && command.retentionMs !== undefined) {
       const retentionMs = command.retentionMs;
-      void run.done.then(() => this.retention.retain(dirs.taskDir, retentionMs));
+      const taskDir = dirs.taskDir;
+      void run.done.then(() => this.retention.retain(taskDir, retentionMs)).catch((err: unknown) => this.log(`keeping ${taskDir} failed: ${String(err)}`));
     }
     run.done
       .then((result) => this.report({ type: 'completed', runId: command.runId, result }))
-      .catch((err: unknown) =>
-        this.report({
-          type: 'completed',
-          runId: command.runId,
-          result: {
-            startTime: new Date().toISOString(),
-            endTime: new Date().toISOString(),
-            result: 'failure',
-            failureInfo: { category: 'servererror', code: 'NodeAgentError', message: String(err) },
-            preProcessingError: true,
-            fileUploadError: false,
-          },
-        }),
-      )
+      .catch((err: unknown) => this.report(agentFailed(command.runId, err)))
       .finally(() => this.runs.delete(command.runId));
   }
 
   /** Queues a report; reports go out in batches, one request at a time. */
   private report(report: AgentReport): void {
+    if (this.dropped.delete(report.runId)) return;
     this.outbox.push(report);
     this.flushing ??= this.flush().finally(() => (this.flushing = undefined));
   }
@@ -270,9 +335,10 @@ export class NodeAgent {
 
   /** File API requests: the result in a header, a file's bytes as the body, straight to the server. */
   private async answerFiles(command: FileCommand): Promise<void> {
+    // answerFileCommand never throws; nothing here may reject either (it runs unawaited).
     const { result, body, length } = answerFileCommand(this.layout, command);
-    const session = this.session!;
     try {
+      const session = this.session!;
       const response = await fetch(`${this.opts.batchUrl.replace(/\/$/, '')}${AGENT_PREFIX}/nodes/${session.nodeId}/files/${command.requestId}`, {
         method: 'POST',
         // A known length, not chunked: the server's copy of the answer ends with its last byte, not
@@ -297,13 +363,17 @@ export class NodeAgent {
   }
 
   private async call<T>(method: string, path: string, token: string, body?: unknown): Promise<T> {
+    const sentAt = Date.now();
     const response = await fetch(`${this.opts.batchUrl.replace(/\/$/, '')}${AGENT_PREFIX}${path}`, {
       method,
       headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
       body: body ? JSON.stringify(body) : undefined,
+      // A server that stopped answering (but still accepts connections) must not hold calls forever.
+      signal: AbortSignal.timeout(this.session?.cutOffMs ?? CALL_TIMEOUT_MS),
     });
     const text = await response.text();
     if (!response.ok) throw new HttpError(response.status, `${method} ${path}: ${response.status} ${text.slice(0, 200)}`);
+    this.contact?.reached(sentAt);
     return (text ? JSON.parse(text) : {}) as T;
   }
 }

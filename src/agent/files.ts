@@ -1,12 +1,16 @@
 import fs from 'node:fs';
-import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { FileCommand, FileEntry, FileResult } from '../protocol/agent/messages.js';
-import { inside, type NodeLayout } from './layout.js';
+import { confinedComponents, ConfinedPathError } from './fs/confinedPath.js';
+import { PinnedDir } from './fs/pinnedDir.js';
+import type { NodeLayout } from './layout.js';
 
-function entry(root: string, file: string, st: fs.Stats): FileEntry {
+/** The node's own directories: the node file API never deletes them (nor the node's root). */
+const NODE_DIRS = new Set(['shared', 'startup', 'workitems', 'fsmounts']);
+
+function entry(name: string, st: fs.Stats): FileEntry {
   return {
-    name: path.relative(root, file).split(path.sep).join('/'),
+    name,
     isDirectory: st.isDirectory(),
     size: st.isDirectory() ? 0 : st.size,
     mtimeMs: st.mtimeMs,
@@ -15,73 +19,133 @@ function entry(root: string, file: string, st: fs.Stats): FileEntry {
   };
 }
 
-function walk(root: string, dir: string, recursive: boolean, out: FileEntry[]): void {
-  for (const d of fs.readdirSync(dir, { withFileTypes: true })) {
-    const full = path.join(dir, d.name);
+/** Lists a directory held open; links are neither listed nor entered. */
+function walk(dir: PinnedDir, prefix: string, recursive: boolean, out: FileEntry[]): void {
+  for (const name of dir.names()) {
     let st: fs.Stats;
     try {
-      st = fs.lstatSync(full);
+      st = dir.lstat(name);
     } catch {
-      continue;
+      continue; // gone meanwhile
     }
     if (st.isSymbolicLink()) continue;
-    out.push(entry(root, full, st));
-    if (recursive && st.isDirectory()) walk(root, full, recursive, out);
+    out.push(entry(prefix + name, st));
+    if (!recursive || !st.isDirectory()) continue;
+    let child: PinnedDir;
+    try {
+      child = dir.dir(name);
+    } catch {
+      continue; // swapped for something else meanwhile
+    }
+    try {
+      walk(child, `${prefix}${name}/`, recursive, out);
+    } finally {
+      child.close();
+    }
   }
 }
 
-/** Bytes start..end (inclusive) of a file, and how many: none for an empty file. */
-const bytes = (file: string, start: number, end: number): { body?: Readable; length: number } =>
-  end < start ? { length: 0 } : { body: fs.createReadStream(file, { start, end }), length: end - start + 1 };
+/** Bytes start..end (inclusive) of an open file, and how many: none for an empty file. */
+function bytes(fd: number, start: number, end: number): { body?: Readable; length: number } {
+  if (end < start) {
+    fs.closeSync(fd);
+    return { length: 0 };
+  }
+  return { body: fs.createReadStream('', { fd, start, end }), length: end - start + 1 };
+}
 
-const fail = (error: 'notfound' | 'invalidrange' | 'notempty' | 'failed', message: string): { result: FileResult } => ({ result: { ok: false, error, message } });
+const fail = (error: Extract<FileResult, { ok: false }>['error'], message: string): { result: FileResult } => ({ result: { ok: false, error, message } });
+
+type Answer = { result: FileResult; body?: Readable; length?: number };
 
 /**
  * Answers a file request from the task and node file APIs, inside the directory it is rooted at.
- * Returns the result and, for a read, the bytes to send.
+ * Returns the result and, for a read, the bytes to send. Never throws. The path is resolved from
+ * that directory held open, one component at a time, never through a link: a path that would
+ * leave it through one is not found, as one that leaves it lexically.
  */
-export function answerFileCommand(layout: NodeLayout, command: FileCommand): { result: FileResult; body?: Readable; length?: number } {
-  const base = command.root.kind === 'task' ? layout.task(command.root.jobId, command.root.taskId).taskDir : layout.rootDir;
-  let target: string;
+export function answerFileCommand(layout: NodeLayout, command: FileCommand): Answer {
+  let base: string;
   try {
-    target = inside(base, command.path || '.');
-  } catch (err) {
-    return fail('notfound', String(err));
-  }
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(target);
+    base = command.root.kind === 'task' ? layout.task(command.root.jobId, command.root.taskId).taskDir : layout.rootDir;
   } catch {
-    return fail('notfound', `${command.path} does not exist`);
+    return fail('notfound', 'no such task directory'); // an id that cannot name a directory names none
   }
   try {
-    switch (command.op) {
-      case 'list': {
-        if (!st.isDirectory()) return { result: { ok: true, entries: [entry(base, target, st)] } };
-        const entries: FileEntry[] = [];
-        walk(base, target, command.recursive ?? false, entries);
-        return { result: { ok: true, entries } };
+    const components = confinedComponents(command.path || '.');
+    if (command.op === 'delete' && (components.length === 0 || (command.root.kind === 'node' && components.length === 1 && NODE_DIRS.has(components[0]!)))) {
+      return fail('forbidden', `${command.path} is a directory the node needs and cannot be deleted`);
+    }
+    const root = PinnedDir.open(base);
+    try {
+      const parent = root.walk(components.slice(0, -1));
+      try {
+        return answerAt(parent, components, command);
+      } finally {
+        parent.close();
       }
-      case 'stat':
-        return { result: { ok: true, stat: entry(base, target, st) } };
-      case 'read': {
-        if (st.isDirectory()) return fail('notfound', `${command.path} is a directory`);
-        const stat = entry(base, target, st);
-        // Exactly the bytes the answer announces, even if the file grows meanwhile (a running
-        // task's stdout.txt): the answer is sent with that Content-Length.
-        if (!command.range) return { result: { ok: true, stat }, ...bytes(target, 0, st.size - 1) };
-        const { start } = command.range;
-        if (start >= st.size) return fail('invalidrange', `the range starts past the end of ${command.path}`);
-        const end = Math.min(command.range.end ?? st.size - 1, st.size - 1);
-        return { result: { ok: true, stat, range: { start, end } }, ...bytes(target, start, end) };
-      }
-      case 'delete': {
-        if (st.isDirectory() && !command.recursive && fs.readdirSync(target).length > 0) return fail('notempty', `${command.path} is a directory that is not empty`);
-        fs.rmSync(target, { recursive: true, force: true });
-        return { result: { ok: true } };
-      }
+    } finally {
+      root.close();
     }
   } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (err instanceof ConfinedPathError || code === 'ENOENT' || code === 'ENOTDIR' || code === 'ENXIO') return fail('notfound', `${command.path} does not exist`);
     return fail('failed', err instanceof Error ? err.message : String(err));
+  }
+}
+
+/** The request on its last component, in `parent` held open (the root itself when there is none). */
+function answerAt(parent: PinnedDir, components: string[], command: FileCommand): Answer {
+  const name = components[components.length - 1];
+  const st = name === undefined ? parent.stat() : parent.lstat(name);
+  const shown = components.join('/');
+  if (st.isSymbolicLink() && command.op !== 'delete') return fail('notfound', `${command.path} is a symbolic link`);
+  // The target directory, held open apart from `parent` (the caller closes it).
+  const openTarget = (): PinnedDir => (name === undefined ? parent.walk([]) : parent.dir(name));
+  switch (command.op) {
+    case 'list': {
+      if (!st.isDirectory()) return { result: { ok: true, entries: [entry(shown, st)] } };
+      const entries: FileEntry[] = [];
+      const dir = openTarget();
+      try {
+        walk(dir, shown ? `${shown}/` : '', command.recursive ?? false, entries);
+      } finally {
+        dir.close();
+      }
+      return { result: { ok: true, entries } };
+    }
+    case 'stat':
+      if (!st.isDirectory()) parent.checkReadable(name!, st);
+      return { result: { ok: true, stat: entry(shown, st) } };
+    case 'read': {
+      if (st.isDirectory() || name === undefined) return fail('notfound', `${command.path} is a directory`);
+      const { fd, stat: opened } = parent.openFile(name);
+      const stat = entry(shown, opened);
+      // Exactly the bytes the answer announces, even if the file grows meanwhile (a running
+      // task's stdout.txt): the answer is sent with that Content-Length.
+      if (!command.range) return { result: { ok: true, stat }, ...bytes(fd, 0, opened.size - 1) };
+      const { start } = command.range;
+      if (start >= opened.size) {
+        fs.closeSync(fd);
+        return fail('invalidrange', `the range starts past the end of ${command.path}`);
+      }
+      const end = Math.min(command.range.end ?? opened.size - 1, opened.size - 1);
+      return { result: { ok: true, stat, range: { start, end } }, ...bytes(fd, start, end) };
+    }
+    case 'delete': {
+      if (st.isDirectory() && !command.recursive) {
+        const dir = openTarget();
+        let empty: boolean;
+        try {
+          empty = dir.names().length === 0;
+        } finally {
+          dir.close();
+        }
+        if (!empty) return fail('notempty', `${command.path} is a directory that is not empty`);
+      }
+      // A link is removed itself, never followed; a directory by descriptor, entry by entry.
+      parent.remove(name!);
+      return { result: { ok: true } };
+    }
   }
 }

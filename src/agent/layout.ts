@@ -33,7 +33,8 @@ export class NodeLayout {
   /** Creates the node-wide directories. */
   prepare(): void {
     for (const dir of [this.sharedDir, this.startupDir, this.mountsDir, path.join(this.rootDir, 'workitems')]) {
-      fs.mkdirSync(dir, { recursive: true });
+      // The agent's own, not the tasks': no task may rename or plant anything in them (shared aside).
+      fs.mkdirSync(dir, { recursive: true, mode: 0o755 });
     }
     // Every task of every user on the node may read and write the shared directory.
     fs.chmodSync(this.sharedDir, 0o1777);
@@ -68,41 +69,4 @@ function dirsOf(taskDir: string): TaskDirs {
     stdoutFile: path.join(taskDir, 'stdout.txt'),
     stderrFile: path.join(taskDir, 'stderr.txt'),
   };
-}
-
-/**
- * Kills what a node's tasks left running (its agent died, or the node is being stopped): every
- * process whose environment names this node root, with its process group. Found through /proc, so
- * nothing has to be written down per task while the node runs.
- */
-export function killLeftoverTasks(layout: NodeLayout): void {
-  const marker = `AZ_BATCH_NODE_ROOT_DIR=${layout.rootDir}\0`;
-  const ownGroup = process.pid;
-  let pids: string[];
-  try {
-    pids = fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name));
-  } catch {
-    return;
-  }
-  for (const pid of pids) {
-    try {
-      const environ = fs.readFileSync(`/proc/${pid}/environ`, 'latin1');
-      if (!environ.startsWith(marker) && !environ.includes(`\0${marker}`)) continue;
-      // Field 5 of /proc/PID/stat is the process group; the command name before it may hold spaces.
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-      const pgid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
-      process.kill(pgid > 1 && pgid !== ownGroup ? -pgid : Number(pid), 'SIGKILL');
-    } catch {
-      // gone meanwhile, or not ours to read
-    }
-  }
-}
-
-/** Resolves a relative path inside `base`, refusing any that would leave it. */
-export function inside(base: string, relative: string): string {
-  const resolved = path.resolve(base, relative);
-  if (resolved !== base && !resolved.startsWith(base + path.sep)) {
-    throw new Error(`the path "${relative}" leaves its directory`);
-  }
-  return resolved;
 }

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { glob } from 'tinyglobby';
-import { inside } from './layout.js';
+import { componentsBelow } from './fs/confinedPath.js';
+import { PinnedDir } from './fs/pinnedDir.js';
 import { redact } from './resourceFiles.js';
 
 export type UploadCondition = 'tasksuccess' | 'taskfailure' | 'taskcompletion';
@@ -30,16 +31,24 @@ function wildcardRoot(pattern: string): string {
   return fixed.join('/');
 }
 
-async function putBlob(containerUrl: string, blobName: string, file: string, headers: Record<string, string>): Promise<void> {
+/** Uploads an open file's first `size` bytes (all it had when opened), closing the descriptor. */
+async function putBlob(containerUrl: string, blobName: string, file: { fd: number; size: number }, headers: Record<string, string>): Promise<void> {
   const url = new URL(containerUrl);
   url.pathname = `${url.pathname.replace(/\/$/, '')}/${blobName.split('/').map(encodeURIComponent).join('/')}`;
-  const { size } = fs.statSync(file);
-  const response = await fetch(url, {
-    method: 'PUT',
-    headers: { ...headers, 'x-ms-blob-type': 'BlockBlob', 'x-ms-version': '2021-12-02', 'Content-Length': String(size) },
-    body: size === 0 ? '' : (fs.createReadStream(file) as unknown as ReadableStream),
-    duplex: 'half',
-  } as RequestInit);
+  const { fd, size } = file;
+  const body = size === 0 ? '' : (fs.createReadStream('', { fd, start: 0, end: size - 1 }) as unknown as ReadableStream);
+  if (size === 0) fs.closeSync(fd);
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method: 'PUT',
+      headers: { ...headers, 'x-ms-blob-type': 'BlockBlob', 'x-ms-version': '2021-12-02', 'Content-Length': String(size) },
+      body,
+      duplex: 'half',
+    } as RequestInit);
+  } finally {
+    if (typeof body !== 'string') (body as unknown as fs.ReadStream).destroy();
+  }
   if (!response.ok) {
     const code = response.headers.get('x-ms-error-code') ?? '';
     throw new Error(`uploading to ${redact(url.toString())} answered ${response.status} ${code}`.trim());
@@ -47,8 +56,19 @@ async function putBlob(containerUrl: string, blobName: string, file: string, hea
 }
 
 /**
+ * Opens, from the task directory held open, the file at `components` below it: never through a
+ * link, and only a regular file (see PinnedDir.openFile), so a task cannot have the root agent
+ * upload a file the task itself may not read.
+ */
+function openOutput(taskDir: PinnedDir, components: string[]): { fd: number; size: number } {
+  const { fd, stat } = taskDir.openFileAt(components);
+  return { fd, size: stat.size };
+}
+
+/**
  * Uploads a finished task's output files whose condition holds. Patterns are relative to the
- * working directory and may reach up into the task directory (`../std*.txt`), never beyond it.
+ * working directory and may reach up into the task directory (`../std*.txt`), never beyond it,
+ * and never through a link.
  */
 export async function uploadOutputFiles(
   specs: OutputFileSpec[],
@@ -56,29 +76,38 @@ export async function uploadOutputFiles(
   succeeded: boolean,
 ): Promise<UploadFailure[]> {
   const failures: UploadFailure[] = [];
-  for (const spec of specs) {
-    const condition = spec.uploadOptions.uploadCondition.toLowerCase();
-    if ((condition === 'tasksuccess' && !succeeded) || (condition === 'taskfailure' && succeeded)) continue;
-    const container = spec.destination.container;
-    if (!container) continue;
-    try {
-      const headers = Object.fromEntries((container.uploadHeaders ?? []).map((h) => [h.name, h.value ?? '']));
-      const pattern = spec.filePattern.replaceAll('\\', '/');
-      if (!hasWildcard(pattern)) {
-        const file = inside(dirs.taskDir, path.relative(dirs.taskDir, path.resolve(dirs.workingDir, pattern)));
-        await putBlob(container.containerUrl, container.path || path.basename(file), file, headers);
-        continue;
+  let taskDir: PinnedDir | undefined;
+  // Opened on the first upload only: tasks without output files pay nothing.
+  const pinned = (): PinnedDir => (taskDir ??= PinnedDir.open(dirs.taskDir));
+  try {
+    for (const spec of specs) {
+      const condition = spec.uploadOptions.uploadCondition.toLowerCase();
+      if ((condition === 'tasksuccess' && !succeeded) || (condition === 'taskfailure' && succeeded)) continue;
+      const container = spec.destination.container;
+      if (!container) continue;
+      try {
+        const headers = Object.fromEntries((container.uploadHeaders ?? []).map((h) => [h.name, h.value ?? '']));
+        const pattern = spec.filePattern.replaceAll('\\', '/');
+        if (!hasWildcard(pattern)) {
+          const components = componentsBelow(dirs.taskDir, dirs.workingDir, pattern);
+          await putBlob(container.containerUrl, container.path || components[components.length - 1] || pattern, openOutput(pinned(), components), headers);
+          continue;
+        }
+        const root = path.resolve(dirs.workingDir, wildcardRoot(pattern));
+        // Links are not followed, nor matched: each match is then opened again from the task
+        // directory held open, as any name a task controls must be.
+        const matches = await glob(pattern, { cwd: dirs.workingDir, absolute: true, onlyFiles: true, dot: true, followSymbolicLinks: false });
+        for (const file of matches.sort()) {
+          const components = componentsBelow(dirs.taskDir, dirs.workingDir, file);
+          const relative = path.relative(root, file).split(path.sep).join('/');
+          await putBlob(container.containerUrl, container.path ? `${container.path.replace(/\/$/, '')}/${relative}` : relative, openOutput(pinned(), components), headers);
+        }
+      } catch (err) {
+        failures.push({ filePattern: spec.filePattern, message: err instanceof Error ? err.message : String(err) });
       }
-      const root = path.resolve(dirs.workingDir, wildcardRoot(pattern));
-      const matches = await glob(pattern, { cwd: dirs.workingDir, absolute: true, onlyFiles: true, dot: true });
-      for (const file of matches.sort()) {
-        inside(dirs.taskDir, path.relative(dirs.taskDir, file));
-        const relative = path.relative(root, file).split(path.sep).join('/');
-        await putBlob(container.containerUrl, container.path ? `${container.path.replace(/\/$/, '')}/${relative}` : relative, file, headers);
-      }
-    } catch (err) {
-      failures.push({ filePattern: spec.filePattern, message: err instanceof Error ? err.message : String(err) });
     }
+  } finally {
+    taskDir?.close();
   }
   return failures;
 }

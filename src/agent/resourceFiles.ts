@@ -1,9 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { XMLParser } from 'fast-xml-parser';
-import { inside } from './layout.js';
+import { confinedComponents } from './fs/confinedPath.js';
+import { CREATE_FLAGS, PinnedDir, withDir, type Owner } from './fs/pinnedDir.js';
 
 /**
  * A resource file as the agent receives it. The server turns `autoStorageContainerName` into a
@@ -40,11 +40,41 @@ async function get(url: string): Promise<Response> {
 /** Never log a SAS: keep the URL up to the query. */
 export const redact = (url: string): string => url.split('?')[0] ?? url;
 
-async function saveTo(url: string, file: string, fileMode: string | undefined): Promise<void> {
+function modeOf(fileMode: string | undefined, source: string): number {
+  if (fileMode === undefined || fileMode === '') return 0o644;
+  if (!/^[0-7]{1,4}$/.test(fileMode)) throw new ResourceFileError(`the fileMode "${fileMode}" is not an octal mode`, source);
+  return parseInt(fileMode, 8);
+}
+
+/**
+ * Saves one blob at `components` below the working directory. The task may have left anything at
+ * that name (a link to a file of root's, a hard link, a directory): the bytes go to a new file
+ * (O_EXCL, owned by the task's user through its descriptor), which is then renamed over the name,
+ * so nothing that was there is ever written through. Missing directories are made, owned likewise.
+ */
+async function saveTo(url: string, workingDir: PinnedDir, components: string[], mode: number, owner: Owner | undefined): Promise<void> {
+  const name = components[components.length - 1];
+  if (!name) throw new ResourceFileError('a resource file needs a filePath that names a file', url);
   const response = await get(url);
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), fs.createWriteStream(file));
-  if (fileMode) fs.chmodSync(file, parseInt(fileMode, 8));
+  await withDir(workingDir.walk(components.slice(0, -1), { owner }), async (dir) => {
+    const temporary = `.kiln-download-${randomBytes(8).toString('hex')}`;
+    const file = await fs.promises.open(dir.entry(temporary), CREATE_FLAGS, 0o600);
+    try {
+      if (owner) await file.chown(owner.uid, owner.gid);
+      await file.chmod(mode);
+      // Written through the handle itself: a stream made from it would keep close() waiting.
+      for await (const chunk of response.body ? Readable.fromWeb(response.body as import('node:stream/web').ReadableStream) : []) {
+        const bytes = chunk as Buffer;
+        for (let offset = 0; offset < bytes.length; ) offset += (await file.write(bytes, offset)).bytesWritten;
+      }
+      dir.rename(temporary, name);
+    } catch (err) {
+      fs.rmSync(dir.entry(temporary), { force: true });
+      throw err;
+    } finally {
+      await file.close();
+    }
+  });
 }
 
 /** Blob names in a container (through its SAS URL), following the listing's pages. */
@@ -73,20 +103,24 @@ const blobUrl = (containerUrl: string, name: string): string => {
   return url.toString();
 };
 
-/** Downloads one resource file into `workingDir`, as Azure Batch does before a task starts. */
-export async function downloadResourceFile(source: ResourceFileSource, workingDir: string): Promise<void> {
-  if (source.httpUrl) {
-    const name = source.filePath || decodeURIComponent(new URL(source.httpUrl).pathname.split('/').pop() ?? '');
-    if (!name) throw new ResourceFileError('a resource file needs a filePath when its URL names no file', source.httpUrl);
-    await saveTo(source.httpUrl, inside(workingDir, name), source.fileMode);
-    return;
-  }
-  if (source.storageContainerUrl) {
-    const base = source.filePath ? inside(workingDir, source.filePath) : workingDir;
-    for (const name of await listBlobNames(source.storageContainerUrl, source.blobPrefix)) {
-      await saveTo(blobUrl(source.storageContainerUrl, name), inside(base, name), source.fileMode);
+/**
+ * Downloads one resource file into `workingDir`, as Azure Batch does before a task starts, owned by
+ * `owner` (the task's user) when given. `workingDir` is a path the agent laid out (its last
+ * component, wd, is opened without following a link); below it nothing is trusted.
+ */
+export async function downloadResourceFile(source: ResourceFileSource, workingDir: string, owner?: Owner): Promise<void> {
+  const origin = source.httpUrl || source.storageContainerUrl || '';
+  if (!origin) throw new ResourceFileError('a resource file needs httpUrl, storageContainerUrl or autoStorageContainerName', '');
+  const mode = modeOf(source.fileMode, origin);
+  await withDir(PinnedDir.open(workingDir, { create: true }), async (wd) => {
+    if (source.httpUrl) {
+      const name = source.filePath || decodeURIComponent(new URL(source.httpUrl).pathname.split('/').pop() ?? '');
+      await saveTo(source.httpUrl, wd, confinedComponents(name), mode, owner);
+      return;
     }
-    return;
-  }
-  throw new ResourceFileError('a resource file needs httpUrl, storageContainerUrl or autoStorageContainerName', '');
+    const base = source.filePath ? confinedComponents(source.filePath) : [];
+    for (const name of await listBlobNames(origin, source.blobPrefix)) {
+      await saveTo(blobUrl(origin, name), wd, [...base, ...confinedComponents(name)], mode, owner);
+    }
+  });
 }

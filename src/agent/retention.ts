@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { removeTree } from './fs/pinnedDir.js';
 import type { NodeLayout } from './layout.js';
 
 // Beside the task directory, not in it: the task file API lists a task's directory.
@@ -77,8 +78,13 @@ export class TaskDirRetention {
       // A task run again since (retried, reactivated) has a later deadline, or none while it runs.
       const at = Number(safeRead(marker(dir)));
       if (Number.isFinite(at) && at <= now) {
-        fs.rmSync(dir, { recursive: true, force: true });
-        fs.rmSync(marker(dir), { force: true });
+        try {
+          // The task's files are removed without following any link it left there.
+          removeTree(dir);
+          fs.rmSync(marker(dir), { force: true });
+        } catch {
+          // Left for the next sweep after an agent restart; a timer must not throw.
+        }
       }
     }
     this.arm();

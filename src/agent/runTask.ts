@@ -1,12 +1,14 @@
 import fs from 'node:fs';
-import path from 'node:path';
 import { CommandLineError, splitCommandLine } from './exec/commandLine.js';
 import { runProcess, type RunningProcess } from './exec/runProcess.js';
 import { taskEnvironment, type NodeIdentity } from './environment.js';
 import type { NodeLayout, TaskDirs } from './layout.js';
 import { uploadOutputFiles, type OutputFileSpec } from './outputFiles.js';
+import { ConfinedPathError } from './fs/confinedPath.js';
+import type { Owner, PinnedDir } from './fs/pinnedDir.js';
 import { downloadResourceFile, ResourceFileError, type ResourceFileSource } from './resourceFiles.js';
-import { userFor } from './users.js';
+import { createOutputFile, prepareTaskDir } from './taskDir.js';
+import { userFor, type RunAs, type TaskUserSpec } from './users.js';
 import type { FailureInfo } from '../domain/batch/models.js';
 
 export type { FailureInfo };
@@ -20,6 +22,8 @@ export interface TaskRunSpec {
   environmentSettings: { name: string; value?: string }[];
   outputFiles: OutputFileSpec[];
   elevated: boolean;
+  /** Which OS user runs it (agent/users.ts); without it, the pool's auto-user at `elevated`. */
+  user?: TaskUserSpec;
   /** PoolNonAdmin, PoolAdmin, TaskNonAdmin, TaskAdmin. */
   userIdentity: string;
   maxWallClockMs?: number;
@@ -39,8 +43,8 @@ export interface TaskRunResult {
   fileUploadError: boolean;
 }
 
-const failure = (code: string, message: string, details?: FailureInfo['details']): FailureInfo => ({
-  category: 'usererror',
+const failure = (code: string, message: string, details?: FailureInfo['details'], category: FailureInfo['category'] = 'usererror'): FailureInfo => ({
+  category,
   code,
   message,
   ...(details ? { details } : {}),
@@ -52,6 +56,24 @@ function downloadFailure(err: unknown): FailureInfo {
   return failure(code, `A resource file could not be downloaded: ${message}`, err instanceof ResourceFileError && err.source ? [{ name: 'FilePath', value: err.source.split('?')[0] ?? '' }] : undefined);
 }
 
+/**
+ * Anything else that went wrong preparing or running a task fails that task, never the agent: the
+ * task's fault when it left something the agent refuses to use (a link where its directory is), the
+ * node's otherwise.
+ */
+function preparationFailure(err: unknown): FailureInfo {
+  const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof ConfinedPathError) return failure('TaskFileRefused', `The node refused a file of the task: ${message}`);
+  return failure('NodeAgentError', `The node could not prepare or run the task: ${message}`, undefined, 'servererror');
+}
+
+/** spawn throws at once for what it cannot pass to exec (a NUL byte): say so without echoing values, which may be secrets. */
+function launchFailure(program: string, err: unknown): FailureInfo {
+  const nul = (err as NodeJS.ErrnoException).code === 'ERR_INVALID_ARG_VALUE';
+  const reason = nul ? 'an argument or an environment value holds a NUL byte' : err instanceof Error ? err.message : String(err);
+  return failure('CommandLaunchFailed', `The program "${program}" could not be started: ${reason}`);
+}
+
 export interface TaskRun {
   done: Promise<TaskRunResult>;
   /** Stops the run: kills its process group if it started. */
@@ -60,32 +82,40 @@ export interface TaskRun {
 
 /**
  * Runs one task on this node: its directories, resource files, the process (no shell, in its own
- * process group, as its user, within its wall-clock limit), then its output files.
+ * process group, as its user, within its wall-clock limit), then its output files. Whatever fails
+ * on the way fails the task, with Azure's failure info; `done` never rejects.
  */
 export function runTask(node: NodeIdentity, layout: NodeLayout, dirs: TaskDirs, spec: TaskRunSpec): TaskRun {
   let running: RunningProcess | undefined;
   let killed = false;
-  const done = (async (): Promise<TaskRunResult> => {
-    const start = new Date();
-    const user = userFor(spec.elevated);
-    const ended = (r: Omit<TaskRunResult, 'startTime' | 'endTime' | 'preProcessingError' | 'fileUploadError'> & Partial<TaskRunResult>): TaskRunResult => ({
-      startTime: start.toISOString(),
-      endTime: new Date().toISOString(),
-      preProcessingError: false,
-      fileUploadError: false,
-      ...r,
-    });
-    makeTaskDirs(dirs);
+  const start = new Date();
+  const ended = (r: Omit<TaskRunResult, 'startTime' | 'endTime' | 'preProcessingError' | 'fileUploadError'> & Partial<TaskRunResult>): TaskRunResult => ({
+    startTime: start.toISOString(),
+    endTime: new Date().toISOString(),
+    preProcessingError: false,
+    fileUploadError: false,
+    ...r,
+  });
+  let taskUser: RunAs | undefined;
+  const run = async (): Promise<TaskRunResult> => {
+    const user = (taskUser = userFor(node, layout.rootDir, spec));
+    // The task's user owns what the agent makes for it, set on each new descriptor (fchown).
+    const owner: Owner | undefined = user.uid !== undefined ? { uid: user.uid, gid: user.gid ?? user.uid } : undefined;
+    const taskDir = prepareTaskDir(dirs, owner);
+    let launched: TaskRunResult | { child: RunningProcess; argv: string[] };
     try {
-      for (const file of spec.resourceFiles) await downloadResourceFile(file, dirs.workingDir);
+      launched = await launch(taskDir, user, owner);
+    } finally {
+      taskDir.close(); // not held while the task runs
+    }
+    return 'child' in launched ? finish(launched.child, launched.argv) : launched;
+  };
+  /** Resource files, then the process: a failure before it runs, or the running process. */
+  const launch = async (taskDir: PinnedDir, user: RunAs, owner: Owner | undefined): Promise<TaskRunResult | { child: RunningProcess; argv: string[] }> => {
+    try {
+      for (const file of spec.resourceFiles) await downloadResourceFile(file, dirs.workingDir, owner);
     } catch (err) {
       return ended({ result: 'failure', failureInfo: downloadFailure(err), preProcessingError: true });
-    }
-    if (user.uid !== undefined) {
-      // The task's user owns its directories and what was downloaded for it; nothing else to walk.
-      fs.chownSync(dirs.taskDir, user.uid, user.gid ?? user.uid);
-      if (spec.resourceFiles.length > 0) chownTree(dirs.workingDir, user.uid, user.gid ?? user.uid);
-      else fs.chownSync(dirs.workingDir, user.uid, user.gid ?? user.uid);
     }
     let argv: string[];
     try {
@@ -102,19 +132,23 @@ export function runTask(node: NodeIdentity, layout: NodeLayout, dirs: TaskDirs, 
       { jobId: spec.jobId, taskId: spec.taskId, userName: user.userName, userIdentity: spec.userIdentity, jobPreparation: spec.jobPreparation },
       spec.environmentSettings,
     );
-    const stdout = fs.openSync(dirs.stdoutFile, 'w');
-    const stderr = fs.openSync(dirs.stderrFile, 'w');
-    if (user.uid !== undefined) {
-      fs.fchownSync(stdout, user.uid, user.gid ?? user.uid);
-      fs.fchownSync(stderr, user.uid, user.gid ?? user.uid);
-    }
+    const stdout = createOutputFile(taskDir, dirs.stdoutFile, owner);
     try {
-      running = runProcess({ argv, cwd: dirs.workingDir, env, stdout, stderr, uid: user.uid, gid: user.gid, maxWallClockMs: spec.maxWallClockMs });
+      const stderr = createOutputFile(taskDir, dirs.stderrFile, owner);
+      try {
+        running = runProcess({ argv, cwd: dirs.workingDir, env, stdout, stderr, uid: user.uid, gid: user.gid, groups: user.groups, maxWallClockMs: spec.maxWallClockMs, nodeRoot: layout.rootDir, uidIsTheRunsOwn: user.perRun });
+        return { child: running, argv };
+      } catch (err) {
+        return ended({ result: 'failure', failureInfo: launchFailure(argv[0] ?? '', err), preProcessingError: true });
+      } finally {
+        fs.closeSync(stderr);
+      }
     } finally {
       fs.closeSync(stdout);
-      fs.closeSync(stderr);
     }
-    const outcome = await running.done;
+  };
+  const finish = async (child: RunningProcess, argv: string[]): Promise<TaskRunResult> => {
+    const outcome = await child.done;
     let result: TaskRunResult;
     if (outcome.launchError) {
       const notFound = (outcome.launchError as NodeJS.ErrnoException).code === 'ENOENT';
@@ -143,7 +177,10 @@ export function runTask(node: NodeIdentity, layout: NodeLayout, dirs: TaskDirs, 
       };
     }
     return result;
-  })();
+  };
+  const done = run().catch((err: unknown) => ended({ result: 'failure', failureInfo: preparationFailure(err), preProcessingError: true }))
+    // A task-scope user goes with its run (its processes are gone: runProcess waits for that).
+    .finally(() => taskUser?.release?.());
   return {
     done,
     kill() {
@@ -151,31 +188,4 @@ export function runTask(node: NodeIdentity, layout: NodeLayout, dirs: TaskDirs, 
       running?.kill();
     },
   };
-}
-
-const mkdir = (dir: string): void => {
-  try {
-    fs.mkdirSync(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-  }
-};
-
-/** The task directory and its wd: two mkdir calls when the job's directory exists, as it mostly does. */
-function makeTaskDirs(dirs: TaskDirs): void {
-  try {
-    mkdir(dirs.taskDir);
-  } catch {
-    fs.mkdirSync(dirs.taskDir, { recursive: true });
-  }
-  mkdir(dirs.workingDir);
-}
-
-function chownTree(dir: string, uid: number, gid: number): void {
-  fs.chownSync(dir, uid, gid);
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) chownTree(full, uid, gid);
-    else fs.chownSync(full, uid, gid);
-  }
 }

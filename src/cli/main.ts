@@ -1,11 +1,13 @@
 #!/usr/bin/env node
+import { createRequire } from 'node:module';
 import { Command } from 'commander';
 import { registerAgent } from './agent.js';
 import { registerAgentToken } from './agentToken.js';
 import { registerTutorial } from './tutorial.js';
 import { registerUp } from './up.js';
 
-const program = new Command('kiln').description('Kiln: self-hosted batch compute, wire-compatible with Azure Batch and Blob Storage');
+const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
+const program = new Command('kiln').description('Kiln: self-hosted batch compute, wire-compatible with Azure Batch and Blob Storage').version(version);
 registerUp(program);
 registerAgent(program);
 registerTutorial(program);

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { DEV_ACCOUNT_KEY, DEV_ACCOUNT_NAME, makeAccount } from '../config/accounts.js';
+import { DEV_ACCOUNT_KEY, DEV_ACCOUNT_NAME, keyInArgvWarning, makeAccount } from '../config/accounts.js';
 import { startKiln, type RunningKiln } from '../server/kiln.js';
 
 /**
@@ -78,6 +78,7 @@ async function tutorial(opts: TutorialCliOptions): Promise<number> {
   if (opts.taskLanguage !== 'node' && opts.taskLanguage !== 'python') throw new Error(`--task-language must be node or python, not "${opts.taskLanguage}"`);
   if (Boolean(opts.batchUrl) !== Boolean(opts.blobUrl)) throw new Error('--batch-url and --blob-url go together: both name a running Kiln, neither starts one');
   const account = makeAccount(opts.accountName, opts.accountKey ?? (process.env.KILN_ACCOUNT_KEY || DEV_ACCOUNT_KEY));
+  if (opts.accountKey !== undefined) console.error(keyInArgvWarning(account.name, 'KILN_ACCOUNT_KEY'));
   const client = await loadTutorial();
   const outputDir = path.resolve(opts.outputDir);
 

@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import { DEFAULT_BATCH_PORT, DEFAULT_BLOB_PORT, defaultDataDir, defaultNodesDir, parsePort, resolveAccounts, type KilnConfig } from '../config/config.js';
 import { startKiln } from '../server/kiln.js';
+import { DEFAULT_HTTP_TIMEOUTS, DRAIN_MS } from '../protocol/http/server.js';
 import { DEFAULT_NODE_LOST_AFTER_MS, nodeTimings } from '../config/timings.js';
+import { DEFAULT_ORPHAN_GRACE_MS } from '../persistence/blob/extentStore.js';
 
 interface UpOptions {
   host: string;
@@ -10,7 +12,17 @@ interface UpOptions {
   data: string;
   nodesDir?: string;
   account: string[];
+  accountsFile: string[];
+  orphanExtentGrace: string;
   nodeLostAfter: string;
+  headerTimeout: string;
+  bodyIdleTimeout: string;
+}
+
+function parseMs(value: string, what: string): number {
+  const ms = Number(value);
+  if (!Number.isInteger(ms) || ms < 1) throw new Error(`${what} must be a positive number of milliseconds, not "${value}"`);
+  return ms;
 }
 
 export function connectionString(accountName: string, keyBase64: string, blobUrl: string): string {
@@ -27,12 +39,21 @@ export function registerUp(program: Command): void {
     .option('--data <dir>', 'data directory (env KILN_DATA)', process.env.KILN_DATA ?? defaultDataDir())
     .option('--nodes-dir <dir>', "local nodes' root directories (env KILN_NODES_DIR; default: DATA/nodes, or /var/lib/kiln/nodes/… as root)", process.env.KILN_NODES_DIR)
     .option('--node-lost-after <ms>', 'a node not heard from for this long is lost and its tasks requeued; heartbeats and agent cut-off follow from it (env KILN_NODE_LOST_AFTER_MS)', process.env.KILN_NODE_LOST_AFTER_MS ?? String(DEFAULT_NODE_LOST_AFTER_MS))
+    .option('--header-timeout <ms>', 'a connection must send a complete request head within this long (env KILN_HEADER_TIMEOUT_MS)', process.env.KILN_HEADER_TIMEOUT_MS ?? String(DEFAULT_HTTP_TIMEOUTS.headersMs))
+    .option('--body-idle-timeout <ms>', 'the longest pause allowed while a request body arrives; there is no limit on total time (env KILN_BODY_IDLE_TIMEOUT_MS)', process.env.KILN_BODY_IDLE_TIMEOUT_MS ?? String(DEFAULT_HTTP_TIMEOUTS.bodyIdleMs))
     .option(
       '--account <name:base64key>',
-      'an account, repeatable (env KILN_ACCOUNTS, separated by ";"); default devstoreaccount1 with the development key',
+      'an account, repeatable; its key is then visible to every local user, prefer --accounts-file or env KILN_ACCOUNTS (separated by ";"); default devstoreaccount1 with the development key',
       (value: string, previous: string[]) => [...previous, value],
       [] as string[],
     )
+    .option(
+      '--accounts-file <path>',
+      'a file of accounts, one NAME:BASE64KEY a line, readable by its owner only (chmod 600); repeatable (env KILN_ACCOUNTS_FILE)',
+      (value: string, previous: string[]) => [...previous, value],
+      process.env.KILN_ACCOUNTS_FILE ? [process.env.KILN_ACCOUNTS_FILE] : [],
+    )
+    .option('--orphan-extent-grace <ms>', 'garbage collection keeps unreferenced blob files younger than this; uploads in flight renew theirs (env KILN_ORPHAN_EXTENT_GRACE_MS)', process.env.KILN_ORPHAN_EXTENT_GRACE_MS ?? String(DEFAULT_ORPHAN_GRACE_MS))
     .action(async (opts: UpOptions) => {
       const started = performance.now();
       const config: KilnConfig = {
@@ -41,8 +62,10 @@ export function registerUp(program: Command): void {
         batchPort: parsePort(opts.batchPort, '--batch-port'),
         dataDir: opts.data,
         nodesDir: opts.nodesDir ?? defaultNodesDir(opts.data),
-        accounts: resolveAccounts(opts.account),
+        accounts: resolveAccounts({ specs: opts.account, files: opts.accountsFile }),
+        orphanExtentGraceMs: parseMs(opts.orphanExtentGrace, '--orphan-extent-grace'),
         timings: nodeTimings(Number(opts.nodeLostAfter)),
+        http: { headersMs: parseMs(opts.headerTimeout, '--header-timeout'), bodyIdleMs: parseMs(opts.bodyIdleTimeout, '--body-idle-timeout') },
       };
       const kiln = await startKiln(config);
       const lines = [
@@ -56,12 +79,20 @@ export function registerUp(program: Command): void {
           `    batch:             account URL ${kiln.batchUrl}, account name ${a.name}, the key above (auto-storage: its blob service)`,
         ]),
         `  Local nodes:   ${config.nodesDir} (pools' targetDedicatedNodes run here as kiln agent processes)`,
-        `  Remote nodes:  kiln agent --batch-url ${kiln.batchUrl} --pool <pool> --token "$(kiln agent-token --pool <pool>)"`,
+        `  Remote nodes:  KILN_AGENT_TOKEN="$(kiln agent-token --pool <pool>)" kiln agent --batch-url ${kiln.batchUrl} --pool <pool> (or --token-file <path>)`,
         'Press Ctrl+C to stop.',
       ];
       console.log(lines.join('\n'));
+      // The first signal drains (requests in flight finish, for at most DRAIN_MS; new ones hear
+      // 503 ServerBusy); a second one exits at once.
+      let stopping = false;
       const stop = (signal: string) => {
-        console.log(`${signal}: shutting down`);
+        if (stopping) {
+          console.log(`${signal} again: exiting without draining`);
+          process.exit(1);
+        }
+        stopping = true;
+        console.log(`${signal}: shutting down (draining requests in flight, at most ${DRAIN_MS / 1000} s)`);
         kiln.close().then(
           () => process.exit(0),
           (err: unknown) => {
@@ -70,7 +101,7 @@ export function registerUp(program: Command): void {
           },
         );
       };
-      process.once('SIGINT', () => stop('SIGINT'));
-      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGINT', () => stop('SIGINT'));
+      process.on('SIGTERM', () => stop('SIGTERM'));
     });
 }

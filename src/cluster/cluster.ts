@@ -1,15 +1,18 @@
-import { nodeToken, type TokenClaims } from '../auth/agentTokens.js';
+import type { JoinClaims, NodeClaims } from '../auth/agentTokens.js';
 import type { AccountRegistry } from '../config/accounts.js';
 import { nodeTimings, type NodeTimings } from '../config/timings.js';
 import type { BatchHooks } from '../domain/batch/context.js';
 import { expireJobs } from '../domain/batch/jobs/jobWallClock.js';
 import { countPoolNodes, newNodeDoc, newNodeId, nodeJoined, unplannedNodeJoining } from '../domain/batch/nodes/lifecycle.js';
+import type { ComputeNode } from '../domain/batch/models.js';
 import type { BatchStore } from '../persistence/batch/store.js';
-import type { JoinRequest, JoinResponse, ReportsRequest } from '../protocol/agent/messages.js';
+import { AgentApiError } from '../protocol/agent/errors.js';
+import type { JoinRequest, JoinResponse, ReportsRequest, ReportsResponse } from '../protocol/agent/messages.js';
 import { Scheduler } from '../scheduler/scheduler.js';
 import { taskCommand, type RunnableSpec } from './commands.js';
 import { ClusterContext } from './context.js';
-import { FileRequests } from './fileRequests.js';
+import { FileRequests, type FileAnswer } from './fileRequests.js';
+import { authenticateNode, newSessionOf, rejoiningNode } from './nodeCredentials.js';
 import { clearNode, loseNode, onJobEnded, onNodeChanged, onPoolDeleting, onTaskEnded } from './nodeEvents.js';
 import { requeueLostRuns } from './lostRuns.js';
 import { restoreSessions } from './restoreSessions.js';
@@ -17,11 +20,7 @@ import { applyReports } from './reports.js';
 import { runId } from './runs.js';
 import { NodeSession, type CommandSink } from './session.js';
 
-export class AgentApiError extends Error {
-  constructor(readonly status: number, message: string) {
-    super(message);
-  }
-}
+export { AgentApiError };
 
 export interface ClusterOptions {
   store: BatchStore;
@@ -77,33 +76,37 @@ export class Cluster {
   }
 
   /**
-   * An agent joins (or rejoins, after a reboot or a crash) as a node of a pool: whatever the record
-   * said it ran is gone, so those tasks go back to the queue; then its start task, if any.
+   * An agent joins a pool as a new node, whose id the server picks, or rejoins as the node its
+   * token proves it is (after a reboot, a crash, or a server restart; kiln up's local nodes with
+   * the token they were started with). Whatever the node ran is gone, so those tasks go back to
+   * the queue; then its start task, if any. Every join starts a new session, with a new token.
    */
-  join(claims: TokenClaims, body: JoinRequest): JoinResponse {
+  join(claims: JoinClaims, body: JoinRequest): JoinResponse {
     const account = this.opts.accounts.get(claims.account)!;
     const ctx = this.ctx.batch(account.name);
-    const { session, startTask } = this.ctx.store.tx(() => {
+    const { session, token, startTask } = this.ctx.store.tx(() => {
       const pool = this.ctx.store.pools.get(account.name, claims.poolId);
       if (!pool || pool.doc.state === 'deleting') throw new AgentApiError(404, `pool ${claims.poolId} does not exist`);
-      const nodeId = body.nodeId ?? newNodeId(ctx.now, this.ctx.store.nodes.count(pool.pk));
-      if (!/^[A-Za-z0-9_-]{1,64}$/.test(nodeId)) throw new AgentApiError(400, 'bad node id');
-      let node = this.ctx.store.nodes.get(pool.pk, nodeId)?.doc;
-      if (!node) {
+      let node: ComputeNode;
+      if (body.nodeToken !== undefined) {
+        node = rejoiningNode(this.ctx, account.name, pool.pk, pool.doc, body.nodeToken);
+      } else {
+        let nodeId: string;
+        do nodeId = newNodeId(ctx.now, this.ctx.store.nodes.count(pool.pk));
+        while (this.ctx.store.nodes.get(pool.pk, nodeId));
         unplannedNodeJoining(pool.doc, body.isDedicated);
         node = newNodeDoc(ctx, pool.doc, nodeId, body.isDedicated);
         this.ctx.store.nodes.insert(pool.pk, node);
-      } else if (node.state === 'leavingpool') {
-        throw new AgentApiError(410, `node ${nodeId} is leaving the pool`);
       }
-      const previous = this.ctx.session(account.name, pool.pk, nodeId);
+      const previous = this.ctx.session(account.name, pool.pk, node.id);
       previous?.close();
-      clearNode(this.ctx, ctx, pool.doc, nodeId, 'requeue', previous);
+      clearNode(this.ctx, ctx, pool.doc, node.id, 'requeue', previous);
+      const issued = newSessionOf(account.name, pool.doc, node);
       nodeJoined(ctx, pool.pk, pool.doc, node);
       countPoolNodes(ctx, pool.pk, pool.doc);
-      const session = new NodeSession(account.name, pool.pk, pool.doc.id, nodeId);
+      const session = new NodeSession(account.name, pool.pk, pool.doc.id, node.id, issued.secretHash);
       this.ctx.sessions.set(session.key, session);
-      return { session, startTask: node['startTask'] as RunnableSpec | undefined };
+      return { session, token: issued.token, startTask: node['startTask'] as RunnableSpec | undefined };
     });
     if (startTask) {
       session.send(taskCommand(this.ctx.commands(account.name, session.poolPk), runId({ kind: 'starttask', attempt: 0 }), 'starttask', startTask, {}));
@@ -111,7 +114,7 @@ export class Cluster {
     this.scheduler.kick(account.name);
     return {
       nodeId: session.nodeId,
-      nodeToken: nodeToken(account, session.poolId, session.nodeId),
+      nodeToken: token,
       accountName: account.name,
       accountUrl: `${this.opts.batchUrl}/`,
       heartbeatMs: this.timings.heartbeatMs,
@@ -119,28 +122,27 @@ export class Cluster {
     };
   }
 
-  private sessionFor(claims: TokenClaims): NodeSession {
-    const pool = this.ctx.store.pools.get(claims.account, claims.poolId);
-    const session = pool && claims.nodeId ? this.ctx.session(claims.account, pool.pk, claims.nodeId) : undefined;
-    // 409: the server no longer counts this node as live (lost, or restarted): join again.
-    if (!session) throw new AgentApiError(pool ? 409 : 404, 'this node has no session: join again');
-    return session;
-  }
-
   /** The agent's command stream: commands are written to it as they come, until it closes. */
-  openCommandStream(claims: TokenClaims, sink: CommandSink, closed: Promise<void>): void {
-    const session = this.sessionFor(claims);
+  openCommandStream(claims: NodeClaims, sink: CommandSink, closed: Promise<void>): void {
+    const session = authenticateNode(this.ctx, claims);
     session.attach(sink);
     void closed.then(() => session.detach(sink));
   }
 
-  report(claims: TokenClaims, request: ReportsRequest): void {
-    const session = this.sessionFor(claims);
+  /** A batch of reports (empty: the agent's heartbeat); the run ids of those that were not this session's to make. */
+  report(claims: NodeClaims, request: ReportsRequest): ReportsResponse {
+    const session = authenticateNode(this.ctx, claims);
     session.lastSeen = Date.now();
     const requeued = request.running ? requeueLostRuns(this.ctx, session, request.running) : false;
-    // An empty batch is the agent's heartbeat.
-    if (request.reports.length > 0) applyReports(this.ctx, session, request.reports);
+    const refused = request.reports.length > 0 ? applyReports(this.ctx, session, request.reports) : [];
     if (requeued || request.reports.length > 0) this.scheduler.kick(session.account);
+    return { refused };
+  }
+
+  /** A node's answer to a file request: taken only from the session the request was sent to. */
+  answerFiles(claims: NodeClaims, requestId: string, answer: FileAnswer): void {
+    const session = authenticateNode(this.ctx, claims);
+    if (!this.files.answer(session, requestId, answer)) throw new AgentApiError(404, 'no such file request is waiting for this node');
   }
 
   /**

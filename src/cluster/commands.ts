@@ -5,6 +5,7 @@ import type { CloudJob } from '../domain/batch/models.js';
 import type { TaskCommand } from '../protocol/agent/messages.js';
 import type { OutputFileSpec } from '../agent/outputFiles.js';
 import type { ResourceFileSource } from '../agent/resourceFiles.js';
+import type { TaskUserSpec } from '../agent/users.js';
 
 /** What a start task, job preparation/release task or task document says about running it. */
 export interface RunnableSpec {
@@ -41,7 +42,14 @@ export interface CommandContext {
   /** The account's Blob endpoint (its auto-storage), for autoStorageContainerName. */
   blobAccountUrl: string;
   /** The pool's named user accounts, which a task's userIdentity.userName refers to. */
-  userAccounts: { name: string; elevationLevel?: string }[];
+  userAccounts: PoolUserAccount[];
+}
+
+/** A pool's `userAccounts` entry, as far as a node needs it (no password: Kiln's nodes have no logins). */
+export interface PoolUserAccount {
+  name: string;
+  elevationLevel?: string;
+  linuxUserConfiguration?: { uid?: number; gid?: number };
 }
 
 /** The agent command for one run; auto-storage containers become SAS URLs the node can fetch. */
@@ -54,12 +62,15 @@ export function taskCommand(
   job?: CloudJob,
 ): TaskCommand {
   const auto = spec.userIdentity?.autoUser;
-  // A named account of the pool runs with its elevation: as root if admin, else as the task user
-  // (Kiln creates no OS account per name).
+  // A named account of the pool becomes an OS user of its own on the node, with its uid/gid and
+  // elevation; an auto-user is the pool's, or one made for this run (agent/users.ts).
   const userName = spec.userIdentity?.username;
   const named = userName ? ctx.userAccounts.find((u) => u.name === userName) : undefined;
   const elevated = (named ? named.elevationLevel : auto?.elevationLevel)?.toLowerCase() === 'admin';
   const scope = auto?.scope?.toLowerCase() === 'task' ? 'Task' : 'Pool';
+  const user: TaskUserSpec = named
+    ? { kind: 'named', name: named.name, elevated, uid: named.linuxUserConfiguration?.uid, gid: named.linuxUserConfiguration?.gid }
+    : { kind: 'auto', scope: scope === 'Task' ? 'task' : 'pool', elevated };
   const expiry = new Date(Date.now() + 24 * 3600_000);
   const resourceFiles = (spec.resourceFiles ?? []).map(({ autoStorageContainerName, ...file }) =>
     autoStorageContainerName ? { ...file, storageContainerUrl: containerSasUrl(ctx.account, ctx.blobAccountUrl, autoStorageContainerName, 'rl', expiry) } : file,
@@ -75,6 +86,7 @@ export function taskCommand(
     environmentSettings: [...common, ...(spec.environmentSettings ?? [])],
     outputFiles: spec.outputFiles ?? [],
     elevated,
+    user,
     userIdentity: userName ?? `${scope}${elevated ? 'Admin' : 'NonAdmin'}`,
     maxWallClockMs: wallClockMs(spec),
     retentionMs: retentionMs(spec),

@@ -4,8 +4,9 @@ import { batchErrors } from '../domain/batch/errors.js';
 import type { FileEntry, FileRoot, NodeFileAccess } from '../domain/batch/nodeFiles.js';
 import type { FileCommand, FileResult } from '../protocol/agent/messages.js';
 import type { ClusterContext } from './context.js';
+import type { NodeSession } from './session.js';
 
-interface Answer {
+export interface FileAnswer {
   result: FileResult;
   body: IncomingMessage;
   /** Ends the agent's upload request once the body has been passed on. */
@@ -20,39 +21,48 @@ const ANSWER_TIMEOUT_MS = 30_000;
  * API's client. This works alike for local nodes and for agents behind NAT on other machines.
  */
 export class FileRequests implements NodeFileAccess {
-  private readonly pending = new Map<string, (answer: Answer) => void>();
+  /** Requests waiting for their answer, with the node (session key) each was sent to. */
+  private readonly pending = new Map<string, { node: string; resolve: (answer: FileAnswer) => void }>();
 
   constructor(private readonly cluster: ClusterContext) {}
 
-  /** The agent's answer has arrived (POST /nodes/{n}/files/{requestId}). */
-  answer(requestId: string, answer: Answer): boolean {
-    const resolve = this.pending.get(requestId);
-    if (!resolve) return false;
+  /**
+   * The agent's answer has arrived (POST /nodes/{n}/files/{requestId}). Only the node the request
+   * went to answers it: false for any other, and for a request that is not (or no longer) waiting.
+   */
+  answer(from: NodeSession, requestId: string, answer: FileAnswer): boolean {
+    const waiting = this.pending.get(requestId);
+    if (!waiting || waiting.node !== from.key) return false;
     this.pending.delete(requestId);
-    resolve(answer);
+    waiting.resolve(answer);
     return true;
   }
 
-  private ask(account: string, poolId: string, nodeId: string, command: Omit<FileCommand, 'type' | 'requestId'>): Promise<Answer> {
+  private ask(account: string, poolId: string, nodeId: string, command: Omit<FileCommand, 'type' | 'requestId'>): Promise<FileAnswer> {
     const pool = this.cluster.store.pools.get(account, poolId);
     const session = pool && this.cluster.session(account, pool.pk, nodeId);
     if (!session) return Promise.reject(batchErrors.taskFilesUnavailable());
     const requestId = randomUUID();
-    return new Promise<Answer>((resolve, reject) => {
+    return new Promise<FileAnswer>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(requestId);
         reject(batchErrors.taskFilesUnavailable());
       }, ANSWER_TIMEOUT_MS);
-      this.pending.set(requestId, (answer) => {
+      const resolveWith = (answer: FileAnswer) => {
         clearTimeout(timer);
-        if (answer.result.ok) {
+        // What the API answers with must be there: a stat or read without the file's stat failed.
+        if (answer.result.ok && (answer.result.stat || (command.op !== 'stat' && command.op !== 'read'))) {
           resolve(answer);
           return;
         }
         answer.body.resume();
         answer.finish();
-        reject(answer.result.error === 'invalidrange' ? batchErrors.invalidRange() : answer.result.error === 'notempty' ? batchErrors.directoryNotEmpty() : batchErrors.fileNotFound());
-      });
+        const error = answer.result.ok ? 'failed' : answer.result.error;
+        // forbidden: a directory the node needs; 409 as Azure answers an operation the state does not allow.
+        const refused = error === 'forbidden' ? batchErrors.operationInvalidForCurrentState('The directory is needed by the node and cannot be deleted.') : undefined;
+        reject(refused ?? (error === 'invalidrange' ? batchErrors.invalidRange() : error === 'notempty' ? batchErrors.directoryNotEmpty() : batchErrors.fileNotFound()));
+      };
+      this.pending.set(requestId, { node: session.key, resolve: resolveWith });
       session.send({ type: 'files', requestId, ...command });
     });
   }

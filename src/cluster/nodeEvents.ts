@@ -142,7 +142,8 @@ export function onJobEnded(cluster: ClusterContext, account: string, jobDoc: Clo
   cluster.store.tx(() => {
     if (option === 'wait') return;
     for (const task of cluster.store.tasks.inStates(job.pk, ['preparing', 'running'])) {
-      const session = task.nodeInfo?.nodeId ? [...cluster.sessions.values()].find((s) => s.account === account && s.nodeId === task.nodeInfo!.nodeId) : undefined;
+      const pool = task.nodeInfo?.poolId ? cluster.store.pools.get(account, task.nodeInfo.poolId) : undefined;
+      const session = pool && task.nodeInfo?.nodeId ? cluster.session(account, pool.pk, task.nodeInfo.nodeId) : undefined;
       session?.send({ type: 'killTask', runId: runId({ kind: 'task', jobPk: job.pk, taskId: task.id, attempt: taskAttempt(task) }) });
       const release: Release = option === 'requeue' ? { how: 'requeued' } : { how: 'ended', outcome: { failureInfo: TASK_ENDED } };
       releaseTask(ctx, session, job.pk, job.doc, task, release);

@@ -2,7 +2,7 @@ import type { TaskRunResult } from '../agent/runTask.js';
 import { startTaskEnded } from '../domain/batch/nodes/lifecycle.js';
 import type { CloudJob, CloudTask } from '../domain/batch/models.js';
 import { markRunning } from '../domain/batch/tasks/dispatch.js';
-import { nodeTaskEnded } from '../domain/batch/jobs/nodeTaskStatus.js';
+import { nodeTaskEnded, nodeTaskStatuses } from '../domain/batch/jobs/nodeTaskStatus.js';
 import type { AgentReport, TaskCommand } from '../protocol/agent/messages.js';
 import { taskCommand, type RunnableSpec } from './commands.js';
 import type { ClusterContext } from './context.js';
@@ -14,70 +14,103 @@ const outcomeOf = (r: TaskRunResult) => ({ exitCode: r.exitCode, failureInfo: r.
 
 const nodeRef = (cluster: ClusterContext, s: NodeSession) => ({ poolId: s.poolId, nodeId: s.nodeId, nodeUrl: cluster.nodeUrl(s.poolId, s.nodeId) });
 
-/** The task a run id names, if that run is still the task's current one on this node. */
-function currentTask(cluster: ClusterContext, session: NodeSession, jobPk: number, taskId: string, attempt: string) {
+/**
+ * The job a run id names, if it is this session's to report on: a job of the session's account,
+ * on the session's pool. Job pks are global, so without this a node could name another account's
+ * job, or a job of a pool it is not in.
+ */
+function jobOfSession(cluster: ClusterContext, session: NodeSession, jobPk: number): { pk: number; doc: CloudJob } | undefined {
   const job = cluster.store.jobs.getByPk(jobPk);
-  const task = job && cluster.store.tasks.get(jobPk, taskId);
-  if (!job || !task) return undefined;
-  const t = task.doc;
-  const onThisNode = (t.state === 'running' || t.state === 'preparing') && t.nodeInfo?.nodeId === session.nodeId;
-  return onThisNode && taskAttempt(t) === attempt ? { job: job.doc, task: t } : undefined;
+  if (!job || cluster.store.jobs.get(session.account, job.doc.id)?.pk !== jobPk) return undefined;
+  const poolId = job.doc.executionInfo.poolId ?? job.doc.poolInfo.poolId;
+  return poolId?.toLowerCase() === session.poolId.toLowerCase() ? job : undefined;
 }
 
 /**
- * Applies a batch of a node's reports in one transaction. A report for a run the server no longer
- * expects (the task was requeued, ended, or given to another node) changes nothing.
+ * The task a run id names, if that run is the task's current one and this session holds it: the
+ * task runs on this pool and node, and the server gave it to this session (a report from an older
+ * session of the node, or from another node, changes nothing).
  */
-export function applyReports(cluster: ClusterContext, session: NodeSession, reports: AgentReport[]): void {
-  const ctx = cluster.batch(session.account);
+function currentTask(cluster: ClusterContext, session: NodeSession, jobPk: number, taskId: string, attempt: string) {
+  const job = jobOfSession(cluster, session, jobPk);
+  const task = job && cluster.store.tasks.get(jobPk, taskId);
+  if (!job || !task) return undefined;
+  const t = task.doc;
+  const onThisNode =
+    (t.state === 'running' || t.state === 'preparing') &&
+    t.nodeInfo?.nodeId === session.nodeId &&
+    t.nodeInfo.poolId?.toLowerCase() === session.poolId.toLowerCase() &&
+    session.tasks.has(runId({ kind: 'task', jobPk, taskId: t.id, attempt }));
+  return onThisNode && taskAttempt(t) === attempt ? { job: job.doc, task: t } : undefined;
+}
+
+/** Whether this node runs the job's preparation or release task now, as the job's status list says. */
+function runsJobTask(cluster: ClusterContext, session: NodeSession, jobPk: number, which: 'jobPreparationTaskExecutionInfo' | 'jobReleaseTaskExecutionInfo'): boolean {
+  const job = jobOfSession(cluster, session, jobPk);
+  return job !== undefined && nodeTaskStatuses(job.doc).some((s) => s.nodeId === session.nodeId && s[which]?.state === 'running');
+}
+
+/**
+ * Applies a batch of a node's reports in one transaction. A report for a run this session does not
+ * hold (the task was requeued, ended, or given to another node or session) changes nothing: the
+ * run ids of those come back, and the agent is told.
+ */
+export function applyReports(cluster: ClusterContext, session: NodeSession, reports: AgentReport[]): string[] {
   const followUps: TaskCommand[] = [];
+  const refused: string[] = [];
   cluster.store.tx(() => {
-    for (const report of reports) {
-      const ref = parseRunId(report.runId);
-      if (!ref) continue;
-      if (ref.kind === 'task') {
-        const current = currentTask(cluster, session, ref.jobPk, ref.taskId, ref.attempt);
-        if (!current) continue;
-        const result = report.result;
-        current.task.executionInfo.startTime = result.startTime;
-        releaseTask(ctx, session, ref.jobPk, current.job, current.task, {
-          how: 'finished',
-          outcome: outcomeOf(result),
-          // Azure retries failed runs, not runs that failed before or after the command (downloads, uploads).
-          retryable: !result.preProcessingError && !result.fileUploadError,
-        });
-        continue;
-      }
-      if (ref.kind === 'starttask') {
-        if (ref.attempt !== session.startTaskAttempt) continue;
-        const node = cluster.store.nodes.get(session.poolPk, session.nodeId);
-        if (!node) continue;
-        if (startTaskEnded(ctx, session.poolPk, node.doc, { ...outcomeOf(report.result), startTime: report.result.startTime })) {
-          session.startTaskAttempt += 1;
-          followUps.push(taskCommand(cluster.commands(session.account, session.poolPk), runId({ kind: 'starttask', attempt: session.startTaskAttempt }), 'starttask', node.doc['startTask'] as RunnableSpec, {}));
-        }
-      } else if (ref.kind === 'jobrelease') {
-        nodeTaskEnded(ctx, ref.jobPk, nodeRef(cluster, session), 'jobReleaseTaskExecutionInfo', { ...outcomeOf(report.result), startTime: report.result.startTime, endTime: report.result.endTime });
-      } else if (ref.kind === 'jobpreparation') {
-        nodeTaskEnded(ctx, ref.jobPk, nodeRef(cluster, session), 'jobPreparationTaskExecutionInfo', { ...outcomeOf(report.result), startTime: report.result.startTime, endTime: report.result.endTime });
-        const waiting = session.awaitingPreparation.get(ref.jobPk) ?? [];
-        session.awaitingPreparation.delete(ref.jobPk);
-        if (report.result.result === 'success') {
-          session.preparedJobs.add(ref.jobPk);
-          for (const command of waiting as TaskCommand[]) {
-            const run = parseRunId(command.runId);
-            const current = run?.kind === 'task' ? currentTask(cluster, session, ref.jobPk, run.taskId, run.attempt) : undefined;
-            if (!current) continue;
-            markRunning(ctx, ref.jobPk, current.task);
-            followUps.push(command);
-          }
-        } else {
-          failWaitingTasks(cluster, session, ref.jobPk, waiting as TaskCommand[], report.result);
-        }
-      }
-    }
+    for (const report of reports) if (!applyReport(cluster, session, report, followUps)) refused.push(report.runId);
   });
   if (followUps.length > 0) session.send(...followUps);
+  return refused;
+}
+
+/** One report; whether it was this session's to make. Commands it leads to go in `followUps`. */
+function applyReport(cluster: ClusterContext, session: NodeSession, report: AgentReport, followUps: TaskCommand[]): boolean {
+  const ctx = cluster.batch(session.account);
+  const ref = parseRunId(report.runId);
+  const result = report.result;
+  if (!ref) return false;
+  if (ref.kind === 'task') {
+    const current = currentTask(cluster, session, ref.jobPk, ref.taskId, ref.attempt);
+    if (!current) return false;
+    current.task.executionInfo.startTime = result.startTime;
+    releaseTask(ctx, session, ref.jobPk, current.job, current.task, {
+      how: 'finished',
+      outcome: outcomeOf(result),
+      // Azure retries failed runs, not runs that failed before or after the command (downloads, uploads).
+      retryable: !result.preProcessingError && !result.fileUploadError,
+    });
+    return true;
+  }
+  if (ref.kind === 'starttask') {
+    const node = ref.attempt === session.startTaskAttempt ? cluster.store.nodes.get(session.poolPk, session.nodeId) : undefined;
+    if (!node) return false;
+    if (startTaskEnded(ctx, session.poolPk, node.doc, { ...outcomeOf(result), startTime: result.startTime })) {
+      session.startTaskAttempt += 1;
+      followUps.push(taskCommand(cluster.commands(session.account, session.poolPk), runId({ kind: 'starttask', attempt: session.startTaskAttempt }), 'starttask', node.doc['startTask'] as RunnableSpec, {}));
+    }
+    return true;
+  }
+  const which = ref.kind === 'jobrelease' ? 'jobReleaseTaskExecutionInfo' : 'jobPreparationTaskExecutionInfo';
+  if (!runsJobTask(cluster, session, ref.jobPk, which)) return false;
+  nodeTaskEnded(ctx, ref.jobPk, nodeRef(cluster, session), which, { ...outcomeOf(result), startTime: result.startTime, endTime: result.endTime });
+  if (ref.kind === 'jobrelease') return true;
+  const waiting = session.awaitingPreparation.get(ref.jobPk) ?? [];
+  session.awaitingPreparation.delete(ref.jobPk);
+  if (result.result !== 'success') {
+    failWaitingTasks(cluster, session, ref.jobPk, waiting as TaskCommand[], result);
+    return true;
+  }
+  session.preparedJobs.add(ref.jobPk);
+  for (const command of waiting as TaskCommand[]) {
+    const run = parseRunId(command.runId);
+    const current = run?.kind === 'task' ? currentTask(cluster, session, ref.jobPk, run.taskId, run.attempt) : undefined;
+    if (!current) continue;
+    markRunning(ctx, ref.jobPk, current.task);
+    followUps.push(command);
+  }
+  return true;
 }
 
 /** A failed job preparation task fails the tasks that waited for it on this node. */

@@ -1,6 +1,7 @@
 import type { ComputeNode } from '../domain/batch/models.js';
 import type { ClusterContext } from './context.js';
 import { runId, taskAttempt } from './runs.js';
+import { storedSecretHash } from './nodeCredentials.js';
 import { NodeSession } from './session.js';
 
 // Nodes in these states had an agent when the server stopped.
@@ -9,8 +10,8 @@ const LIVE = new Set(['creating', 'starting', 'waitingforstarttask', 'idle', 'ru
 /**
  * After a restart, the server takes back the nodes its store says were live: each gets a session
  * without a stream, holding the tasks the store says it runs. An agent that reconnects carries on
- * where it was (run ids are derived from the store, so its reports still match); one that does not
- * is lost after the usual silence, and its tasks go back to the queue.
+ * where it was, with the same node token (run ids are derived from the store, so its reports still
+ * match); one that does not is lost after the usual silence, and its tasks go back to the queue.
  */
 export function restoreSessions(cluster: ClusterContext): number {
   let restored = 0;
@@ -21,7 +22,8 @@ export function restoreSessions(cluster: ClusterContext): number {
       for (const row of cluster.store.nodes.list(poolPk, { limit: 1_000_000 })) {
         const node = JSON.parse(row.doc) as ComputeNode;
         if (!LIVE.has(node.state)) continue;
-        const session = new NodeSession(account.name, poolPk, pool.id, node.id);
+        // The session's secret is on the record: its agent's node token still works.
+        const session = new NodeSession(account.name, poolPk, pool.id, node.id, storedSecretHash(node));
         session.startTaskAttempt = (node['startTaskInfo'] as { retryCount?: number } | undefined)?.retryCount ?? 0;
         sessions.set(node.id, session);
         cluster.sessions.set(session.key, session);

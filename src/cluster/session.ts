@@ -42,6 +42,8 @@ export class NodeSession {
     readonly poolPk: number,
     readonly poolId: string,
     readonly nodeId: string,
+    /** SHA-256 of this session's secret (auth/agentTokens.ts); the node record keeps it too. */
+    public secretHash: string | undefined,
   ) {}
 
   get key(): string {

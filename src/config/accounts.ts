@@ -34,6 +34,11 @@ export function parseAccountSpec(spec: string): Account {
 
 export const devAccount = (): Account => makeAccount(DEV_ACCOUNT_NAME, DEV_ACCOUNT_KEY);
 
+/** The warning for a key given as a command-line argument, which every local user can read. */
+export function keyInArgvWarning(account: string, instead: string): string {
+  return `warning: the key of account ${account} is on the command line, where every local user can read it (/proc/PID/cmdline, ps); give it in ${instead}`;
+}
+
 /** The accounts a server knows, looked up by name. */
 export class AccountRegistry {
   private readonly byName = new Map<string, Account>();

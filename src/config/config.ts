@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { type Account, devAccount, parseAccountSpec } from './accounts.js';
+import { type Account, devAccount, keyInArgvWarning, parseAccountSpec } from './accounts.js';
 import type { NodeTimings } from './timings.js';
+import type { HttpTimeouts } from '../protocol/http/server.js';
 
 export interface KilnConfig {
   host: string;
@@ -12,8 +14,12 @@ export interface KilnConfig {
   /** Root directories of local nodes (AZ_BATCH_NODE_ROOT_DIR of each). */
   nodesDir: string;
   accounts: Account[];
+  /** Unreferenced extents younger than this are kept by garbage collection (uploads in flight renew theirs). */
+  orphanExtentGraceMs?: number;
   /** Heartbeats and node-loss timeouts; nodeTimings() when not given. */
   timings?: NodeTimings;
+  /** The HTTP edge's header and body-idle timeouts; DEFAULT_HTTP_TIMEOUTS when not given. */
+  http?: HttpTimeouts;
 }
 
 export const DEFAULT_BLOB_PORT = 10000;
@@ -43,9 +49,49 @@ export function parsePort(value: string, what: string): number {
   return port;
 }
 
-/** Accounts from flags win over KILN_ACCOUNTS (separated by ';' or ','); with neither, the dev account. */
-export function resolveAccounts(specs: string[], env: NodeJS.ProcessEnv = process.env): Account[] {
-  const fromEnv = (env.KILN_ACCOUNTS ?? '').split(/[;,]/).map((s) => s.trim()).filter(Boolean);
-  const chosen = specs.length > 0 ? specs : fromEnv;
-  return chosen.length > 0 ? chosen.map(parseAccountSpec) : [devAccount()];
+/** Where the accounts of a server come from: flags (NAME:KEY), files of NAME:KEY lines, KILN_ACCOUNTS. */
+export interface AccountSources {
+  /** `--account NAME:KEY`: on the command line, which every local user can read (/proc/PID/cmdline). */
+  specs: string[];
+  /** `--accounts-file`: one NAME:KEY a line; blank lines and lines starting with # are skipped. */
+  files: string[];
+}
+
+/**
+ * The accounts of flags and files together; with neither, those of KILN_ACCOUNTS (separated by ';' or
+ * ','); with none at all, the dev account. `warn` hears of every key given on the command line.
+ */
+export function resolveAccounts(
+  sources: AccountSources,
+  env: NodeJS.ProcessEnv = process.env,
+  warn: (message: string) => void = (m) => console.error(m),
+): Account[] {
+  const fromFiles = sources.files.flatMap(readAccountsFile);
+  const fromFlags = sources.specs.map(parseAccountSpec);
+  for (const account of fromFlags) warn(keyInArgvWarning(account.name, 'KILN_ACCOUNTS or a file only you can read (--accounts-file)'));
+  const fromEnv = (env.KILN_ACCOUNTS ?? '').split(/[;,]/).map((s) => s.trim()).filter(Boolean).map(parseAccountSpec);
+  const chosen = fromFlags.length + fromFiles.length > 0 ? [...fromFlags, ...fromFiles] : fromEnv;
+  return chosen.length > 0 ? chosen : [devAccount()];
+}
+
+/** Reads an accounts file, refusing one that others may read or change: it holds keys. */
+export function readAccountsFile(file: string): Account[] {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const stat = fs.fstatSync(fd);
+    if (!stat.isFile()) throw new Error(`the accounts file ${file} is not a regular file`);
+    if ((stat.mode & 0o077) !== 0) {
+      throw new Error(
+        `the accounts file ${file} holds account keys but is mode ${(stat.mode & 0o777).toString(8).padStart(4, '0')}, open to other users: chmod 600 it`,
+      );
+    }
+    return fs
+      .readFileSync(fd, 'utf8')
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line !== '' && !line.startsWith('#'))
+      .map(parseAccountSpec);
+  } finally {
+    fs.closeSync(fd);
+  }
 }

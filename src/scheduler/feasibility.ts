@@ -1,4 +1,5 @@
 import type { BatchStore } from '../persistence/batch/store.js';
+import type { DependencyRow } from '../persistence/batch/tasks.js';
 import { exitOptionsFor } from '../domain/batch/jobs/onTaskFailure.js';
 import type { CloudJob, CloudTask, ComputeNode } from '../domain/batch/models.js';
 
@@ -28,24 +29,57 @@ export function withinParallelLimit(job: CloudJob, running: number): Verdict {
   return max === undefined || max === -1 || running < max ? OK : no(`MaxParallelTasksReached: the job already runs ${running} of at most ${max} tasks at a time.`);
 }
 
-/** Task ids a dependency names: ids, and ranges of integer ids. */
-function dependencyIds(task: CloudTask): string[] {
-  const ids = [...(task.dependsOn?.taskIds ?? [])];
-  for (const range of task.dependsOn?.taskIdRanges ?? []) for (let i = range.start; i <= range.end; i++) ids.push(String(i));
-  return ids;
+/** Why a completed dependency does not satisfy its dependents, or undefined if it does. */
+function blocks(row: DependencyRow, name: string): string | undefined {
+  if (row.state !== 'completed') return `WaitingForDependencies: task ${name} is ${row.state}.`;
+  // Exit options decide only when the task has exit conditions or failed; parse just those.
+  if (row.result === 'success' && !row.doc.includes('"exitConditions"')) return undefined;
+  const dep = JSON.parse(row.doc) as CloudTask;
+  const action = exitOptionsFor(dep).dependencyAction ?? (dep.executionInfo.result === 'success' ? 'satisfy' : 'block');
+  return action === 'block' ? `BlockedByDependency: task ${name} failed, which blocks its dependents.` : undefined;
+}
+
+const missing = (name: string | number): Verdict => no(`WaitingForDependencies: task ${name} does not exist yet.`);
+
+/** Ranges sorted and merged, so that each task of the job is read at most once. */
+function mergedRanges(ranges: { start: number; end: number }[]): { start: number; end: number }[] {
+  const merged: { start: number; end: number }[] = [];
+  for (const r of [...ranges].sort((a, b) => a.start - b.start)) {
+    const last = merged[merged.length - 1];
+    if (last && r.start <= last.end + 1) last.end = Math.max(last.end, r.end);
+    else merged.push({ ...r });
+  }
+  return merged;
 }
 
 /**
  * A task runs once every task it depends on has completed and its exit options satisfy dependents
- * (by default: success satisfies, failure blocks).
+ * (by default: success satisfies, failure blocks). Ranges are never expanded: a range names up to
+ * 2^31 ids, so each is answered from the job's tasks whose ids fall in it, in one query.
  */
 export function dependenciesMet(store: BatchStore, jobPk: number, task: CloudTask): Verdict {
-  for (const id of dependencyIds(task)) {
-    const dep = store.tasks.get(jobPk, id)?.doc;
-    if (!dep) return no(`WaitingForDependencies: task ${id} does not exist yet.`);
-    if (dep.state !== 'completed') return no(`WaitingForDependencies: task ${id} is ${dep.state}.`);
-    const action = exitOptionsFor(dep).dependencyAction ?? (dep.executionInfo.result === 'success' ? 'satisfy' : 'block');
-    if (action === 'block') return no(`BlockedByDependency: task ${id} failed, which blocks its dependents.`);
+  // Ids are case-insensitive: each key once, named as the dependent task names it.
+  const named = new Map((task.dependsOn?.taskIds ?? []).map((id) => [id.toLowerCase(), id]));
+  if (named.size > 0) {
+    const rows = store.tasks.withIds(jobPk, [...named.keys()]);
+    if (rows.length < named.size) {
+      const found = new Set(rows.map((r) => r.key));
+      return missing([...named].find(([key]) => !found.has(key))![1]);
+    }
+    for (const row of rows) {
+      const reason = blocks(row, named.get(row.key)!);
+      if (reason) return no(reason);
+    }
+  }
+  for (const range of mergedRanges(task.dependsOn?.taskIdRanges ?? [])) {
+    let expected = range.start;
+    for (const row of store.tasks.withNumberIdsIn(jobPk, range.start, range.end)) {
+      if (row.n !== expected) return missing(expected);
+      const reason = blocks(row, String(row.n));
+      if (reason) return no(reason);
+      expected++;
+    }
+    if (expected <= range.end) return missing(expected);
   }
   return OK;
 }

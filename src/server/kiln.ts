@@ -1,15 +1,12 @@
 import { AccountRegistry } from '../config/accounts.js';
 import type { KilnConfig } from '../config/config.js';
 import { BlobService } from '../domain/blob/service.js';
-import { ExtentStore } from '../persistence/blob/extentStore.js';
-import { SqliteBlobStore } from '../persistence/blob/sqliteBlobStore.js';
-import { migrations } from '../persistence/migrations.js';
-import { openDatabase } from '../persistence/sqlite/database.js';
-import { createBlobHandler } from '../protocol/blob/server.js';
+import { openStorage } from '../persistence/storage.js';
+import { answerBlobBusy, createBlobHandler } from '../protocol/blob/server.js';
 import { StorageError } from '../domain/blob/errors.js';
 import { listen, type RunningServer } from '../protocol/http/server.js';
 import { BatchStore } from '../persistence/batch/store.js';
-import { createBatchHandler } from '../protocol/batch/server.js';
+import { answerBatchBusy, createBatchHandler } from '../protocol/batch/server.js';
 import type { BatchHooks } from '../domain/batch/context.js';
 import { Cluster } from '../cluster/cluster.js';
 import { LocalNodes } from '../cluster/local/localNodes.js';
@@ -35,11 +32,16 @@ const GARBAGE_INTERVAL_MS = 60 * 60 * 1000;
 
 /** Starts every Kiln service of one machine over one data directory. */
 export async function startKiln(config: KilnConfig, log: (m: string) => void = (m) => console.error(m)): Promise<RunningKiln> {
-  const db = openDatabase(config.dataDir, migrations);
   const accounts = new AccountRegistry(config.accounts);
-  const store = new SqliteBlobStore(db);
-  const blobService = new BlobService(store, new ExtentStore(config.dataDir));
-  await blobService.collectGarbage();
+  const storage = openStorage(config.dataDir, { orphanExtentGraceMs: config.orphanExtentGraceMs });
+  const { db, blobStore: store } = storage;
+  const blobService = new BlobService(store, storage.extents);
+  try {
+    await blobService.collectGarbage({ atStart: true });
+  } catch (err) {
+    storage.close();
+    throw err;
+  }
   const garbageTimer = setInterval(() => void blobService.collectGarbage().catch((e: unknown) => log(`garbage collection failed: ${String(e)}`)), GARBAGE_INTERVAL_MS);
   garbageTimer.unref();
 
@@ -59,17 +61,18 @@ export async function startKiln(config: KilnConfig, log: (m: string) => void = (
     blob = await listen(createBlobHandler({ accounts, store, service: blobService, log }), config.host, config.blobPort, (err, res) => {
       log(`blob: unhandled ${String(err)}`);
       if (!res.headersSent && !(err instanceof StorageError)) res.writeHead(500).end();
-    });
+    }, { timeouts: config.http, busy: answerBlobBusy });
     batch = await listen(batchOrAgent, config.host, config.batchPort, (err, res) => {
       log(`batch: unhandled ${String(err)}`);
       if (!res.headersSent) res.writeHead(500).end();
-    });
+    }, { timeouts: config.http, busy: answerBatchBusy });
   } catch (err) {
     clearInterval(garbageTimer);
     await blob?.close();
-    db.close();
+    storage.close();
     throw err;
   }
+  storage.lock.listening({ blobPort: blob.port, batchPort: batch.port });
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const blobServer = blob;
   const batchUrl = `http://${host}:${batch.port}`;
@@ -109,9 +112,12 @@ export async function startKiln(config: KilnConfig, log: (m: string) => void = (
     async close() {
       clearInterval(garbageTimer);
       local.close();
+      // Command streams end first; then the requests in flight drain (new ones hear 503 ServerBusy).
       runningCluster.close();
+      // Both services drain together: neither stops listening while the other still drains.
+      await Promise.all([blobServer.drain(), batch.drain()]);
       await Promise.all([blobServer.close(), batch.close()]);
-      db.close();
+      storage.close();
     },
   };
 }

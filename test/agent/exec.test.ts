@@ -3,6 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { splitCommandLine } from '../../src/agent/exec/commandLine.js';
+import { available as cgroupsAvailable } from '../../src/agent/exec/cgroups.js';
+import { closeNodeRuns } from '../../src/agent/exec/containment.js';
 import { runProcess, type ProcessSpec } from '../../src/agent/exec/runProcess.js';
 import { tempDir, waitFor } from '../helpers/kiln.js';
 
@@ -23,15 +25,28 @@ describe('command lines are split like a shell splits words, never expanded', ()
   });
 });
 
+/** Whether a process exists and is not a zombie (its reaping is init's business, not the run's). */
+function isRunning(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
 describe('task processes', () => {
   const dir = tempDir('kiln-exec-');
-  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  after(() => {
+    closeNodeRuns(dir);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
   /** runProcess with stdout and stderr going to NAME.out and NAME.err in the test directory. */
-  const run = (name: string, spec: Omit<ProcessSpec, 'stdout' | 'stderr'>) => {
+  const run = (name: string, spec: Omit<ProcessSpec, 'stdout' | 'stderr' | 'nodeRoot'>) => {
     const stdout = fs.openSync(path.join(dir, `${name}.out`), 'w');
     const stderr = fs.openSync(path.join(dir, `${name}.err`), 'w');
     try {
-      return runProcess({ ...spec, stdout, stderr });
+      return runProcess({ ...spec, stdout, stderr, nodeRoot: dir });
     } finally {
       fs.closeSync(stdout);
       fs.closeSync(stderr);
@@ -69,6 +84,29 @@ describe('task processes', () => {
         return true;
       }
     });
+  });
+
+  it('kills what escaped into a session of its own (setsid) when the run ends, before it is reported', { skip: !cgroupsAvailable() && 'no writable cgroup v2 hierarchy' }, async () => {
+    const pidFile = path.join(dir, 'escaped.pid');
+    const outcome = await run('escape', {
+      argv: ['/bin/sh', '-c', `setsid sh -c 'echo $$ > ${pidFile}; exec sleep 60' & while [ ! -s ${pidFile} ]; do sleep 0.01; done`],
+      cwd: dir,
+      env: { PATH: '/usr/bin:/bin' },
+    }).done;
+    assert.equal(outcome.exitCode, 0);
+    const escaped = Number(fs.readFileSync(pidFile, 'utf8'));
+    // No wait: `done` resolves only once nothing of the run is left.
+    assert.equal(isRunning(escaped), false, 'the setsid child is gone when the run is');
+  });
+
+  it("a late kill of a finished run does not reach the next run, which may reuse its group", async () => {
+    const first = run('first', { argv: ['/bin/true'], cwd: dir, env: {} });
+    assert.equal((await first.done).exitCode, 0);
+    const second = run('second', { argv: ['/bin/sleep', '0.2'], cwd: dir, env: {} });
+    first.kill();
+    const outcome = await second.done;
+    assert.equal(outcome.signal, undefined, 'the second run was not killed');
+    assert.equal(outcome.exitCode, 0);
   });
 
   it('reports a program that cannot be started', async () => {

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { NodeLayout } from '../../src/agent/layout.js';
 import { runTask, type TaskRunSpec } from '../../src/agent/runTask.js';
-import { canSeparateUsers, TASK_USER } from '../../src/agent/users.js';
+import { closeNodeRuns } from '../../src/agent/exec/containment.js';
+import { canSeparateUsers, releaseNodeUsers } from '../../src/agent/users.js';
 import { tempDir } from '../helpers/kiln.js';
 
 const node = { accountName: 'acct', accountUrl: 'http://127.0.0.1:10100/', poolId: 'pool1', nodeId: 'tvm-1', isDedicated: true };
@@ -15,7 +16,12 @@ describe('running a task on a node', () => {
   fs.chmodSync(root, 0o755);
   const layout = new NodeLayout(root);
   layout.prepare();
-  after(() => fs.rmSync(root, { recursive: true, force: true }));
+  after(() => {
+    // The runs' groups and the pool user the non-admin runs were given go with the node.
+    closeNodeRuns(root);
+    releaseNodeUsers(root);
+    fs.rmSync(root, { recursive: true, force: true });
+  });
 
   it('runs without a shell, in the task working directory, with the AZ_BATCH_* environment', async () => {
     const dirs = layout.task('job-a', 'task-1');
@@ -64,7 +70,8 @@ describe('running a task on a node', () => {
     const plain = await runTask(node, layout, layout.task('job-u', 'plain'), { ...base, commandLine: write }).done;
     const admin = await runTask(node, layout, layout.task('job-u', 'admin'), { ...base, commandLine: write, elevated: true, userIdentity: 'PoolAdmin' }).done;
     if (canSeparateUsers()) {
-      assert.equal(fs.readFileSync(layout.task('job-u', 'plain').stdoutFile, 'utf8').trim(), TASK_USER);
+      // The pool's own OS user (agent/users.ts), whatever USER shows.
+      assert.match(fs.readFileSync(layout.task('job-u', 'plain').stdoutFile, 'utf8').trim(), /^_azb_p[0-9a-f]{16}$/);
       assert.equal(plain.result, 'failure', 'the non-admin task cannot write where only root can');
       assert.match(fs.readFileSync(layout.task('job-u', 'plain').stderrFile, 'utf8'), /Permission denied/);
       assert.equal(admin.result, 'success');

@@ -113,15 +113,17 @@ describe('compute nodes: loss, resize, node operations and pool deletion', () =>
     fs.chmodSync(root, 0o755);
     const env = { ...process.env, KILN_ACCOUNTS: '' };
     const token = execFileSync(process.execPath, [KILN_BIN, 'agent-token', '--pool', poolId], { encoding: 'utf8', env }).trim();
-    const agentArgs = (t: string, r: string) => [KILN_BIN, 'agent', '--batch-url', kiln.batchUrl, '--pool', poolId, '--token', t, '--root', r];
+    // The join token goes by environment, never on the command line.
+    const agentArgs = (r: string) => [KILN_BIN, 'agent', '--batch-url', kiln.batchUrl, '--pool', poolId, '--root', r];
+    const withToken = (t: string) => ({ ...env, KILN_AGENT_TOKEN: t });
     // A token for another pool, or a forged one, gets the agent nowhere.
     const other = execFileSync(process.execPath, [KILN_BIN, 'agent-token', '--pool', 'some-other-pool'], { encoding: 'utf8', env }).trim();
     for (const bad of [other, `${token.slice(0, -4)}AAAA`]) {
-      const refused = spawnSync(process.execPath, agentArgs(bad, path.join(root, 'bad')), { encoding: 'utf8', timeout: 20_000 });
+      const refused = spawnSync(process.execPath, agentArgs(path.join(root, 'bad')), { encoding: 'utf8', timeout: 20_000, env: withToken(bad) });
       assert.notEqual(refused.status, 0, 'a bad token is refused');
       assert.match(refused.stderr, /40[13]/);
     }
-    const agent = spawn(process.execPath, agentArgs(token, root), { stdio: 'ignore' });
+    const agent = spawn(process.execPath, agentArgs(root), { stdio: 'ignore', env: withToken(token) });
     try {
       const [node] = await waitForNodes(client, poolId, 1, ['idle']);
       const pool = await client.pool.get(poolId);

@@ -36,7 +36,11 @@ describe('kiln agent joins a pool from outside kiln up', () => {
     await batch.pool.add({ id: 'remote', vmSize: 'standard_d2s_v3', targetDedicatedNodes: 0, virtualMachineConfiguration: vm });
     const token = execFileSync(process.execPath, [KILN_BIN, 'agent-token', '--pool', 'remote'], { encoding: 'utf8' }).trim();
 
-    const forged = spawn(process.execPath, [KILN_BIN, 'agent', '--batch-url', kiln.batchUrl, '--pool', 'remote', '--token', `${token.slice(0, -3)}AAA`, '--root', root], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // The join token goes in a file (or env KILN_AGENT_TOKEN), never on the command line.
+    const tokenFile = path.join(tempDir('kiln-agent-token-'), 'token');
+    const agentArgs = [KILN_BIN, 'agent', '--batch-url', kiln.batchUrl, '--pool', 'remote', '--token-file', tokenFile, '--root', root];
+    fs.writeFileSync(tokenFile, `${token.slice(0, -3)}AAA\n`, { mode: 0o600 });
+    const forged = spawn(process.execPath, agentArgs, { stdio: ['ignore', 'ignore', 'pipe'] });
     let forgedOutput = '';
     forged.stderr!.on('data', (d: Buffer) => (forgedOutput += d.toString()));
     const forgedExit = await new Promise<number | null>((resolve) => forged.once('exit', resolve));
@@ -44,7 +48,8 @@ describe('kiln agent joins a pool from outside kiln up', () => {
     assert.match(forgedOutput, /401/);
     assert.equal((await batch.computeNode.list('remote')).length, 0, 'a forged token joins nothing');
 
-    agent = spawn(process.execPath, [KILN_BIN, 'agent', '--batch-url', kiln.batchUrl, '--pool', 'remote', '--token', token, '--root', root], { detached: true, stdio: 'ignore' });
+    fs.writeFileSync(tokenFile, `${token}\n`);
+    agent = spawn(process.execPath, agentArgs, { detached: true, stdio: 'ignore' });
     const [node] = await waitFor('the remote node to be idle', async () => {
       const nodes = await batch.computeNode.list('remote');
       return nodes.length === 1 && nodes[0]!.state === 'idle' ? nodes : undefined;

@@ -2,11 +2,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { joinToken } from '../../auth/agentTokens.js';
-import { killLeftoverTasks, NodeLayout } from '../../agent/layout.js';
+import { killNodeRuns } from '../../agent/exec/containment.js';
+import { releaseNodeUsers } from '../../agent/users.js';
 import type { CloudPool, ComputeNode } from '../../domain/batch/models.js';
 import { countPoolNodes, newNodeDoc, newNodeId, saveNode } from '../../domain/batch/nodes/lifecycle.js';
 import { transition } from '../../domain/batch/models.js';
 import type { Cluster } from '../cluster.js';
+import { issueLocalNodeToken } from '../nodeCredentials.js';
 import { loseNode, onNodeChanged } from '../nodeEvents.js';
 import { sessionKey } from '../session.js';
 
@@ -128,15 +130,20 @@ export class LocalNodes {
     const accountInfo = this.cluster.ctx.accounts.get(account)!;
     const root = path.join(this.opts.nodesDir, account, poolId.toLowerCase(), nodeId);
     fs.mkdirSync(root, { recursive: true, mode: 0o755 });
-    const log = fs.openSync(path.join(this.opts.nodesDir, account, poolId.toLowerCase(), `${nodeId}.agent.log`), 'a');
+    const log = fs.openSync(path.join(this.opts.nodesDir, account, poolId.toLowerCase(), `${nodeId}.agent.log`), 'a', 0o600); // for Kiln alone: tasks may not read other nodes' logs
     const child = spawn(
       process.execPath,
       // Node's own flags (a profiler, a heap limit) carry over to the agents. A small young
       // generation keeps an agent's memory small, and every task's fork copies its page tables.
       ['--max-semi-space-size=1', ...process.execArgv, this.opts.cliEntry, 'agent', '--batch-url', this.opts.batchUrl, '--pool', poolId, '--node-id', nodeId, '--root', root, '--exit-with-stdin', ...(isDedicated ? [] : ['--low-priority'])],
-      // The join token goes in the environment, not on a command line every local user can read.
+      // Tokens go in the environment, not on a command line every local user can read: the pool's
+      // join token, and a node token that lets this process, and no other, take this node's record.
       // stdin is a pipe this process holds: when it dies, however it dies, its agents follow.
-      { detached: true, stdio: ['pipe', log, log], env: { ...process.env, KILN_AGENT_TOKEN: joinToken(accountInfo, poolId) } },
+      {
+        detached: true,
+        stdio: ['pipe', log, log],
+        env: { ...agentEnvironment(), KILN_AGENT_TOKEN: joinToken(accountInfo, poolId), KILN_NODE_TOKEN: issueLocalNodeToken(this.cluster.ctx, account, poolPk, nodeId) },
+      },
     );
     fs.closeSync(log);
     child.stdin?.on('error', () => undefined);
@@ -148,7 +155,8 @@ export class LocalNodes {
   /** An agent died under its node: its tasks go back to the queue now, and the node comes back up. */
   private exited(proc: NodeProcess): void {
     if (this.processes.get(proc.key) === proc) this.processes.delete(proc.key);
-    killLeftoverTasks(new NodeLayout(proc.root));
+    // Its runs die with it (its reaper kills them too) before its tasks are requeued below.
+    killNodeRuns(proc.root);
     if (proc.stopping || this.closed) return;
     const session = this.cluster.ctx.sessions.get(proc.key);
     if (session) {
@@ -167,7 +175,14 @@ export class LocalNodes {
     } catch {
       // already gone
     }
-    killLeftoverTasks(new NodeLayout(proc.root));
+    killNodeRuns(proc.root);
+    // The OS users it made go with it (unless another node of its pool here still has them): its
+    // pool is gone, or kiln up stops, and makes them again (with the same ids) when it starts.
+    try {
+      releaseNodeUsers(proc.root);
+    } catch (err) {
+      this.opts.log(`node ${proc.nodeId}: removing its users failed: ${String(err)}`);
+    }
     if (removeFiles) {
       // The node is gone from its pool: its disk and its agent's log go, and the pool's directory
       // with its last node.
@@ -191,6 +206,12 @@ export class LocalNodes {
   running(): { poolId: string; nodeId: string; pid: number; root: string }[] {
     return [...this.processes.values()].map((p) => ({ poolId: p.poolId, nodeId: p.nodeId, pid: p.child.pid!, root: p.root }));
   }
+}
+
+/** The server's environment without its secrets: an agent holds its own pool's tokens and no account key. */
+function agentEnvironment(): NodeJS.ProcessEnv {
+  const { KILN_ACCOUNTS: _keys, KILN_ACCOUNTS_FILE: _keysFile, ...env } = process.env;
+  return env;
 }
 
 const rank = (node: ComputeNode): number => {

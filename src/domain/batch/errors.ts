@@ -103,5 +103,6 @@ export const batchErrors = {
     e(413, 'RequestBodyTooLarge', 'The request body is too large and exceeds the maximum permissible limit.', [['MaxLimit', String(max)]]),
   invalidRange: () => e(416, 'InvalidRange', 'The range specified is invalid for the current size of the resource.'),
   directoryNotEmpty: () => e(409, 'DirectoryNotEmpty', 'The specified directory is not empty; delete it with recursive=true.'),
+  serverBusy: () => e(503, 'ServerBusy', 'The server is currently unable to receive requests. Please retry your request.'),
   internal: () => e(500, 'InternalError', 'The server encountered an internal error. Please retry the request.'),
 };

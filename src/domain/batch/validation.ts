@@ -63,6 +63,10 @@ export function checkResourceFiles(files: unknown, path: string): void {
 export function checkEnvironment(settings: unknown, path: string, property = 'environmentSettings'): void {
   arr(settings).forEach((s, i) => {
     if (typeof s['name'] === 'string' && s['name'] === '') throw batchErrors.invalidProperty(`${path}${property}[${i}].name`, '', 'The name must not be empty.');
+    // No operating system can hold an `=` in a variable's name: the value would start there instead.
+    if (typeof s['name'] === 'string' && s['name'].includes('=')) {
+      throw batchErrors.invalidProperty(`${path}${property}[${i}].name`, s['name'], "An environment variable's name cannot contain '='.");
+    }
   });
 }
 

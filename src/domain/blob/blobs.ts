@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { ExtentTooLargeError, type Segment } from '../../persistence/blob/extentStore.js';
 import { checkReadConditions, checkWriteConditions, type Conditions } from './conditions.js';
-import type { BlobContext } from './context.js';
+import { settle, type BlobContext } from './context.js';
 import { errors } from './errors.js';
 import { newEtag } from './etag.js';
 import type { Blob, ContentProperties, Metadata } from './models.js';
@@ -144,7 +144,7 @@ export class Blobs {
       segments: content.segments,
       copy: content.copy,
     });
-    await this.ctx.extents.remove(freed);
+    await settle(this.ctx, freed);
     return blob;
   }
 
@@ -153,6 +153,7 @@ export class Blobs {
     checkWriteConditions(blob, conditions);
     const now = this.ctx.now();
     this.ctx.store.updateBlob(blob.id, { ...properties, contentMd5: properties.contentMd5, etag: newEtag(now), lastModified: now });
+    this.ctx.store.durableSync();
     return this.get(account, container, name);
   }
 
@@ -162,6 +163,7 @@ export class Blobs {
     checkWriteConditions(blob, conditions);
     const now = this.ctx.now();
     this.ctx.store.updateBlob(blob.id, { metadata, etag: newEtag(now), lastModified: now });
+    this.ctx.store.durableSync();
     return this.get(account, container, name);
   }
 
@@ -169,7 +171,7 @@ export class Blobs {
     const blob = this.get(account, container, name);
     checkWriteConditions(blob, conditions);
     const { freed } = this.ctx.store.deleteBlob(account, container, name);
-    await this.ctx.extents.remove(freed);
+    await settle(this.ctx, freed);
   }
 
   list(account: string, container: string, opts: { prefix: string; delimiter: string; marker: string; limit: number }) {

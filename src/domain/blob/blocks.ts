@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { ExtentTooLargeError } from '../../persistence/blob/extentStore.js';
 import { checkCreateOnly, type Blobs, type BlobWrite } from './blobs.js';
 import { checkWriteConditions } from './conditions.js';
-import type { BlobContext } from './context.js';
+import { settle, type BlobContext } from './context.js';
 import { StorageError, errors } from './errors.js';
 import type { Blob, BlockInfo, BlockListType, BlockReference } from './models.js';
 import { validateBlobName, validateMetadata } from './names.js';
@@ -71,7 +71,7 @@ export class Blocks {
       { blockId, extent: written.extent, length: written.length },
       this.ctx.now(),
     );
-    await this.ctx.extents.remove(freed);
+    await settle(this.ctx, freed);
   }
 
   /** Put Block List: the new content is the named blocks in order; no byte is copied. */

@@ -3,7 +3,7 @@ import { errors } from './errors.js';
 import { newEtag } from './etag.js';
 import type { AccessPolicy, Container, Metadata, PublicAccess } from './models.js';
 import { validateContainerName, validateMetadata } from './names.js';
-import type { BlobContext } from './context.js';
+import { settle, type BlobContext } from './context.js';
 
 /** Container operations of the Blob service. */
 export class Containers {
@@ -24,6 +24,7 @@ export class Containers {
       accessPolicies: [],
     };
     if (!this.ctx.store.createContainer(container)) throw errors.containerAlreadyExists();
+    this.ctx.store.durableSync();
     return container;
   }
 
@@ -39,7 +40,7 @@ export class Containers {
     if (!container) throw errors.containerNotFound();
     checkWriteConditions(container, conditions);
     const { freed } = this.ctx.store.deleteContainer(account, name);
-    await this.ctx.extents.remove(freed);
+    await settle(this.ctx, freed);
   }
 
   setMetadata(account: string, name: string, metadata: Metadata, conditions: Conditions): Container {
@@ -75,6 +76,7 @@ export class Containers {
     checkWriteConditions(container, conditions);
     const now = this.ctx.now();
     this.ctx.store.updateContainer(account, name, { ...changes, etag: newEtag(now), lastModified: now });
+    this.ctx.store.durableSync();
     return this.ctx.store.getContainer(account, name)!;
   }
 }

@@ -7,3 +7,12 @@ export interface BlobContext {
   extents: ExtentStore;
   now: () => number;
 }
+
+/**
+ * Ends a change: waits until it is on the disk, then removes the extents it freed. In the other order a
+ * power loss could bring back metadata whose bytes are gone.
+ */
+export async function settle(ctx: BlobContext, freed: string[]): Promise<void> {
+  await ctx.store.durable();
+  await ctx.extents.remove(freed);
+}

@@ -84,5 +84,6 @@ export const errors = {
     new StorageError(403, 'AuthorizationProtocolMismatch', 'This request is not authorized to perform this operation using this protocol.'),
   sourceIpMismatch: (ip: string) =>
     new StorageError(403, 'AuthorizationSourceIPMismatch', `This request is not authorized to perform this operation using this source IP ${ip}.`),
+  serverBusy: () => new StorageError(503, 'ServerBusy', 'The server is currently unable to receive requests. Please retry your request.'),
   internal: () => new StorageError(500, 'InternalError', 'The server encountered an internal error. Please retry the request.'),
 };

@@ -2,7 +2,7 @@ import type { ExtentStore } from '../../persistence/blob/extentStore.js';
 import { Blobs } from './blobs.js';
 import { Blocks } from './blocks.js';
 import { Containers } from './containers.js';
-import type { BlobContext } from './context.js';
+import { settle, type BlobContext } from './context.js';
 import type { BlobMetadataStore } from './store.js';
 
 /** Azure keeps uncommitted blocks for about a week. */
@@ -22,11 +22,17 @@ export class BlobService {
     this.blocks = new Blocks(this.ctx, this.blobs);
   }
 
-  /** Reclaims the space of blocks never committed and of uploads a crash cut off. */
-  async collectGarbage(blockLifetimeMs = UNCOMMITTED_BLOCK_LIFETIME_MS): Promise<{ expiredBlocks: number; orphans: number }> {
-    const { freed } = this.ctx.store.expireUncommittedBlocks(this.ctx.now() - blockLifetimeMs);
-    await this.ctx.extents.remove(freed);
-    const orphans = await this.ctx.extents.sweepOrphans((e) => this.ctx.store.isExtentReferenced(e));
+  /**
+   * Reclaims the space of blocks never committed and of uploads a crash cut off (extents nothing refers
+   * to, older than the byte store's grace period: uploads in flight keep theirs young). `atStart`, before
+   * the server takes requests, see ExtentStore.sweepOrphans.
+   */
+  async collectGarbage(
+    opts: { blockLifetimeMs?: number; atStart?: boolean } = {},
+  ): Promise<{ expiredBlocks: number; orphans: number }> {
+    const { freed } = this.ctx.store.expireUncommittedBlocks(this.ctx.now() - (opts.blockLifetimeMs ?? UNCOMMITTED_BLOCK_LIFETIME_MS));
+    await settle(this.ctx, freed);
+    const orphans = await this.ctx.extents.sweepOrphans((e) => this.ctx.store.isExtentReferenced(e), { atStart: opts.atStart });
     return { expiredBlocks: freed.length, orphans };
   }
 }

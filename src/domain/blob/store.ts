@@ -45,10 +45,18 @@ export type BlobListItem = { kind: 'blob'; blob: Blob } | { kind: 'prefix'; name
 
 /**
  * What the Blob service needs from a metadata store. Every method is one transaction: it either happens
- * whole or not at all. Methods that drop references to bytes return the extents nothing refers to any
- * more, for the caller to remove from the byte store.
+ * whole or not at all, and is on the disk once `durable` resolves. Methods that drop references to bytes
+ * return the extents nothing refers to any more, for the caller to remove from the byte store.
  */
 export interface BlobMetadataStore {
+  /**
+   * Resolves once every change committed before the call is on the disk; many callers share one flush
+   * (group commit). A change is answered, and the extents it freed are removed, only after this.
+   */
+  durable(): Promise<void>;
+  /** The same, blocking, for the synchronous operations (container and property updates). */
+  durableSync(): void;
+
   getContainer(account: string, name: string): Container | undefined;
   /** False when the container exists already. */
   createContainer(container: Container): boolean;

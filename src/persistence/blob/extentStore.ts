@@ -3,6 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { PassThrough, Transform, type Readable } from 'node:stream';
+import { CoalescedSync } from '../durability/coalescedSync.js';
+import { ensurePrivateDir, fsyncDir, fsyncDirSync, PRIVATE_FILE_MODE } from '../durability/files.js';
 
 /**
  * The unit a blob's content is made of: a range of one extent file, or of `data` for small blobs kept
@@ -23,20 +25,59 @@ export interface WrittenExtent {
 
 const EXTENT_ID = /^[0-9a-f]{32}$/;
 
+/** How long an extent nobody refers to is kept: an upload in flight renews its extent's time meanwhile. */
+export const DEFAULT_ORPHAN_GRACE_MS = 60 * 60 * 1000;
+/** The shortest grace allowed: far longer than the moment between an extent's last write and its commit. */
+export const MIN_ORPHAN_GRACE_MS = 1000;
+
+export interface ExtentStoreOptions {
+  /** Unreferenced extents younger than this are never removed by `sweepOrphans` (default one hour). */
+  orphanGraceMs?: number;
+  /**
+   * Other servers write to this directory too (the scale-out issue's shared blob directory). Without it
+   * the directory is this server's alone, under its data directory's lock, so the sweep at start,
+   * before any upload is taken, removes every orphan at once.
+   */
+  shared?: boolean;
+}
+
 /**
  * The byte store: immutable files ("extents") under DATA/extents, never edited in place. A blob or block
  * points at ranges of them. A write is visible to nobody until the metadata store records it, so a
  * crash mid-upload leaves only an orphan file, which `sweepOrphans` removes.
+ *
+ * Uploads in flight are not referenced yet, so the sweep must tell them from orphans, also when several
+ * servers share one extent directory: an extent's modification time is its lease. Every write renews it,
+ * and so does a timer while an upload waits for its client, so only extents whose writer is gone grow
+ * older than the grace period; the sweep removes unreferenced extents older than that alone. Within one
+ * process, extents being written are never swept at all. The one exception is the sweep at start of a
+ * directory that is not shared: no upload can be in flight then.
+ *
+ * Durability: `write` resolves once the bytes and the file's name are on the disk (the file and its
+ * directory fsynced), so the metadata that refers to it may be committed.
  */
 export class ExtentStore {
   private readonly root: string;
+  private readonly graceMs: number;
+  private readonly shared: boolean;
   private readonly readers = new Map<string, number>();
+  private readonly writing = new Set<string>();
   private readonly deleteWhenUnread = new Set<string>();
+  /** One directory fsync covers every file created in it before the fsync began. */
+  private readonly dirSyncs = new Map<string, CoalescedSync>();
 
-  constructor(dataDir: string) {
+  constructor(dataDir: string, opts: ExtentStoreOptions = {}) {
+    this.graceMs = opts.orphanGraceMs ?? DEFAULT_ORPHAN_GRACE_MS;
+    this.shared = opts.shared ?? false;
+    if (!(this.graceMs >= MIN_ORPHAN_GRACE_MS)) throw new Error(`the orphan grace period must be at least ${MIN_ORPHAN_GRACE_MS} ms`);
     this.root = path.join(dataDir, 'extents');
-    fs.mkdirSync(this.root, { recursive: true });
-    for (let i = 0; i < 256; i++) fs.mkdirSync(this.dir(i.toString(16).padStart(2, '0')), { recursive: true });
+    const created = !fs.existsSync(this.root);
+    ensurePrivateDir(this.root);
+    for (let i = 0; i < 256; i++) ensurePrivateDir(this.dir(i.toString(16).padStart(2, '0')));
+    if (created) {
+      fsyncDirSync(this.root);
+      fsyncDirSync(dataDir);
+    }
   }
 
   private dir(prefix: string): string {
@@ -48,9 +89,16 @@ export class ExtentStore {
     return path.join(this.dir(extent.slice(0, 2)), extent);
   }
 
+  private syncDir(extent: string): Promise<void> {
+    const prefix = extent.slice(0, 2);
+    let sync = this.dirSyncs.get(prefix);
+    if (!sync) this.dirSyncs.set(prefix, (sync = new CoalescedSync(() => fsyncDir(this.dir(prefix)))));
+    return sync.sync();
+  }
+
   /**
-   * Streams `body` into a new extent. Resolves once all bytes are written and the file is closed: from
-   * then on the bytes survive a kill -9 of this process. On error the partial file is removed.
+   * Streams `body` into a new extent. Resolves once all bytes and the file's name are on the disk. On
+   * error the partial file is removed.
    */
   async write(body: Readable, opts: { md5: boolean; maxLength?: number }): Promise<WrittenExtent> {
     const extent = randomBytes(16).toString('hex');
@@ -68,11 +116,29 @@ export class ExtentStore {
         done(null, chunk);
       },
     });
+    const handle = await fs.promises.open(file, 'wx', PRIVATE_FILE_MODE);
+    this.writing.add(extent);
+    // The name's fsync runs while the bytes arrive; the answer waits for both.
+    const named = this.syncDir(extent);
+    named.catch(() => undefined);
+    const lease = setInterval(() => {
+      const now = new Date();
+      handle.utimes(now, now).catch(() => undefined);
+    }, this.graceMs / 4);
+    lease.unref();
+    let written = false;
     try {
-      await pipeline(body, meter, fs.createWriteStream(file, { highWaterMark: 1 << 20 }));
-    } catch (err) {
-      await fs.promises.rm(file, { force: true });
-      throw err;
+      await pipeline(body, meter, fs.createWriteStream(file, { fd: handle.fd, autoClose: false, highWaterMark: 1 << 20 }));
+      await handle.datasync(); // the bytes and the size; the times are only the lease
+      // A sweep that ignored the lease (a clock far off on another host) must not cost an acknowledged write.
+      if ((await handle.stat()).nlink === 0) throw new Error(`extent ${extent} was removed while it was written`);
+      await named;
+      written = true;
+    } finally {
+      clearInterval(lease);
+      await handle.close().catch(() => undefined);
+      if (!written) await fs.promises.rm(file, { force: true });
+      this.writing.delete(extent);
     }
     return { extent, length, md5: hash?.digest() };
   }
@@ -115,13 +181,23 @@ export class ExtentStore {
     await Promise.all(now.map((e) => fs.promises.rm(this.file(e), { force: true })));
   }
 
-  /** Deletes extent files that `isReferenced` does not know: leftovers of uploads cut off by a crash. */
-  async sweepOrphans(isReferenced: (extent: string) => boolean): Promise<number> {
+  /**
+   * Deletes extent files that `isReferenced` does not know and that are older than the grace period:
+   * leftovers of uploads cut off by a crash. `atStart` (before the server takes uploads) also makes
+   * every extent private (0600), as extents of an older Kiln were 0644.
+   */
+  async sweepOrphans(isReferenced: (extent: string) => boolean, opts: { atStart?: boolean } = {}): Promise<number> {
+    const graceMs = opts.atStart && !this.shared ? 0 : this.graceMs;
     let removed = 0;
     for (const prefix of await fs.promises.readdir(this.root)) {
       for (const name of await fs.promises.readdir(this.dir(prefix))) {
-        if (!EXTENT_ID.test(name) || isReferenced(name) || this.readers.has(name)) continue;
-        await fs.promises.rm(path.join(this.dir(prefix), name), { force: true });
+        if (!EXTENT_ID.test(name)) continue;
+        const file = path.join(this.dir(prefix), name);
+        if (opts.atStart) await fs.promises.chmod(file, PRIVATE_FILE_MODE).catch(ignoreMissing);
+        if (this.writing.has(name) || this.readers.has(name) || isReferenced(name)) continue;
+        const stat = await fs.promises.stat(file).catch(ignoreMissing);
+        if (!stat || Date.now() - stat.mtimeMs < graceMs) continue;
+        await fs.promises.rm(file, { force: true });
         removed++;
       }
     }
@@ -145,6 +221,11 @@ export class ExtentStore {
     }
     if (released.length > 0) void this.remove(released);
   }
+}
+
+function ignoreMissing(err: NodeJS.ErrnoException): undefined {
+  if (err.code === 'ENOENT') return undefined;
+  throw err;
 }
 
 export class ExtentTooLargeError extends Error {

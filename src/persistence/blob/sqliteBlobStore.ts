@@ -1,4 +1,5 @@
 import type { Db } from '../sqlite/database.js';
+import type { WalFlush } from '../sqlite/walFlush.js';
 import type { Blob, Container, CopyState, Metadata, PublicAccess } from '../../domain/blob/models.js';
 import type {
   BlobChanges,
@@ -74,11 +75,21 @@ const toBlob = (r: BlobRow): Blob => ({
   copy: r.copy ? (JSON.parse(r.copy) as CopyState) : undefined,
 });
 
-/** The Blob service's metadata in SQLite: one prepared statement per query, one transaction per change. */
+/** Durability of a connection whose commits are durable when they return (synchronous=FULL). */
+const ALREADY_DURABLE: Pick<WalFlush, 'flush' | 'flushSync'> = { flush: () => Promise.resolve(), flushSync: () => undefined };
+
+/**
+ * The Blob service's metadata in SQLite: one prepared statement per query, one transaction per change.
+ * Given a WalFlush, its connection commits without waiting for the disk and `durable` is the group
+ * commit that every answer waits for.
+ */
 export class SqliteBlobStore implements BlobMetadataStore {
   private readonly q;
 
-  constructor(private readonly db: Db) {
+  constructor(
+    private readonly db: Db,
+    private readonly wal: Pick<WalFlush, 'flush' | 'flushSync'> = ALREADY_DURABLE,
+  ) {
     const p = (sql: string) => db.prepare(sql);
     this.q = {
       getContainer: p('SELECT * FROM containers WHERE account = ? AND name = ?'),
@@ -126,6 +137,14 @@ export class SqliteBlobStore implements BlobMetadataStore {
       segmentUsesExtent: p('SELECT 1 FROM blob_segments WHERE extent = ? LIMIT 1'),
       blockUsesExtent: p('SELECT 1 FROM uncommitted_blocks WHERE extent = ? LIMIT 1'),
     };
+  }
+
+  durable(): Promise<void> {
+    return this.wal.flush();
+  }
+
+  durableSync(): void {
+    this.wal.flushSync();
   }
 
   /** Of the extents given, those that no blob or staged block refers to any more. */

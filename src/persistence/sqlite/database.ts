@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { ensurePrivateDir, fsyncDirSync, makePrivateIfExists, PRIVATE_FILE_MODE } from '../durability/files.js';
+import { WalFlush } from './walFlush.js';
 
 export type Db = Database.Database;
 
@@ -10,18 +12,45 @@ export interface Migration {
   sql: string;
 }
 
+export const DATABASE_FILE = 'kiln.sqlite';
+/** SQLite's own companions of the database file. */
+const COMPANIONS = ['-wal', '-shm', '-journal'];
+
 /**
- * Opens Kiln's one embedded database. WAL with synchronous=NORMAL makes every committed transaction
- * survive a kill -9 of the process (the WAL is in the OS page cache), without an fsync per request.
+ * Opens Kiln's one embedded database, migrated, with synchronous=FULL: every commit is on the disk when
+ * it returns (WAL fsynced), so an answered change survives a power loss. The file and its WAL and
+ * shared-memory companions are 0600 (SQLite gives the companions the database file's mode).
  */
 export function openDatabase(dataDir: string, migrations: Migration[]): Db {
-  fs.mkdirSync(dataDir, { recursive: true });
-  const db = new Database(path.join(dataDir, 'kiln.sqlite'));
+  ensurePrivateDir(dataDir);
+  // Created here, before any connection: closing a descriptor later would drop SQLite's locks.
+  const file = path.join(dataDir, DATABASE_FILE);
+  if (!fs.existsSync(file)) fs.closeSync(fs.openSync(file, 'a', PRIVATE_FILE_MODE));
+  const db = connect(dataDir, 'FULL');
+  migrate(db, migrations);
+  // The names of a database created just now, and of its WAL, are durable too.
+  fsyncDirSync(dataDir);
+  return db;
+}
+
+/**
+ * A second connection to a database `openDatabase` opened, for a store that answers asynchronously: its
+ * commits do not wait for the disk (synchronous=NORMAL) and `flush` makes them durable together (group
+ * commit, see WalFlush). A caller answers a change only after `await flush.flush()`.
+ */
+export function openGroupCommitConnection(dataDir: string): { db: Db; flush: WalFlush } {
+  const db = connect(dataDir, 'NORMAL');
+  return { db, flush: new WalFlush(path.join(dataDir, DATABASE_FILE) + '-wal') };
+}
+
+function connect(dataDir: string, synchronous: 'FULL' | 'NORMAL'): Db {
+  const file = path.join(dataDir, DATABASE_FILE);
+  for (const name of ['', ...COMPANIONS]) makePrivateIfExists(file + name);
+  const db = new Database(file);
   db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
+  db.pragma(`synchronous = ${synchronous}`);
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
-  migrate(db, migrations);
   return db;
 }
 

@@ -10,8 +10,12 @@ import type { TaskRunResult, TaskRunSpec } from '../../agent/runTask.js';
 export const AGENT_PREFIX = '/kiln-agent/v1';
 
 export interface JoinRequest {
-  /** A local pool provider names its nodes itself; a remote agent lets the server pick. */
-  nodeId?: string;
+  /**
+   * Absent on a first join: the server picks the node's id. A rejoin (after a reboot, or when the
+   * server lost or forgot the node) presents the node token of its current session, and a local
+   * node the token kiln up gave it: that proves it is that node, of this pool, and nothing else does.
+   */
+  nodeToken?: string;
   hostname: string;
   isDedicated: boolean;
   /** Whether the agent runs as root and so can run non-admin tasks as another user. */
@@ -20,7 +24,7 @@ export interface JoinRequest {
 
 export interface JoinResponse {
   nodeId: string;
-  /** Bearer token for every later call of this node. */
+  /** Bearer token for every later call of this node, valid for this session only (auth/agentTokens.ts). */
   nodeToken: string;
   accountName: string;
   /** The Batch account URL tasks see in AZ_BATCH_ACCOUNT_URL. */
@@ -86,7 +90,8 @@ export interface FileEntry {
 
 export type FileResult =
   | { ok: true; entries?: FileEntry[]; stat?: FileEntry; range?: { start: number; end: number } }
-  | { ok: false; error: 'notfound' | 'invalidrange' | 'notempty' | 'failed'; message: string };
+  // forbidden: a directory the node needs (its root, shared, startup, workitems) is not deleted.
+  | { ok: false; error: 'notfound' | 'invalidrange' | 'notempty' | 'forbidden' | 'failed'; message: string };
 
 export const FILE_RESULT_HEADER = 'x-kiln-file-result';
 
@@ -102,4 +107,12 @@ export interface ReportsRequest {
   reports: AgentReport[];
   /** With heartbeats: the runs the agent has, so that work lost on the way is noticed. */
   running?: string[];
+}
+
+export interface ReportsResponse {
+  /**
+   * Reports that changed nothing: runs this session does not hold (requeued, ended, given to
+   * another node or session). Normal for a run the server gave up on; the agent has nothing to do.
+   */
+  refused: string[];
 }

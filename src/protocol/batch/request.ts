@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { BatchSignedRequest } from '../../auth/batchSharedKey.js';
 import { batchErrors } from '../../domain/batch/errors.js';
 import type { Json } from '../../domain/batch/schema/validate.js';
+import { readBoundedBody } from '../http/body.js';
 
 /** A Batch REST request, parsed once. */
 export interface BatchRequest extends BatchSignedRequest {
@@ -52,26 +53,17 @@ export function parseBatchRequest(raw: IncomingMessage): BatchRequest {
 
 /** Bodies over 1 MB are refused (the limit Azure states for addtaskcollection, applied to all). */
 export const MAX_BODY_BYTES = 1024 * 1024;
-/** How much of an oversized body we read (and throw away) so the client hears our 413. */
-const DRAIN_LIMIT = 64 * 1024 * 1024;
 
-/** Reads a JSON request body whole; undefined when there is none. */
+/**
+ * Reads a JSON request body whole; undefined when there is none. One over the limit is refused as
+ * soon as that is known (from Content-Length, or once that much has arrived): the edge reads and
+ * drops the rest for a while, so that the client hears the 413.
+ */
 export async function readJsonBody(req: BatchRequest): Promise<Json | undefined> {
   const declared = Number(req.header('content-length') ?? NaN);
-  const chunks: Buffer[] = [];
-  let length = 0;
-  let tooLarge = declared > MAX_BODY_BYTES;
-  for await (const chunk of req.raw as AsyncIterable<Buffer>) {
-    length += chunk.length;
-    if (length > MAX_BODY_BYTES) tooLarge = true;
-    if (length > DRAIN_LIMIT) {
-      req.raw.destroy();
-      break;
-    }
-    if (!tooLarge) chunks.push(chunk);
-  }
-  if (tooLarge) throw batchErrors.requestBodyTooLarge(MAX_BODY_BYTES);
-  const text = Buffer.concat(chunks).toString('utf8');
+  if (declared > MAX_BODY_BYTES) throw batchErrors.requestBodyTooLarge(MAX_BODY_BYTES);
+  const bytes = await readBoundedBody(req.raw, MAX_BODY_BYTES, () => batchErrors.requestBodyTooLarge(MAX_BODY_BYTES));
+  const text = bytes.toString('utf8');
   if (text.trim() === '') return undefined;
   try {
     return JSON.parse(text) as Json;

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseBatchAuthorization, verifyBatchSignature } from '../../auth/batchSharedKey.js';
 import type { AccountRegistry } from '../../config/accounts.js';
@@ -9,6 +10,7 @@ import { Urls, type Call } from './call.js';
 import { parseBatchRequest, readJsonBody, type BatchRequest } from './request.js';
 import { createResponder } from './respond.js';
 import { route } from './routes.js';
+import { clientGone } from '../http/server.js';
 
 export interface BatchServerDeps {
   accounts: AccountRegistry;
@@ -91,17 +93,18 @@ export function createBatchHandler(deps: BatchServerDeps) {
         return;
       }
       if (err instanceof BatchError) {
-        // Read (and drop) what the client is still sending, so that it hears the answer.
-        if (!raw.readableEnded) raw.resume();
         respond.error(err);
         return;
       }
-      if (raw.destroyed) {
-        res.destroy();
-        return;
-      }
+      if (clientGone(res)) return;
       log(`batch: ${raw.method} ${raw.url} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       respond.error(batchErrors.internal());
     }
   };
+}
+
+/** What a draining server answers every new request with (the agents' requests included). */
+export function answerBatchBusy(raw: IncomingMessage, res: ServerResponse): void {
+  const clientRequestId = (raw.headers['client-request-id'] ?? raw.headers['x-ms-client-request-id']) as string | undefined;
+  createResponder(res, { requestId: randomUUID(), clientRequestId, baseUrl: `http://${raw.headers.host ?? 'localhost'}`, isHead: raw.method === 'HEAD' }).error(batchErrors.serverBusy());
 }

@@ -1,17 +1,11 @@
 import type { Readable } from 'node:stream';
 import { errors } from '../../domain/blob/errors.js';
 import type { BlobRequest } from './request.js';
+import { readBoundedBody } from '../http/body.js';
 
 /** Reads a small (XML) request body whole, refusing one over `max` bytes. */
-export async function readSmallBody(body: Readable, max = 16 << 20): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let length = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    length += chunk.length;
-    if (length > max) throw errors.requestBodyTooLarge(max);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
+export function readSmallBody(body: Readable, max = 16 << 20): Promise<Buffer> {
+  return readBoundedBody(body, max, () => errors.requestBodyTooLarge(max));
 }
 
 /** Uploads must say their length (Azure answers 411 otherwise) and stay under the version's limit. */

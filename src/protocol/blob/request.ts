@@ -82,7 +82,10 @@ export function readMetadata(req: BlobRequest): Metadata {
   const raw = req.raw.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
-    if (name.length > 10 && name.slice(0, 10).toLowerCase() === 'x-ms-meta-') metadata[name.slice(10)] = raw[i + 1]!;
+    // Defined, not assigned: `metadata['__proto__'] = v` would set the prototype and lose the entry.
+    if (name.length > 10 && name.slice(0, 10).toLowerCase() === 'x-ms-meta-') {
+      Object.defineProperty(metadata, name.slice(10), { value: raw[i + 1]!, enumerable: true, writable: true, configurable: true });
+    }
   }
   return metadata;
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AccountRegistry } from '../../config/accounts.js';
 import { StorageError, errors } from '../../domain/blob/errors.js';
@@ -8,6 +9,7 @@ import { resolveCopySource } from './copySource.js';
 import { parseBlobRequest, readVersion } from './request.js';
 import { createResponder, DEFAULT_VERSION } from './respond.js';
 import { route } from './router.js';
+import { clientGone } from '../http/server.js';
 
 export interface BlobServerDeps {
   accounts: AccountRegistry;
@@ -49,13 +51,15 @@ export function createBlobHandler(deps: BlobServerDeps) {
         respond.error(err);
         return;
       }
-      if (raw.destroyed || raw.errored) {
-        // The client went away mid-request: nobody is left to answer.
-        res.destroy();
-        return;
-      }
+      // The client went away mid-request: nobody is left to answer.
+      if (clientGone(res)) return;
       log(`blob: ${raw.method} ${raw.url} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
       respond.error(errors.internal());
     }
   };
+}
+
+/** What a draining server answers every new request with. */
+export function answerBlobBusy(raw: IncomingMessage, res: ServerResponse): void {
+  createResponder(res, randomUUID(), raw.headers['x-ms-client-request-id'] as string | undefined, () => DEFAULT_VERSION, raw.method === 'HEAD').error(errors.serverBusy());
 }

@@ -19,6 +19,19 @@ const LEGACY: Record<string, (value: Json, model: Record<string, unknown>) => [s
       : undefined,
 };
 
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
+
+/** A NUL, or a UTF-16 surrogate without its pair: no valid text holds one, and no process can take it. */
+const INVALID_TEXT = /\0|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Refuses strings that are not valid text (Azure answers 400 before anything reaches a node). */
+export function checkText(value: string, path: string): void {
+  if (INVALID_TEXT.test(value)) throw batchErrors.invalidProperty(path, value, 'The value holds a NUL character or an unpaired UTF-16 surrogate.');
+}
+
+const own = <T>(record: Record<string, T>, name: string): T | undefined => (Object.hasOwn(record, name) ? record[name] : undefined);
+
 const ISO_DATETIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$/;
 
 const kind = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
@@ -28,11 +41,14 @@ function check(type: PropType, value: Json, path: string): Json {
     switch (type) {
       case 'string':
         if (typeof value !== 'string') throw batchErrors.invalidBody(`Property '${path}' expects a string, not ${kind(value)}.`);
+        checkText(value, path);
         return value;
       case 'number':
         if (typeof value !== 'number' || !Number.isInteger(value)) {
           throw batchErrors.invalidBody(`Property '${path}' expects an integer, not ${JSON.stringify(value)}.`);
         }
+        // The API's integers are Int32 (Azure's deserializer refuses anything wider).
+        if (value < INT32_MIN || value > INT32_MAX) throw batchErrors.invalidProperty(path, value, 'The value is not a 32-bit integer.');
         return value;
       case 'boolean':
         if (typeof value !== 'boolean') throw batchErrors.invalidBody(`Property '${path}' expects true or false, not ${JSON.stringify(value)}.`);
@@ -74,7 +90,7 @@ function check(type: PropType, value: Json, path: string): Json {
  * types and missing required properties are the BatchErrors Azure answers with.
  */
 export function validateModel(modelName: string, value: Json, path = ''): JsonObject {
-  const model = MODELS[modelName];
+  const model = own(MODELS, modelName);
   if (!model) throw new Error(`no request model ${modelName}`);
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw batchErrors.invalidBody(`${path ? `Property '${path}'` : 'The request body'} expects an object of type ${modelName}, not ${kind(value)}.`);
@@ -83,10 +99,11 @@ export function validateModel(modelName: string, value: Json, path = ''): JsonOb
   const legacy: [string, Json][] = [];
   for (const [name, raw] of Object.entries(value)) {
     if (raw === null) continue;
-    const spec = model[name];
+    // Own properties only: a key such as `constructor` or `__proto__` is an unknown property, like any other.
+    const spec = own(model, name);
     const at = path ? `${path}.${name}` : name;
     if (!spec) {
-      const renamed = LEGACY[name]?.(raw, model);
+      const renamed = own(LEGACY, name)?.(raw, model);
       if (!renamed) {
         throw batchErrors.invalidBody(`The property '${at}' does not exist on type '${modelName}'. Make sure to only use property names that are defined by the type.`);
       }
@@ -97,10 +114,10 @@ export function validateModel(modelName: string, value: Json, path = ''): JsonOb
   }
   // A legacy property never overrides its current form.
   for (const [name, raw] of legacy) {
-    if (!(name in out)) out[name] = check(model[name]!.t, raw, path ? `${path}.${name}` : name);
+    if (!Object.hasOwn(out, name)) out[name] = check(model[name]!.t, raw, path ? `${path}.${name}` : name);
   }
   for (const [name, spec] of Object.entries(model)) {
-    if (spec.required && !(name in out)) throw batchErrors.missingProperty(path ? `${path}.${name}` : name);
+    if (spec.required && !Object.hasOwn(out, name)) throw batchErrors.missingProperty(path ? `${path}.${name}` : name);
   }
   return out;
 }

@@ -67,6 +67,14 @@ function tokenize(text: string, fail: (reason: string) => never): Token[] {
 
 const OPS = new Set(['eq', 'ne', 'gt', 'ge', 'lt', 'le']);
 
+/**
+ * How deep parentheses and `not` may nest. Each level is a stack frame of the parser and of the
+ * evaluator: without a bound, a filter of nested parentheses overflows the stack.
+ */
+export const MAX_FILTER_DEPTH = 100;
+/** Past this many terms a filter is evaluated on the documents, not in SQL (SQLite's expression depth is bounded). */
+const MAX_SQL_TERMS = 200;
+
 /** Parses a $filter; InvalidQueryParameterValue (400) with the reason when it is not one. */
 export function parseFilter(text: string): Filter {
   const fail = (reason: string): never => {
@@ -95,17 +103,24 @@ export function parseFilter(text: string): Filter {
     }
     return fail('Expected a value.');
   };
+  let depth = 0;
+  const nested = <T>(parse: () => T): T => {
+    if (++depth > MAX_FILTER_DEPTH) fail(`Parentheses and 'not' nest more than ${MAX_FILTER_DEPTH} deep.`);
+    const result = parse();
+    depth--;
+    return result;
+  };
   const primary = (): Filter => {
     const tok = tokens[pos];
     if (tok?.t === '(') {
       pos++;
-      const inner = or();
+      const inner = nested(or);
       expect(')');
       return inner;
     }
     if (tok?.t !== 'word') return fail('Expected a property name.');
     pos++;
-    if (tok.v.toLowerCase() === 'not') return { kind: 'not', inner: primary() };
+    if (tok.v.toLowerCase() === 'not') return { kind: 'not', inner: nested(primary) };
     if (tok.v.toLowerCase() === 'startswith') {
       expect('(');
       const path = tokens[pos++];
@@ -212,7 +227,8 @@ export interface CompiledFilter {
 export function compileFilter(text: string, fields: FilterFields): CompiledFilter {
   const ast = parseFilter(text);
   const fieldOf = (path: string): FilterField => {
-    const field = fields[path] ?? Object.entries(fields).find(([p]) => p.toLowerCase() === path.toLowerCase())?.[1];
+    // Own properties only: `constructor` is no field of any list.
+    const field = (Object.hasOwn(fields, path) ? fields[path] : undefined) ?? Object.entries(fields).find(([p]) => p.toLowerCase() === path.toLowerCase())?.[1];
     if (!field) throw batchErrors.invalidQuery('$filter', text, `The property '${path}' cannot be filtered on here.`);
     return field;
   };
@@ -284,5 +300,7 @@ export function compileFilter(text: string, fields: FilterFields): CompiledFilte
       }
     }
   };
-  return { matches: build(ast), sql: toSql(ast) };
+  const terms = (f: Filter): number => (f.kind === 'and' || f.kind === 'or' ? terms(f.left) + terms(f.right) : f.kind === 'not' ? terms(f.inner) : 1);
+  const matches = build(ast);
+  return { matches, sql: terms(ast) <= MAX_SQL_TERMS ? toSql(ast) : undefined };
 }

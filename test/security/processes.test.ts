@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import type { BatchServiceClient } from '@azure/batch';
+import { available as cgroupsAvailable } from '../../src/agent/exec/cgroups.js';
+import { releaseNodeUsers } from '../../src/agent/users.js';
+import { startKiln, waitFor, type KilnProcess } from '../helpers/kiln.js';
+import { agentPids, vm, waitForNodes } from '../nodes/helpers.js';
+import { CuttableProxy, killProcessGroup, Ledger, nowNs, startRemoteAgent } from './processesHelpers.js';
+
+// No task runs twice at once: a task whose run forks a child into a session of its own (setsid),
+// with an environment naming another node root, is requeued when its agent dies or is cut off
+// from the server; a ledger written under flock by every run shows the first run's processes
+// gone before the second starts. The node-loss timeout is short so that requeues come in seconds.
+const LOST_AFTER_MS = 2000;
+
+describe('no task runs twice at once', { skip: !cgroupsAvailable() && 'no writable cgroup v2 hierarchy (see exec/containment.ts)' }, () => {
+  let kiln: KilnProcess;
+  let batch: BatchServiceClient;
+  const agents: ChildProcess[] = [];
+  const roots: string[] = [];
+
+  const remoteAgent = (poolId: string, batchUrl?: string) => {
+    const agent = startRemoteAgent(kiln, poolId, batchUrl);
+    agents.push(agent.child);
+    roots.push(agent.root);
+    return agent;
+  };
+
+  /** Adds the ledger task to a new job on the pool and waits until its first run is alive. */
+  const runLedgerTask = async (poolId: string, ledger: Ledger): Promise<string> => {
+    const jobId = `${poolId}-job`;
+    await batch.job.add({ id: jobId, poolInfo: { poolId } });
+    await batch.task.add(jobId, { id: 'twice', commandLine: ledger.commandLine });
+    await waitFor('the first run to be alive', () => {
+      const [first] = ledger.starts();
+      return first && ledger.beats(first.run) > 2 ? true : undefined;
+    });
+    const task = await batch.task.get(jobId, 'twice');
+    assert.equal(task.state, 'running');
+    return task.nodeInfo!.nodeId!;
+  };
+
+  const secondRun = (ledger: Ledger) => waitFor('the requeued run to start', () => (ledger.starts().length >= 2 ? true : undefined), 30_000);
+
+  before(async () => {
+    kiln = await startKiln({ extraArgs: ['--node-lost-after', String(LOST_AFTER_MS)] });
+    batch = kiln.batchClient();
+  });
+
+  after(async () => {
+    for (const job of ['remote-job', 'local-job', 'cut-job']) await batch.job.terminate(job).catch(() => undefined);
+    for (const agent of agents) killProcessGroup(agent);
+    // The SIGKILLed remote agents never left their pools: their machine's users are removed here.
+    for (const root of roots) releaseNodeUsers(root);
+    await kiln.stop();
+    for (const dir of [...roots, kiln.dataDir, kiln.nodesDir]) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a remote agent SIGKILLed: its runs die with it, long before the task runs elsewhere', async () => {
+    await batch.pool.add({ id: 'remote', vmSize: 'standard_d2s_v3', targetDedicatedNodes: 0, virtualMachineConfiguration: vm });
+    const first = remoteAgent('remote');
+    await waitForNodes(batch, 'remote', 1);
+    const ledger = new Ledger();
+    await runLedgerTask('remote', ledger);
+    remoteAgent('remote');
+    await waitForNodes(batch, 'remote', 2, ['idle', 'running']);
+
+    const killedAt = nowNs();
+    process.kill(first.child.pid!, 'SIGKILL');
+    await secondRun(ledger);
+    const { first: run } = ledger.assertNoOverlap();
+    // Gone within a second of the kill (the agent's reaper), not only once the server gave up on the node.
+    assert.ok(ledger.lastAlive(run) - killedAt < 1_000_000_000n, `the first run lived ${(ledger.lastAlive(run) - killedAt) / 1_000_000n} ms after its agent`);
+  });
+
+  it("a local node's agent SIGKILLed: its runs are gone before kiln up requeues them", async () => {
+    await batch.pool.add({ id: 'local', vmSize: 'standard_d2s_v3', targetDedicatedNodes: 1, virtualMachineConfiguration: vm });
+    await waitForNodes(batch, 'local', 1);
+    const ledger = new Ledger();
+    const nodeId = await runLedgerTask('local', ledger);
+    const [agentPid] = agentPids(nodeId);
+    assert.ok(agentPid, 'the local agent is running');
+    process.kill(agentPid, 'SIGKILL');
+    await secondRun(ledger);
+    ledger.assertNoOverlap();
+  });
+
+  it('an agent cut off from its server stops its runs before the server requeues them, then joins again', async () => {
+    const proxy = new CuttableProxy(kiln.batchPort);
+    const viaProxy = await proxy.listen();
+    try {
+      await batch.pool.add({ id: 'cut', vmSize: 'standard_d2s_v3', targetDedicatedNodes: 0, virtualMachineConfiguration: vm });
+      const cut = remoteAgent('cut', viaProxy);
+      await waitForNodes(batch, 'cut', 1);
+      const ledger = new Ledger();
+      const cutNode = await runLedgerTask('cut', ledger);
+      remoteAgent('cut');
+      await waitForNodes(batch, 'cut', 2, ['idle', 'running']);
+
+      const cutAt = nowNs();
+      proxy.cut();
+      await secondRun(ledger);
+      const { first: run } = ledger.assertNoOverlap();
+      const stoppedAfterMs = Number((ledger.lastAlive(run) - cutAt) / 1_000_000n);
+      assert.ok(stoppedAfterMs < LOST_AFTER_MS, `the cut-off agent stopped its run ${stoppedAfterMs} ms after the cut, not before the node-loss timeout`);
+      assert.match(cut.output(), /no answer from the server/);
+      assert.equal((await batch.task.get('cut-job', 'twice')).nodeInfo?.nodeId === cutNode, false, 'the requeued run is on the other node');
+
+      // Back in touch: the agent joins again, and its node takes work.
+      proxy.restore();
+      await waitFor('the cut-off agent to join again', () => ((cut.output().match(/joined pool cut/g)?.length ?? 0) >= 2 ? true : undefined), 30_000);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
