@@ -79,7 +79,7 @@ export function registerUp(program: Command): void {
           `    batch:             account URL ${kiln.batchUrl}, account name ${a.name}, the key above (auto-storage: its blob service)`,
         ]),
         `  Local nodes:   ${config.nodesDir} (pools' targetDedicatedNodes run here as kiln agent processes)`,
-        `  Remote nodes:  KILN_AGENT_TOKEN="$(kiln agent-token --pool <pool>)" kiln agent --batch-url ${kiln.batchUrl} --pool <pool> (or --token-file <path>)`,
+        `  Remote nodes:  KILN_AGENT_TOKEN="$(npx kiln agent-token --pool <pool>)" npx kiln agent --batch-url ${kiln.batchUrl} --pool <pool> (or --token-file <path>)`,
         'Press Ctrl+C to stop.',
       ];
       console.log(lines.join('\n'));

@@ -7,8 +7,13 @@ import { openDatabase, openGroupCommitConnection, type Db } from './sqlite/datab
 
 /** Kiln's storage over one data directory, which it holds alone while open. */
 export interface Storage {
-  /** The Batch store's connection: synchronous, each commit durable when it returns (synchronous=FULL). */
+  /**
+   * The Batch store's connection. Its commits do not wait for the disk: whoever answers a change
+   * (the Batch API, the agent protocol) awaits `durable()` first, one flush shared by all (group commit).
+   */
   db: Db;
+  /** Makes every commit made so far, by either store, durable: one fdatasync of the WAL, off the event loop. */
+  durable(): Promise<void>;
   /** The Blob service's metadata, on a connection of its own whose commits share their flushes (group commit). */
   blobStore: SqliteBlobStore;
   extents: ExtentStore;
@@ -28,12 +33,13 @@ export function openStorage(dataDir: string, opts: { orphanExtentGraceMs?: numbe
     for (const resource of opened.reverse()) resource.close();
   };
   try {
-    const db = openDatabase(dataDir, migrations);
-    opened.push(db);
-    const blob = openGroupCommitConnection(dataDir);
-    opened.push(blob.db, blob.flush);
+    opened.push(openDatabase(dataDir, migrations));
+    const batch = openGroupCommitConnection(dataDir);
+    opened.push(batch.db, batch.flush);
+    const blob = openGroupCommitConnection(dataDir, batch.flush);
+    opened.push(blob.db);
     const extents = new ExtentStore(dataDir, { orphanGraceMs: opts.orphanExtentGraceMs });
-    return { db, blobStore: new SqliteBlobStore(blob.db, blob.flush), extents, lock, close };
+    return { db: batch.db, durable: () => batch.flush.flush(), blobStore: new SqliteBlobStore(blob.db, blob.flush), extents, lock, close };
   } catch (err) {
     close();
     throw err;

@@ -51,7 +51,7 @@ export async function startKiln(config: KilnConfig, log: (m: string) => void = (
   let localNodes: LocalNodes | undefined;
   // Agents and clients share the Batch port: agents under their own prefix, with their own tokens.
   let agentHandler: ((req: IncomingMessage, res: ServerResponse) => Promise<void>) | undefined;
-  const batchHandler = createBatchHandler({ accounts, store: batchStore, hooks: batchHooks, log, files: () => cluster?.files });
+  const batchHandler = createBatchHandler({ accounts, store: batchStore, hooks: batchHooks, log, files: () => cluster?.files, durable: storage.durable });
   const batchOrAgent = (req: IncomingMessage, res: ServerResponse) =>
     agentHandler && req.url?.startsWith(AGENT_PREFIX) ? agentHandler(req, res) : batchHandler(req, res);
 
@@ -84,7 +84,7 @@ export async function startKiln(config: KilnConfig, log: (m: string) => void = (
     cliEntry: fileURLToPath(new URL('../cli/main.js', import.meta.url)),
     log,
   });
-  agentHandler = createAgentHandler(cluster, accounts);
+  agentHandler = createAgentHandler(cluster, accounts, storage.durable);
   const clusterHooks = cluster.hooks();
   const local = localNodes;
   Object.assign(batchHooks, clusterHooks, {

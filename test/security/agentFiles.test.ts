@@ -14,7 +14,6 @@ import { runTask, type TaskRunSpec } from '../../src/agent/runTask.js';
 import type { FileCommand } from '../../src/protocol/agent/messages.js';
 import { tempDir } from '../helpers/kiln.js';
 
-const isRoot = process.getuid?.() === 0;
 /** An owner that is not root and not the test: `nobody`'s ids need no user to exist. */
 const NOBODY = { uid: 65534, gid: 65534 };
 const SECRET = 'root only\n';
@@ -37,7 +36,7 @@ function marker(dir: string) {
   };
 }
 
-describe('the agent never follows what a task planted', { skip: !isRoot && 'needs root, as the node agent' }, () => {
+describe('the agent never follows what a task planted', () => {
   const root = tempDir('kiln-confined-');
   fs.chmodSync(root, 0o755);
   const outside = path.join(root, 'outside');
@@ -182,7 +181,7 @@ describe('the agent never follows what a task planted', { skip: !isRoot && 'need
   });
 });
 
-describe('the file API answers never leave their root', { skip: !isRoot && 'needs root, as the node agent' }, () => {
+describe('the file API answers never leave their root', () => {
   const base = tempDir('kiln-fileapi-');
   fs.chmodSync(base, 0o755);
   const outside = path.join(base, 'outside');
@@ -241,7 +240,7 @@ describe('the file API answers never leave their root', { skip: !isRoot && 'need
   });
 });
 
-describe('a task that cannot be prepared or launched fails alone', { skip: !isRoot && 'needs root, as the node agent' }, () => {
+describe('a task that cannot be prepared or launched fails alone', () => {
   const root = tempDir('kiln-poison-');
   fs.chmodSync(root, 0o755);
   const layout = new NodeLayout(root);

@@ -3,7 +3,6 @@ import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { BatchServiceClient } from '@azure/batch';
-import { available as cgroupsAvailable } from '../../src/agent/exec/cgroups.js';
 import { releaseNodeUsers } from '../../src/agent/users.js';
 import { startKiln, waitFor, type KilnProcess } from '../helpers/kiln.js';
 import { agentPids, vm, waitForNodes } from '../nodes/helpers.js';
@@ -15,7 +14,7 @@ import { CuttableProxy, killProcessGroup, Ledger, nowNs, startRemoteAgent } from
 // gone before the second starts. The node-loss timeout is short so that requeues come in seconds.
 const LOST_AFTER_MS = 2000;
 
-describe('no task runs twice at once', { skip: !cgroupsAvailable() && 'no writable cgroup v2 hierarchy (see exec/containment.ts)' }, () => {
+describe('no task runs twice at once', () => {
   let kiln: KilnProcess;
   let batch: BatchServiceClient;
   const agents: ChildProcess[] = [];

@@ -19,7 +19,6 @@ import { readTrace, type TraceEvent } from './storageTrace.js';
 // server per data directory; garbage collection spares uploads in flight, also those of another server
 // over the same blob directory; an answered write is on the disk first (fsync order, traced).
 
-const asRoot = process.getuid?.() === 0;
 const mode = (file: string) => fs.statSync(file).mode & 0o777;
 
 /** Every directory and file under `dir`, with its mode. */
@@ -45,7 +44,7 @@ const extentFiles = (dataDir: string): string[] => {
   return fs.readdirSync(root).flatMap((prefix) => fs.readdirSync(path.join(root, prefix)).map((name) => path.join(root, prefix, name)));
 };
 
-describe('Kiln data is private', { skip: !asRoot && 'needs root, as a node agent does' }, () => {
+describe('Kiln data is private', () => {
   it('keeps its data 0700/0600, fixes an older Kiln\'s modes, and a non-admin task reads none of it', async () => {
     const dataDir = path.join(openParent('kiln-private-'), 'data');
     const blobText = `blob-bytes-${randomBytes(8).toString('hex')}`;
@@ -220,7 +219,8 @@ describe('garbage collection spares uploads in flight', () => {
   });
 });
 
-describe('an answered write is on the disk first', { skip: !fs.existsSync('/usr/bin/strace') && 'needs /usr/bin/strace (scripts/test-setup.sh)' }, () => {
+// strace comes with the test set-up (scripts/test-setup.sh).
+describe('an answered write is on the disk first', () => {
   it('fsyncs extents and their directories before the commit, and the WAL before every 201 (traced)', async () => {
     const dataDir = tempDir('kiln-trace-');
     const nodesDir = tempDir('kiln-trace-nodes-');

@@ -38,9 +38,10 @@ export function openDatabase(dataDir: string, migrations: Migration[]): Db {
  * commits do not wait for the disk (synchronous=NORMAL) and `flush` makes them durable together (group
  * commit, see WalFlush). A caller answers a change only after `await flush.flush()`.
  */
-export function openGroupCommitConnection(dataDir: string): { db: Db; flush: WalFlush } {
+export function openGroupCommitConnection(dataDir: string, shared?: WalFlush): { db: Db; flush: WalFlush } {
   const db = connect(dataDir, 'NORMAL');
-  return { db, flush: new WalFlush(path.join(dataDir, DATABASE_FILE) + '-wal') };
+  // One WAL for every connection: one flush covers the commits of all of them.
+  return { db, flush: shared ?? new WalFlush(path.join(dataDir, DATABASE_FILE) + '-wal') };
 }
 
 function connect(dataDir: string, synchronous: 'FULL' | 'NORMAL'): Db {

@@ -59,7 +59,7 @@ function segments(rawUrl: string | undefined): string[] {
  * Every message is checked (validate.ts): whatever a token holder sends, the answer is a 4xx with
  * Kiln's own message, or the call's answer; an unexpected fault is logged and answers a bare 500.
  */
-export function createAgentHandler(cluster: Cluster, accounts: AccountRegistry) {
+export function createAgentHandler(cluster: Cluster, accounts: AccountRegistry, durable: () => Promise<void> = () => Promise.resolve()) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     try {
       const auth = req.headers.authorization ?? '';
@@ -69,7 +69,10 @@ export function createAgentHandler(cluster: Cluster, accounts: AccountRegistry) 
       // /pools/{pool}/nodes  |  /nodes/{node}/commands  |  /nodes/{node}/reports  |  /nodes/{node}/files/{id}
       if (req.method === 'POST' && path[1] === 'pools' && path[3] === 'nodes' && path.length === 4) {
         if (claims.kind !== 'join' || path[2]!.toLowerCase() !== claims.poolId.toLowerCase()) throw new AgentApiError(403, 'this token may not join that pool');
-        send(res, 200, cluster.join(claims, checkJoinRequest(await readJson(req))));
+        const joined = cluster.join(claims, checkJoinRequest(await readJson(req)));
+        // The node's session secret must outlive a power loss before the agent relies on it.
+        await durable();
+        send(res, 200, joined);
         return;
       }
       if (path[1] !== 'nodes' || claims.kind !== 'node' || path[2] !== claims.nodeId) throw new AgentApiError(403, 'this token is not for that node');
@@ -90,7 +93,10 @@ export function createAgentHandler(cluster: Cluster, accounts: AccountRegistry) 
         return;
       }
       if (req.method === 'POST' && path[3] === 'reports' && path.length === 4) {
-        send(res, 200, cluster.report(claims, checkReportsRequest(await readJson(req))));
+        const answer = cluster.report(claims, checkReportsRequest(await readJson(req)));
+        // The agent forgets what it reported once answered: the results must be on disk by then.
+        await durable();
+        send(res, 200, answer);
         return;
       }
       throw new AgentApiError(404, 'no such agent call');

@@ -16,9 +16,24 @@ export interface Responder {
   empty(status: number, headers?: Headers): void;
   stream(status: number, headers: Headers, body: Readable | undefined): Promise<void>;
   error(err: BatchError): void;
+  /** Whether an answer was given (it may still wait for `beforeAnswer`). */
+  readonly answered: boolean;
+  /** Settles once the answer is written. */
+  written(): Promise<void>;
 }
 
-export function createResponder(res: ServerResponse, opts: { requestId: string; clientRequestId?: string; baseUrl: string; isHead: boolean }): Responder {
+export interface ResponderOptions {
+  requestId: string;
+  clientRequestId?: string;
+  baseUrl: string;
+  isHead: boolean;
+  /** Awaited before a JSON or empty answer is written: the store's flush, so that an answered change is on disk. */
+  beforeAnswer?: () => Promise<void>;
+  /** A failed `beforeAnswer`: the change may not be durable, so no success is sent. */
+  onAnswerFailed?: (err: unknown) => void;
+}
+
+export function createResponder(res: ServerResponse, opts: ResponderOptions): Responder {
   const writeHead = (status: number, headers: Headers) => {
     const all: Record<string, string | number> = {
       'request-id': opts.requestId,
@@ -30,17 +45,43 @@ export function createResponder(res: ServerResponse, opts: { requestId: string; 
     for (const [k, v] of Object.entries(headers)) if (v !== undefined) all[k] = v;
     res.writeHead(status, all);
   };
+  let answered = false;
+  let written: Promise<void> = Promise.resolve();
+  const answer = (write: () => void): void => {
+    // One answer a request: a handler that answered and then failed has answered.
+    if (answered) return;
+    answered = true;
+    if (!opts.beforeAnswer) return write();
+    written = opts.beforeAnswer().then(
+      () => {
+        if (!res.destroyed) write();
+      },
+      (err: unknown) => {
+        opts.onAnswerFailed?.(err);
+        res.destroy();
+      },
+    );
+  };
   const responder: Responder = {
+    get answered() {
+      return answered || res.headersSent;
+    },
+    written: () => written,
     json(status, body, headers = {}) {
       const bytes = Buffer.from(typeof body === 'string' ? body : JSON.stringify(body), 'utf8');
-      writeHead(status, { 'Content-Type': JSON_TYPE, 'Content-Length': bytes.length, ...headers });
-      res.end(opts.isHead ? undefined : bytes);
+      answer(() => {
+        writeHead(status, { 'Content-Type': JSON_TYPE, 'Content-Length': bytes.length, ...headers });
+        res.end(opts.isHead ? undefined : bytes);
+      });
     },
     empty(status, headers = {}) {
-      writeHead(status, { 'Content-Length': 0, ...headers });
-      res.end();
+      answer(() => {
+        writeHead(status, { 'Content-Length': 0, ...headers });
+        res.end();
+      });
     },
     async stream(status, headers, body) {
+      answered = true;
       writeHead(status, headers);
       if (opts.isHead || !body) {
         body?.destroy();
@@ -51,8 +92,10 @@ export function createResponder(res: ServerResponse, opts: { requestId: string; 
     },
     error(err) {
       if (err.status === 304) {
-        writeHead(304, {});
-        res.end();
+        answer(() => {
+          writeHead(304, {});
+          res.end();
+        });
         return;
       }
       const body = {

@@ -21,6 +21,8 @@ export interface BatchServerDeps {
   files?: () => NodeFileAccess | undefined;
   /** The clock; tests of time-dependent behaviour may move it. */
   now?: () => Date;
+  /** Makes the store's commits so far durable; a change is answered only after it (group commit). */
+  durable?: () => Promise<void>;
 }
 
 /** How far ocp-date may be from our clock (Azure Storage allows 15 minutes; Batch alike). */
@@ -69,7 +71,15 @@ export function createBatchHandler(deps: BatchServerDeps) {
     let respond = createResponder(res, { requestId: '-', clientRequestId, baseUrl: `http://${raw.headers.host ?? 'localhost'}`, isHead: raw.method === 'HEAD' });
     try {
       const req = parseBatchRequest(raw);
-      respond = createResponder(res, { requestId: req.id, clientRequestId, baseUrl: req.baseUrl, isHead: req.method === 'HEAD' });
+      const changes = req.method !== 'GET' && req.method !== 'HEAD';
+      respond = createResponder(res, {
+        requestId: req.id,
+        clientRequestId,
+        baseUrl: req.baseUrl,
+        isHead: req.method === 'HEAD',
+        beforeAnswer: changes ? deps.durable : undefined,
+        onAnswerFailed: (err) => log(`batch: ${raw.method} ${raw.url}: the change could not be made durable: ${String(err)}`),
+      });
       const now = clock();
       const account = authenticate(req, deps.accounts, now);
       checkCommonQuery(req);
@@ -85,8 +95,9 @@ export function createBatchHandler(deps: BatchServerDeps) {
         files: deps.files?.(),
       };
       await handler(call);
-      if (!res.writableEnded && !res.headersSent) throw new Error(`no answer from ${req.method} ${req.rawPath}`);
-      if (req.method !== 'GET' && req.method !== 'HEAD') hooks.changed?.(account);
+      if (!respond.answered) throw new Error(`no answer from ${req.method} ${req.rawPath}`);
+      if (changes) hooks.changed?.(account);
+      await respond.written();
     } catch (err) {
       if (res.headersSent) {
         res.destroy(err instanceof Error ? err : undefined);
