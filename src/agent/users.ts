@@ -181,11 +181,12 @@ function nodeUser(rootDir: string, osName: string, wanted: Wanted): OsUser {
   const cached = known.get(key);
   if (cached) return cached;
   const user = withUsersLock(() => {
+    // Recorded before it is made: an agent killed between the two leaves a record, not a user no one removes.
+    recordUse(rootDir, osName);
     const found = lookup(osName) ?? makeUser(osName, wanted);
     if ((wanted.uid !== undefined && found.uid !== wanted.uid) || (wanted.gid !== undefined && found.gid !== wanted.gid)) {
       throw new UserAccountError(`the user account exists with uid ${found.uid} and gid ${found.gid}, not the uid ${wanted.uid ?? '(any)'} and gid ${wanted.gid ?? '(any)'} its pool asks for`);
     }
-    recordUse(rootDir, osName);
     return found;
   });
   known.set(key, user);

@@ -113,20 +113,19 @@ export async function crashRun(opts: CrashRunOptions): Promise<CrashRunReport> {
       client = kiln.batchClient();
     }
 
-    const tasks = await waitFor(
+    // Task counts are cheap to ask for; listing every task on each poll would starve the server.
+    await waitFor(
       'every acknowledged task to complete',
-      async () => {
-        const all = await client.task.list(jobId, { taskListOptions: { select: 'id,state,executionInfo' } });
-        const listed: BatchServiceModels.CloudTask[] = [...all];
-        for (let next = all.odatanextLink; next; ) {
-          const page = await client.task.listNext(next);
-          listed.push(...page);
-          next = page.odatanextLink;
-        }
-        return listed.filter((t) => t.state === 'completed').length >= acknowledged.size ? listed : undefined;
-      },
+      async () => ((await client.job.getTaskCounts(jobId)).taskCounts.completed >= acknowledged.size ? true : undefined),
       opts.timeoutMs ?? 120_000,
     );
+    const first = await client.task.list(jobId, { taskListOptions: { select: 'id,state,executionInfo' } });
+    const tasks: BatchServiceModels.CloudTask[] = [...first];
+    for (let next = first.odatanextLink; next; ) {
+      const page = await client.task.listNext(next);
+      tasks.push(...page);
+      next = page.odatanextLink;
+    }
     uploading = false;
     await uploads;
 
