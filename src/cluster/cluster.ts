@@ -30,6 +30,12 @@ export interface ClusterOptions {
   log: (m: string) => void;
   /** Heartbeats and node loss; nodeTimings() when not given. */
   timings?: NodeTimings;
+  /**
+   * Stops a silent node's runs before its tasks go back to the queue, where the server can (kiln
+   * up's local nodes: a hung agent cannot stop them itself). Remote agents stop their own runs when
+   * cut off (agentCutOffMs).
+   */
+  fenceLostNode?: (session: NodeSession) => void;
 }
 
 /**
@@ -155,6 +161,7 @@ export class Cluster {
       if (now - session.lastSeen < this.timings.lostAfterMs) continue;
       this.opts.log(`node ${session.nodeId} of pool ${session.poolId} stopped answering: its tasks go back to the queue`);
       try {
+        this.opts.fenceLostNode?.(session);
         loseNode(this.ctx, session);
       } catch (err) {
         this.opts.log(`cluster: losing node ${session.nodeId} failed: ${String(err)}`);

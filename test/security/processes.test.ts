@@ -49,7 +49,7 @@ describe('no task runs twice at once', () => {
   });
 
   after(async () => {
-    for (const job of ['remote-job', 'local-job', 'cut-job']) await batch.job.terminate(job).catch(() => undefined);
+    for (const job of ['remote-job', 'local-job', 'hung-job', 'cut-job']) await batch.job.terminate(job).catch(() => undefined);
     for (const agent of agents) killProcessGroup(agent);
     // The SIGKILLed remote agents never left their pools: their machine's users are removed here.
     for (const root of roots) releaseNodeUsers(root);
@@ -84,6 +84,19 @@ describe('no task runs twice at once', () => {
     process.kill(agentPid, 'SIGKILL');
     await secondRun(ledger);
     ledger.assertNoOverlap();
+  });
+
+  it("a local node's agent that hangs (SIGSTOP): kiln up kills it and its runs before requeuing them", async () => {
+    await batch.pool.add({ id: 'hung', vmSize: 'standard_d2s_v3', targetDedicatedNodes: 1, virtualMachineConfiguration: vm });
+    await waitForNodes(batch, 'hung', 1);
+    const ledger = new Ledger();
+    const nodeId = await runLedgerTask('hung', ledger);
+    const [agentPid] = agentPids(nodeId);
+    assert.ok(agentPid, 'the local agent is running');
+    process.kill(agentPid, 'SIGSTOP');
+    await secondRun(ledger);
+    ledger.assertNoOverlap();
+    assert.match(kiln.output(), new RegExp(`node ${nodeId}: its agent stopped answering; killing it and its runs`));
   });
 
   it('an agent cut off from its server stops its runs before the server requeues them, then joins again', async () => {

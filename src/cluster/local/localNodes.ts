@@ -167,6 +167,22 @@ export class LocalNodes {
     setTimeout(() => this.reconcile(proc.account), 200).unref();
   }
 
+  /**
+   * A local node the server counts lost (its agent hung: stopped, or stuck): its agent is killed and
+   * its runs are gone before its tasks are requeued; the agent's exit then restarts the node.
+   */
+  fence(key: string): void {
+    const proc = this.processes.get(key);
+    if (!proc) return;
+    this.opts.log(`node ${proc.nodeId}: its agent stopped answering; killing it and its runs`);
+    try {
+      process.kill(-proc.child.pid!, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+    killNodeRuns(proc.root);
+  }
+
   private stop(proc: NodeProcess, removeFiles: boolean): void {
     proc.stopping = true;
     this.processes.delete(proc.key);
