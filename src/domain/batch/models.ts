@@ -18,6 +18,12 @@ export interface EntityDoc {
 export type PoolState = 'active' | 'deleting';
 export type AllocationState = 'steady' | 'resizing' | 'stopping';
 
+/** One stored entity: its row key in the store and its wire document. */
+export interface Stored<T extends EntityDoc> {
+  pk: number;
+  doc: T;
+}
+
 export interface CloudPool extends EntityDoc {
   state: PoolState;
   vmSize: string;

@@ -1,7 +1,16 @@
 import type { Readable } from 'node:stream';
-import type { FileEntry, FileRoot } from '../../protocol/agent/messages.js';
+/** Where a file request is rooted: a task's directory, or the node's root directory. */
+export type FileRoot = { kind: 'task'; jobId: string; taskId: string } | { kind: 'node' };
 
-export type { FileEntry, FileRoot };
+export interface FileEntry {
+  /** Relative to the root, with '/' separators. */
+  name: string;
+  isDirectory: boolean;
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  mode: number;
+}
 
 /** What the file APIs need from the nodes: listing, reading and deleting files on one node. */
 export interface NodeFileAccess {

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { ExtentTooLargeError, type Segment } from '../../persistence/blob/extentStore.js';
+import { ExtentTooLargeError, type Segment } from './byteStore.js';
 import { checkReadConditions, checkWriteConditions, type Conditions } from './conditions.js';
 import { settle, type BlobContext } from './context.js';
 import { errors } from './errors.js';

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { ExtentTooLargeError } from '../../persistence/blob/extentStore.js';
+import { ExtentTooLargeError } from './byteStore.js';
 import { checkCreateOnly, type Blobs, type BlobWrite } from './blobs.js';
 import { checkWriteConditions } from './conditions.js';
 import { settle, type BlobContext } from './context.js';

@@ -1,4 +1,4 @@
-import type { ExtentStore } from '../../persistence/blob/extentStore.js';
+import type { ByteStore } from './byteStore.js';
 import { Blobs } from './blobs.js';
 import { Blocks } from './blocks.js';
 import { Containers } from './containers.js';
@@ -15,7 +15,7 @@ export class BlobService {
   readonly blocks: Blocks;
   private readonly ctx: BlobContext;
 
-  constructor(store: BlobMetadataStore, extents: ExtentStore, now: () => number = Date.now) {
+  constructor(store: BlobMetadataStore, extents: ByteStore, now: () => number = Date.now) {
     this.ctx = { store, extents, now };
     this.containers = new Containers(this.ctx);
     this.blobs = new Blobs(this.ctx);
@@ -25,7 +25,7 @@ export class BlobService {
   /**
    * Reclaims the space of blocks never committed and of uploads a crash cut off (extents nothing refers
    * to, older than the byte store's grace period: uploads in flight keep theirs young). `atStart`, before
-   * the server takes requests, see ExtentStore.sweepOrphans.
+   * the server takes requests, see ByteStore.sweepOrphans.
    */
   async collectGarbage(
     opts: { blockLifetimeMs?: number; atStart?: boolean } = {},

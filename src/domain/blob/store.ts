@@ -1,4 +1,4 @@
-import type { Segment } from '../../persistence/blob/extentStore.js';
+import type { Segment } from './byteStore.js';
 import type { AccessPolicy, Blob, Container, ContentProperties, CopyState, Metadata, PublicAccess } from './models.js';
 
 export interface StoredSegment extends Segment {

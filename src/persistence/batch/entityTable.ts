@@ -1,12 +1,8 @@
 import type { Statement } from 'better-sqlite3';
 import type { Db } from '../sqlite/database.js';
-import type { EntityDoc } from '../../domain/batch/models.js';
+import type { EntityDoc, Stored } from '../../domain/batch/models.js';
 
-/** One stored entity: its row key, its parent and its wire document. */
-export interface Stored<T extends EntityDoc> {
-  pk: number;
-  doc: T;
-}
+export type { Stored };
 
 /** A row of a list page: the paging key and the stored JSON, not parsed (lists emit it as is). */
 export interface RawRow {

@@ -5,23 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { PassThrough, Transform, type Readable } from 'node:stream';
 import { CoalescedSync } from '../durability/coalescedSync.js';
 import { ensurePrivateDir, fsyncDir, fsyncDirSync, PRIVATE_FILE_MODE } from '../durability/files.js';
-
-/**
- * The unit a blob's content is made of: a range of one extent file, or of `data` for small blobs kept
- * inline in the metadata store (no file to create, open and close for a few KiB).
- */
-export interface Segment {
-  extent: string | null;
-  data?: Buffer | null;
-  offset: number;
-  length: number;
-}
-
-export interface WrittenExtent {
-  extent: string;
-  length: number;
-  md5: Buffer | undefined;
-}
+import { ExtentTooLargeError, type ByteStore, type Segment, type WrittenExtent } from '../../domain/blob/byteStore.js';
 
 const EXTENT_ID = /^[0-9a-f]{32}$/;
 
@@ -56,7 +40,7 @@ export interface ExtentStoreOptions {
  * Durability: `write` resolves once the bytes and the file's name are on the disk (the file and its
  * directory fsynced), so the metadata that refers to it may be committed.
  */
-export class ExtentStore {
+export class ExtentStore implements ByteStore {
   private readonly root: string;
   private readonly graceMs: number;
   private readonly shared: boolean;
@@ -228,8 +212,3 @@ function ignoreMissing(err: NodeJS.ErrnoException): undefined {
   throw err;
 }
 
-export class ExtentTooLargeError extends Error {
-  constructor() {
-    super('the body is larger than allowed');
-  }
-}

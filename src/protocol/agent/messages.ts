@@ -6,6 +6,9 @@
  * stream is the node's heartbeat: when it closes and stays closed, the node is lost.
  */
 import type { TaskRunResult, TaskRunSpec } from '../../agent/runTask.js';
+import type { FileEntry, FileRoot } from '../../domain/batch/nodeFiles.js';
+
+export type { FileEntry, FileRoot };
 
 export const AGENT_PREFIX = '/kiln-agent/v1';
 
@@ -59,8 +62,6 @@ export interface CleanupCommand {
   taskId?: string;
 }
 
-/** Where a file request is rooted: a task's directory, or the node's root directory. */
-export type FileRoot = { kind: 'task'; jobId: string; taskId: string } | { kind: 'node' };
 
 /**
  * A request for the node's files (the task and node file APIs). The agent answers by posting to
@@ -78,15 +79,6 @@ export interface FileCommand {
   range?: { start: number; end?: number };
 }
 
-export interface FileEntry {
-  /** Relative to the root, with '/' separators. */
-  name: string;
-  isDirectory: boolean;
-  size: number;
-  mtimeMs: number;
-  ctimeMs: number;
-  mode: number;
-}
 
 export type FileResult =
   | { ok: true; entries?: FileEntry[]; stat?: FileEntry; range?: { start: number; end: number } }

@@ -1,7 +1,6 @@
-import type { Stored } from '../../../persistence/batch/entityTable.js';
 import type { BatchContext } from '../context.js';
 import { batchErrors } from '../errors.js';
-import type { CloudJobSchedule } from '../models.js';
+import type { CloudJobSchedule, Stored } from '../models.js';
 import { isValidId } from '../validation.js';
 
 /** The job schedule an operation addresses; JobScheduleNotFound when there is none. */

@@ -1,7 +1,6 @@
-import type { Stored } from '../../../persistence/batch/entityTable.js';
 import type { BatchContext } from '../context.js';
 import { batchErrors } from '../errors.js';
-import type { CloudJob } from '../models.js';
+import type { CloudJob, Stored } from '../models.js';
 import { isValidId } from '../validation.js';
 
 /** The job an operation addresses; JobNotFound when there is none. */

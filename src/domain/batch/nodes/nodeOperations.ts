@@ -1,7 +1,6 @@
-import type { Stored } from '../../../persistence/batch/entityTable.js';
 import type { BatchContext } from '../context.js';
 import { batchErrors } from '../errors.js';
-import { touch, transition, type CloudPool, type ComputeNode, type NodeState } from '../models.js';
+import { touch, transition, type CloudPool, type ComputeNode, type NodeState, type Stored } from '../models.js';
 import { reconcileAllocation } from '../pools/allocation.js';
 import { getLivePool, getPool } from '../pools/lookup.js';
 import { validateModel, type Json } from '../schema/validate.js';

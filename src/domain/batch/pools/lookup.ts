@@ -1,7 +1,6 @@
 import type { BatchContext } from '../context.js';
 import { batchErrors } from '../errors.js';
-import type { Stored } from '../../../persistence/batch/entityTable.js';
-import type { CloudPool } from '../models.js';
+import type { CloudPool, Stored } from '../models.js';
 import { isValidId } from '../validation.js';
 
 /** The pool an operation addresses; PoolNotFound when there is none. */

@@ -1,7 +1,6 @@
-import type { Stored } from '../../../persistence/batch/entityTable.js';
 import type { BatchContext } from '../context.js';
 import { batchErrors } from '../errors.js';
-import type { CloudJob, CloudTask } from '../models.js';
+import type { CloudJob, CloudTask, Stored } from '../models.js';
 import { getJob } from '../jobs/lookup.js';
 import { isValidId } from '../validation.js';
 
