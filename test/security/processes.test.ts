@@ -74,28 +74,26 @@ describe('no task runs twice at once', () => {
     assert.ok(ledger.lastAlive(run) - killedAt < 1_000_000_000n, `the first run lived ${(ledger.lastAlive(run) - killedAt) / 1_000_000n} ms after its agent`);
   });
 
-  it("a local node's agent SIGKILLed: its runs are gone before kiln up requeues them", async () => {
-    await batch.pool.add({ id: 'local', vmSize: 'standard_d2s_v3', targetDedicatedNodes: 1, virtualMachineConfiguration: vm });
-    await waitForNodes(batch, 'local', 1);
+  /** A one-node local pool runs the ledger task; its agent gets `signal`; the requeued run never overlaps the first. */
+  const signalLocalAgent = async (poolId: string, signal: NodeJS.Signals): Promise<string> => {
+    await batch.pool.add({ id: poolId, vmSize: 'standard_d2s_v3', targetDedicatedNodes: 1, virtualMachineConfiguration: vm });
+    await waitForNodes(batch, poolId, 1);
     const ledger = new Ledger();
-    const nodeId = await runLedgerTask('local', ledger);
+    const nodeId = await runLedgerTask(poolId, ledger);
     const [agentPid] = agentPids(nodeId);
     assert.ok(agentPid, 'the local agent is running');
-    process.kill(agentPid, 'SIGKILL');
+    process.kill(agentPid, signal);
     await secondRun(ledger);
     ledger.assertNoOverlap();
+    return nodeId;
+  };
+
+  it("a local node's agent SIGKILLed: its runs are gone before kiln up requeues them", async () => {
+    await signalLocalAgent('local', 'SIGKILL');
   });
 
   it("a local node's agent that hangs (SIGSTOP): kiln up kills it and its runs before requeuing them", async () => {
-    await batch.pool.add({ id: 'hung', vmSize: 'standard_d2s_v3', targetDedicatedNodes: 1, virtualMachineConfiguration: vm });
-    await waitForNodes(batch, 'hung', 1);
-    const ledger = new Ledger();
-    const nodeId = await runLedgerTask('hung', ledger);
-    const [agentPid] = agentPids(nodeId);
-    assert.ok(agentPid, 'the local agent is running');
-    process.kill(agentPid, 'SIGSTOP');
-    await secondRun(ledger);
-    ledger.assertNoOverlap();
+    const nodeId = await signalLocalAgent('hung', 'SIGSTOP');
     assert.match(kiln.output(), new RegExp(`node ${nodeId}: its agent stopped answering; killing it and its runs`));
   });
 
