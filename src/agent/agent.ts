@@ -108,7 +108,8 @@ export class NodeAgent {
         closeNodeRuns(this.opts.rootDir);
         return;
       }
-      if (next === 'reimage') fs.rmSync(this.opts.rootDir, { recursive: true, force: true });
+      // Tasks' files (shared/, working directories) are removed without following any link they left.
+      if (next === 'reimage') removeTree(this.opts.rootDir);
     }
   }
 

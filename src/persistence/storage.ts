@@ -3,7 +3,7 @@ import { SqliteBlobStore } from './blob/sqliteBlobStore.js';
 import { DataDirLock } from './dataDirLock.js';
 import { ensurePrivateDir } from './durability/files.js';
 import { migrations } from './migrations.js';
-import { openDatabase, openGroupCommitConnection, type Db } from './sqlite/database.js';
+import { openConnection, openDatabase, walFlushOf, type Db } from './sqlite/database.js';
 
 /** Kiln's storage over one data directory, which it holds alone while open. */
 export interface Storage {
@@ -33,13 +33,15 @@ export function openStorage(dataDir: string, opts: { orphanExtentGraceMs?: numbe
     for (const resource of opened.reverse()) resource.close();
   };
   try {
-    opened.push(openDatabase(dataDir, migrations));
-    const batch = openGroupCommitConnection(dataDir);
-    opened.push(batch.db, batch.flush);
-    const blob = openGroupCommitConnection(dataDir, batch.flush);
-    opened.push(blob.db);
+    const db = openDatabase(dataDir, migrations);
+    opened.push(db);
+    const flush = walFlushOf(dataDir);
+    opened.push(flush);
+    // The Blob store on a connection of its own: its commits and the Batch store's share the flush.
+    const blobDb = openConnection(dataDir);
+    opened.push(blobDb);
     const extents = new ExtentStore(dataDir, { orphanGraceMs: opts.orphanExtentGraceMs });
-    return { db: batch.db, durable: () => batch.flush.flush(), blobStore: new SqliteBlobStore(blob.db, blob.flush), extents, lock, close };
+    return { db, durable: () => flush.flush(), blobStore: new SqliteBlobStore(blobDb, flush), extents, lock, close };
   } catch (err) {
     close();
     throw err;

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { joinToken } from '../../auth/agentTokens.js';
 import { killNodeRuns } from '../../agent/exec/containment.js';
+import { removeTree } from '../../agent/fs/pinnedDir.js';
 import { releaseNodeUsers } from '../../agent/users.js';
 import type { CloudPool, ComputeNode } from '../../domain/batch/models.js';
 import { countPoolNodes, newNodeDoc, newNodeId, saveNode } from '../../domain/batch/nodes/lifecycle.js';
@@ -202,7 +203,7 @@ export class LocalNodes {
     if (removeFiles) {
       // The node is gone from its pool: its disk and its agent's log go, and the pool's directory
       // with its last node.
-      fs.rmSync(proc.root, { recursive: true, force: true });
+      removeTree(proc.root); // without following any link its tasks left
       fs.rmSync(`${proc.root}.agent.log`, { force: true });
       try {
         fs.rmdirSync(path.dirname(proc.root));

@@ -17,8 +17,9 @@ export const DATABASE_FILE = 'kiln.sqlite';
 const COMPANIONS = ['-wal', '-shm', '-journal'];
 
 /**
- * Opens Kiln's one embedded database, migrated, with synchronous=FULL: every commit is on the disk when
- * it returns (WAL fsynced), so an answered change survives a power loss. The file and its WAL and
+ * Opens Kiln's one embedded database, migrated. Its commits do not wait for the disk
+ * (synchronous=NORMAL): whoever answers a change first awaits a WalFlush, shared by every commit made
+ * meanwhile (group commit), so an answered change survives a power loss. The file and its WAL and
  * shared-memory companions are 0600 (SQLite gives the companions the database file's mode).
  */
 export function openDatabase(dataDir: string, migrations: Migration[]): Db {
@@ -26,30 +27,25 @@ export function openDatabase(dataDir: string, migrations: Migration[]): Db {
   // Created here, before any connection: closing a descriptor later would drop SQLite's locks.
   const file = path.join(dataDir, DATABASE_FILE);
   if (!fs.existsSync(file)) fs.closeSync(fs.openSync(file, 'a', PRIVATE_FILE_MODE));
-  const db = connect(dataDir, 'FULL');
+  const db = connect(dataDir);
   migrate(db, migrations);
   // The names of a database created just now, and of its WAL, are durable too.
   fsyncDirSync(dataDir);
   return db;
 }
 
-/**
- * A second connection to a database `openDatabase` opened, for a store that answers asynchronously: its
- * commits do not wait for the disk (synchronous=NORMAL) and `flush` makes them durable together (group
- * commit, see WalFlush). A caller answers a change only after `await flush.flush()`.
- */
-export function openGroupCommitConnection(dataDir: string, shared?: WalFlush): { db: Db; flush: WalFlush } {
-  const db = connect(dataDir, 'NORMAL');
-  // One WAL for every connection: one flush covers the commits of all of them.
-  return { db, flush: shared ?? new WalFlush(path.join(dataDir, DATABASE_FILE) + '-wal') };
-}
+/** Another connection to the database `openDatabase` opened, with the same group commit. */
+export const openConnection = (dataDir: string): Db => connect(dataDir);
 
-function connect(dataDir: string, synchronous: 'FULL' | 'NORMAL'): Db {
+/** The flush of the database's one WAL: it covers the commits of every connection. */
+export const walFlushOf = (dataDir: string): WalFlush => new WalFlush(path.join(dataDir, DATABASE_FILE) + '-wal');
+
+function connect(dataDir: string): Db {
   const file = path.join(dataDir, DATABASE_FILE);
   for (const name of ['', ...COMPANIONS]) makePrivateIfExists(file + name);
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
-  db.pragma(`synchronous = ${synchronous}`);
+  db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   return db;
