@@ -3,16 +3,21 @@
 # `npm test`): Debian's Azure SDKs for the system python3 (the compatibility tests), strace (the
 # durability test traces fsyncs), flock (task ledgers). Runs as root, as the tests and a node
 # agent do. Idempotent: with everything present it only checks.
+#   --check   print the Debian packages that would be installed, one a line, and install nothing
 set -euo pipefail
-if [ "$(id -u)" -ne 0 ]; then
-  echo "test set-up: the tests run node agents, which run as root (they switch users, make OS users and cgroups): run sudo npm test" >&2
-  exit 1
-fi
 python=${KILN_TEST_PYTHON:-/usr/bin/python3}
 missing=()
 "$python" -c 'import azure.storage.blob, azure.multiapi.storage' 2>/dev/null || missing+=(python3-azure-storage python3-azure-multiapi-storage)
 command -v strace >/dev/null || missing+=(strace)
 command -v flock >/dev/null || missing+=(util-linux)
+if [ "${1:-}" = "--check" ]; then
+  [ ${#missing[@]} -eq 0 ] || printf '%s\n' "${missing[@]}"
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "test set-up: the tests run node agents, which run as root (they switch users, make OS users and cgroups): run sudo npm test" >&2
+  exit 1
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "test set-up: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { NodeAgent } from '../agent/agent.js';
 import { parseNodeToken } from '../auth/agentTokens.js';
+import { assertSearchableByTasks } from './searchablePath.js';
 
 interface AgentCliOptions {
   batchUrl: string;
@@ -65,6 +66,7 @@ export function registerAgent(program: Command): void {
     .option('--low-priority', 'join as a low-priority (spot) node')
     .option('--exit-with-stdin', 'stop, with every task, when standard input closes (kiln up runs its local nodes so: they die with it)')
     .action(async (opts: AgentCliOptions) => {
+      if (process.getuid?.() === 0) assertSearchableByTasks(opts.root, '--root', { self: false }); // the agent sets the root's own mode
       const agent = new NodeAgent({
         batchUrl: opts.batchUrl,
         poolId: opts.pool,

@@ -4,6 +4,7 @@ import { startKiln } from '../server/kiln.js';
 import { DEFAULT_HTTP_TIMEOUTS, DRAIN_MS } from '../protocol/http/server.js';
 import { DEFAULT_NODE_LOST_AFTER_MS, nodeTimings } from '../config/timings.js';
 import { DEFAULT_ORPHAN_GRACE_MS } from '../persistence/blob/extentStore.js';
+import { assertSearchableByTasks } from './searchablePath.js';
 
 interface UpOptions {
   host: string;
@@ -67,6 +68,7 @@ export function registerUp(program: Command): void {
         timings: nodeTimings(Number(opts.nodeLostAfter)),
         http: { headersMs: parseMs(opts.headerTimeout, '--header-timeout'), bodyIdleMs: parseMs(opts.bodyIdleTimeout, '--body-idle-timeout') },
       };
+      if (process.getuid?.() === 0) assertSearchableByTasks(config.nodesDir, '--nodes-dir');
       const kiln = await startKiln(config);
       const lines = [
         `Kiln is up (${Math.round(performance.now() - started)} ms). Data: ${config.dataDir}`,
