@@ -19,14 +19,22 @@ export interface TaskIdentity {
   jobPreparation?: TaskDirs;
 }
 
-/** The environment every task process gets: the AZ_BATCH_* variables, then the user's settings. */
+/**
+ * The search path of a fresh Ubuntu node (its /etc/environment): a task's PATH starts from it,
+ * never from the agent's, which is the server's or whoever started it.
+ */
+export const NODE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/**
+ * The environment every task process gets, and nothing of the agent's own: the AZ_BATCH_*
+ * variables, the user's HOME/USER/PWD and the node's PATH, then the task's settings.
+ */
 export function taskEnvironment(
   node: NodeIdentity,
   layout: NodeLayout,
   dirs: TaskDirs,
   task: TaskIdentity,
   userSettings: { name: string; value?: string }[],
-  basePath = process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
 ): Record<string, string> {
   const env: Record<string, string> = {
     AZ_BATCH_ACCOUNT_NAME: node.accountName,
@@ -46,7 +54,7 @@ export function taskEnvironment(
     HOME: dirs.workingDir,
     PWD: dirs.workingDir,
     USER: task.userName,
-    PATH: `${basePath}:${layout.sharedDir}:${dirs.workingDir}`,
+    PATH: `${NODE_PATH}:${layout.sharedDir}:${dirs.workingDir}`,
   };
   if (task.jobId !== undefined) env.AZ_BATCH_JOB_ID = task.jobId;
   if (task.taskId !== undefined) env.AZ_BATCH_TASK_ID = task.taskId;

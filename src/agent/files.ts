@@ -4,6 +4,7 @@ import type { FileCommand, FileEntry, FileResult } from '../protocol/agent/messa
 import { confinedComponents, ConfinedPathError } from './fs/confinedPath.js';
 import { PinnedDir } from './fs/pinnedDir.js';
 import type { NodeLayout } from './layout.js';
+import { isRetentionMarker } from './retention.js';
 
 /** The node's own directories: the node file API never deletes them (nor the node's root). */
 const NODE_DIRS = new Set(['shared', 'startup', 'workitems', 'fsmounts']);
@@ -19,9 +20,13 @@ function entry(name: string, st: fs.Stats): FileEntry {
   };
 }
 
+/** Paths the file APIs never show: the agent's own files among the tasks' (node paths only). */
+type Hidden = (shownPath: string) => boolean;
+
 /** Lists a directory held open; links are neither listed nor entered. */
-function walk(dir: PinnedDir, prefix: string, recursive: boolean, out: FileEntry[]): void {
+function walk(dir: PinnedDir, prefix: string, recursive: boolean, out: FileEntry[], hidden: Hidden): void {
   for (const name of dir.names()) {
+    if (hidden(prefix + name)) continue;
     let st: fs.Stats;
     try {
       st = dir.lstat(name);
@@ -38,7 +43,7 @@ function walk(dir: PinnedDir, prefix: string, recursive: boolean, out: FileEntry
       continue; // swapped for something else meanwhile
     }
     try {
-      walk(child, `${prefix}${name}/`, recursive, out);
+      walk(child, `${prefix}${name}/`, recursive, out, hidden);
     } finally {
       child.close();
     }
@@ -97,8 +102,10 @@ export function answerFileCommand(layout: NodeLayout, command: FileCommand): Ans
 /** The request on its last component, in `parent` held open (the root itself when there is none). */
 function answerAt(parent: PinnedDir, components: string[], command: FileCommand): Answer {
   const name = components[components.length - 1];
-  const st = name === undefined ? parent.stat() : parent.lstat(name);
   const shown = components.join('/');
+  const hidden: Hidden = command.root.kind === 'node' ? isRetentionMarker : () => false;
+  if (hidden(shown)) return fail('notfound', `${command.path} does not exist`);
+  const st = name === undefined ? parent.stat() : parent.lstat(name);
   if (st.isSymbolicLink() && command.op !== 'delete') return fail('notfound', `${command.path} is a symbolic link`);
   // The target directory, held open apart from `parent` (the caller closes it).
   const openTarget = (): PinnedDir => (name === undefined ? parent.walk([]) : parent.dir(name));
@@ -108,7 +115,7 @@ function answerAt(parent: PinnedDir, components: string[], command: FileCommand)
       const entries: FileEntry[] = [];
       const dir = openTarget();
       try {
-        walk(dir, shown ? `${shown}/` : '', command.recursive ?? false, entries);
+        walk(dir, shown ? `${shown}/` : '', command.recursive ?? false, entries, hidden);
       } finally {
         dir.close();
       }

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { isScheduledJobId, jobWorkDir } from '../domain/batch/jobSchedules/jobIds.js';
 
 const SAFE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -44,8 +45,9 @@ export class NodeLayout {
     return dirsOf(this.startupDir);
   }
 
+  /** Azure's: workitems/<jobId>/job-1, and for a schedule's job workitems/<scheduleId>/job-<n>. */
   jobDir(jobId: string): string {
-    return path.join(this.rootDir, 'workitems', safeId('job', jobId), 'job-1');
+    return path.join(this.rootDir, jobWorkDir(isScheduledJobId(jobId) ? jobId : safeId('job', jobId)));
   }
 
   task(jobId: string, taskId: string): TaskDirs {

@@ -3,8 +3,16 @@ import path from 'node:path';
 import { removeTree } from './fs/pinnedDir.js';
 import type { NodeLayout } from './layout.js';
 
-// Beside the task directory, not in it: the task file API lists a task's directory.
-const marker = (taskDir: string): string => `${taskDir}.retain-until`;
+// Beside the task directory, not in it: the task file API lists a task's directory. The node file
+// API hides them (isRetentionMarker): they are the agent's, not the task's.
+const SUFFIX = '.retain-until';
+const marker = (taskDir: string): string => `${taskDir}${SUFFIX}`;
+
+/**
+ * Whether a path under the node's root directory is one of these markers:
+ * workitems/{job}/job-1/{task}.retain-until, or workitems/{schedule}/job-{n}/… for a schedule's jobs.
+ */
+export const isRetentionMarker = (nodePath: string): boolean => /^workitems\/[^/]+\/job-\d+\/[^/]+\.retain-until$/.test(nodePath);
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
@@ -21,11 +29,15 @@ export class TaskDirRetention {
   /** Picks up the deadlines of directories a previous run of the agent left. */
   load(): void {
     const workitems = path.join(this.layout.rootDir, 'workitems');
-    for (const job of safeReaddir(workitems)) {
-      const jobDir = path.join(workitems, job, 'job-1');
+    const jobDirs = safeReaddir(workitems).flatMap((item) =>
+      safeReaddir(path.join(workitems, item))
+        .filter((name) => /^job-\d+$/.test(name))
+        .map((name) => path.join(workitems, item, name)),
+    );
+    for (const jobDir of jobDirs) {
       for (const name of safeReaddir(jobDir)) {
-        const dir = path.join(jobDir, name.replace(/\.retain-until$/, ''));
-        if (!name.endsWith('.retain-until')) continue;
+        if (!name.endsWith(SUFFIX)) continue;
+        const dir = path.join(jobDir, name.slice(0, -SUFFIX.length));
         const at = Number(safeRead(marker(dir)));
         if (Number.isFinite(at) && at > 0) this.insert(at, dir);
       }

@@ -8,7 +8,7 @@ import { ConfinedPathError } from './fs/confinedPath.js';
 import type { Owner, PinnedDir } from './fs/pinnedDir.js';
 import { downloadResourceFile, ResourceFileError, type ResourceFileSource } from './resourceFiles.js';
 import { createOutputFile, prepareTaskDir } from './taskDir.js';
-import { userFor, type RunAs, type TaskUserSpec } from './users.js';
+import { UnknownUserError, userFor, type RunAs, type TaskUserSpec } from './users.js';
 import type { FailureInfo } from '../domain/batch/models.js';
 
 export type { FailureInfo };
@@ -64,6 +64,7 @@ function downloadFailure(err: unknown): FailureInfo {
 function preparationFailure(err: unknown): FailureInfo {
   const message = err instanceof Error ? err.message : String(err);
   if (err instanceof ConfinedPathError) return failure('TaskFileRefused', `The node refused a file of the task: ${message}`);
+  if (err instanceof UnknownUserError) return failure('UserNotFound', message);
   return failure('NodeAgentError', `The node could not prepare or run the task: ${message}`, undefined, 'servererror');
 }
 

@@ -53,10 +53,19 @@ export interface RunAs {
 /** What a run says about its user (cluster/commands.ts fills it in from the task and its pool). */
 export type TaskUserSpec =
   | { kind: 'auto'; scope: 'pool' | 'task'; elevated: boolean }
-  | { kind: 'named'; name: string; elevated: boolean; uid?: number; gid?: number };
+  | { kind: 'named'; name: string; elevated: boolean; uid?: number; gid?: number }
+  /** A userName that is none of the pool's userAccounts: the task fails, never runs as someone else. */
+  | { kind: 'unknown'; name: string };
 
 /** Why a task's user could not be made (a uid another user has): the task fails with this. */
 export class UserAccountError extends Error {}
+
+/** A task names a user its pool does not define (Azure accepts the task, and it fails on the node). */
+export class UnknownUserError extends Error {
+  constructor(readonly userName: string) {
+    super(`The user identity '${userName}' is not one of the pool's userAccounts.`);
+  }
+}
 
 /** The name Azure's pool-wide non-admin auto-user has, shown to tasks. */
 export const TASK_USER = '_azbatch';
@@ -124,6 +133,7 @@ interface OsUser {
 /** Who runs a task with this spec on this node; makes the OS user if need be. */
 export function userFor(node: NodeRef, rootDir: string, run: { elevated: boolean; user?: TaskUserSpec }): RunAs {
   const spec: TaskUserSpec = run.user ?? { kind: 'auto', scope: 'pool', elevated: run.elevated };
+  if (spec.kind === 'unknown') throw new UnknownUserError(spec.name);
   if (!isRoot()) return { userName: os.userInfo().username };
   if (spec.kind === 'named') {
     const pool = poolUser(node, rootDir);
@@ -139,10 +149,18 @@ export function userFor(node: NodeRef, rootDir: string, run: { elevated: boolean
   return { ...made, userName: osName, perRun: true, release: () => withUsersLock(() => removeUser(osName, made.uid)) };
 }
 
+/** Pool auto-users by node root, account and pool: asked for on every run, worked out (two hashes) once. */
+const poolUsers = new Map<string, OsUser & { name: string }>();
+
 /** The pool's non-admin auto-user; its group has every user of the pool's tasks. */
 function poolUser(node: NodeRef, rootDir: string): OsUser & { name: string } {
+  const key = `${path.resolve(rootDir)}\0${node.accountName}\0${node.poolId}`;
+  const cached = poolUsers.get(key);
+  if (cached) return cached;
   const name = `_azb_p${hash(node.accountName, node.poolId).slice(0, 16)}`;
-  return { ...nodeUser(rootDir, name, { preferredId: idFrom(name) }), name };
+  const user = { ...nodeUser(rootDir, name, { preferredId: idFrom(name) }), name };
+  poolUsers.set(key, user);
+  return user;
 }
 
 /**
@@ -311,6 +329,7 @@ function allRecords(): { file: string; rootDir: string; names: string[] }[] {
 export function releaseNodeUsers(rootDir: string): void {
   if (!isRoot()) return;
   for (const key of [...known.keys()]) if (key.startsWith(`${nodeKey(rootDir)}/`)) known.delete(key);
+  for (const key of [...poolUsers.keys()]) if (key.startsWith(`${path.resolve(rootDir)}\0`)) poolUsers.delete(key);
   withUsersLock(() => releaseLocked(rootDir));
 }
 

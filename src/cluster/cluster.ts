@@ -53,6 +53,7 @@ export class Cluster {
     this.timings = opts.timings ?? nodeTimings();
     this.ctx = new ClusterContext(opts.store, opts.accounts, opts.blobAccountUrl, opts.batchUrl, opts.log, this.timings);
     this.scheduler = new Scheduler(this.ctx);
+    this.ctx.wake = (account) => this.scheduler.kick(account);
     this.files = new FileRequests(this.ctx);
     const restored = restoreSessions(this.ctx);
     if (restored > 0) opts.log(`waiting for the agents of ${restored} node(s) to reconnect`);
@@ -100,7 +101,7 @@ export class Cluster {
         let nodeId: string;
         do nodeId = newNodeId(ctx.now, this.ctx.store.nodes.count(pool.pk));
         while (this.ctx.store.nodes.get(pool.pk, nodeId));
-        unplannedNodeJoining(pool.doc, body.isDedicated);
+        unplannedNodeJoining(ctx, pool.pk, pool.doc, body.isDedicated);
         node = newNodeDoc(ctx, pool.doc, nodeId, body.isDedicated);
         this.ctx.store.nodes.insert(pool.pk, node);
       }

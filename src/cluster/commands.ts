@@ -70,7 +70,9 @@ export function taskCommand(
   const scope = auto?.scope?.toLowerCase() === 'task' ? 'Task' : 'Pool';
   const user: TaskUserSpec = named
     ? { kind: 'named', name: named.name, elevated, uid: named.linuxUserConfiguration?.uid, gid: named.linuxUserConfiguration?.gid }
-    : { kind: 'auto', scope: scope === 'Task' ? 'task' : 'pool', elevated };
+    : userName
+      ? { kind: 'unknown', name: userName } // fails on the node with UserNotFound, as no user of the pool
+      : { kind: 'auto', scope: scope === 'Task' ? 'task' : 'pool', elevated };
   const expiry = new Date(Date.now() + 24 * 3600_000);
   const resourceFiles = (spec.resourceFiles ?? []).map(({ autoStorageContainerName, ...file }) =>
     autoStorageContainerName ? { ...file, storageContainerUrl: containerSasUrl(ctx.account, ctx.blobAccountUrl, autoStorageContainerName, 'rl', expiry) } : file,

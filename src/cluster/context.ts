@@ -10,6 +10,13 @@ import { sessionKey, type NodeSession } from './session.js';
 export class ClusterContext {
   readonly sessions = new Map<string, NodeSession>();
 
+  /**
+   * Asks for a scheduling pass (the Cluster points it at its scheduler): called by whatever frees
+   * or adds capacity outside an API request or an agent's report (a node's tasks requeued by a
+   * resize, a task ended), which would otherwise wait for an unrelated event.
+   */
+  wake: (account: string) => void = () => undefined;
+
   constructor(
     readonly store: BatchStore,
     readonly accounts: AccountRegistry,

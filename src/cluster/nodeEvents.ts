@@ -1,13 +1,16 @@
 import type { CloudJob, CloudPool, CloudTask, ComputeNode } from '../domain/batch/models.js';
 import { countPoolNodes, nodeLost, saveNode, setNodeLoad } from '../domain/batch/nodes/lifecycle.js';
+import { endDeallocation, letsTasksFinish, pendingDeallocation, retentionEnds, type PendingDeallocation } from '../domain/batch/nodes/deallocation.js';
+import { PENDING_DISABLE } from '../domain/batch/nodes/nodeOperations.js';
 import { finishPoolDeletion } from '../domain/batch/pools/deletePool.js';
-import { nodeTaskStarted } from '../domain/batch/jobs/nodeTaskStatus.js';
+import { forgetFailedPreparations, nodeTaskStarted } from '../domain/batch/jobs/nodeTaskStatus.js';
 import type { BatchContext } from '../domain/batch/context.js';
 import { taskCommand, type RunnableSpec } from './commands.js';
 import type { ClusterContext } from './context.js';
 import { runId, taskAttempt } from './runs.js';
 import type { NodeSession } from './session.js';
 import { releaseTask, settleJob, type Release } from './taskRuns.js';
+import { removeJobDirs } from './jobDirs.js';
 
 const TASK_ENDED = { category: 'usererror' as const, code: 'TaskEnded', message: 'The task was ended before it completed.' };
 
@@ -31,6 +34,8 @@ export function clearNode(cluster: ClusterContext, ctx: BatchContext, pool: Clou
     releaseTask(ctx, session, jobPk, job, task, release);
   }
   session?.tasks.clear();
+  // Requeued tasks may run on another node now, whoever cleared this one (a resize, a reboot).
+  cluster.wake(ctx.account);
 }
 
 /** A node that stopped answering: unusable, its tasks back in the queue for other nodes. */
@@ -41,10 +46,26 @@ export function loseNode(cluster: ClusterContext, session: NodeSession): void {
     const node = cluster.store.nodes.get(session.poolPk, session.nodeId);
     if (!pool || !node) return;
     clearNode(cluster, ctx, pool.doc, session.nodeId, 'requeue', undefined);
-    nodeLost(ctx, session.poolPk, node.doc);
+    // A node lost while it was leaving the pool has left it; any other is unusable until it is back.
+    if (pendingDeallocation(node.doc)?.operation === 'remove') dropNode(cluster, ctx, session.poolPk, session.nodeId);
+    else nodeLost(ctx, session.poolPk, node.doc);
   });
   session.close();
   cluster.sessions.delete(session.key);
+}
+
+/** A node that has no agent to leave with goes at once; its tasks go back to the queue. */
+export function abandonNode(cluster: ClusterContext, account: string, poolPk: number, nodeId: string): void {
+  const ctx = cluster.batch(account);
+  cluster.store.tx(() => {
+    const pool = cluster.store.pools.getByPk(poolPk);
+    if (!pool || !cluster.store.nodes.get(poolPk, nodeId)) return;
+    clearNode(cluster, ctx, pool.doc, nodeId, 'requeue', undefined);
+    dropNode(cluster, ctx, poolPk, nodeId);
+  });
+  const session = cluster.session(account, poolPk, nodeId);
+  session?.close();
+  if (session) cluster.sessions.delete(session.key);
 }
 
 /** Removes a node record (it left the pool); a deleting pool goes once its last node has. */
@@ -56,43 +77,97 @@ export function dropNode(cluster: ClusterContext, ctx: BatchContext, poolPk: num
   else countPoolNodes(ctx, poolPk, pool.doc);
 }
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /**
- * Reacts to a node operation (reboot, reimage, remove, disable scheduling): its tasks are requeued
- * or ended as asked, and the agent is told what to do.
+ * Reacts to a node operation (reboot, reimage, remove, disable scheduling), when it is asked and
+ * again when the node's last task ends (setNodeLoad): its tasks are requeued, ended or let finish
+ * as asked, and once nothing is left to wait for the agent is told what to do.
  */
 export function onNodeChanged(cluster: ClusterContext, account: string, pool: CloudPool, node: ComputeNode): void {
   const poolPk = cluster.store.pools.get(account, pool.id)?.pk;
   if (poolPk === undefined) return;
   const session = cluster.session(account, poolPk, node.id);
   const ctx = cluster.batch(account);
-  cluster.store.tx(() => {
+  const outcome = cluster.store.tx(() => {
     const current = cluster.store.nodes.get(poolPk, node.id)?.doc;
-    if (!current) return;
-    // The node record is saved before its tasks leave it: releasing them updates the stored record
-    // (counts, running → idle), which a save of `current` afterwards would overwrite.
-    if (current.state === 'rebooting' || current.state === 'reimaging' || current.state === 'leavingpool') {
-      const key = current.state === 'leavingpool' ? 'pendingRemoveOption' : 'pendingRestartOption';
-      const option = current[key] as string | undefined;
-      delete current[key];
-      saveNode(ctx, poolPk, current);
-      clearNode(cluster, ctx, pool, node.id, option, session);
-      if (current.state === 'leavingpool') {
-        session?.send({ type: 'leave' });
-        dropNode(cluster, ctx, poolPk, node.id);
-      } else {
-        session?.send({ type: current.state === 'rebooting' ? 'reboot' : 'reimage' });
-      }
-      if (session) {
-        session.preparedJobs.clear();
-        if (current.state === 'leavingpool') cluster.sessions.delete(session.key);
-      }
-    } else if (current.schedulingState === 'disabled' && current['pendingDisableOption'] !== undefined) {
-      const option = current['pendingDisableOption'] as string;
-      delete current['pendingDisableOption'];
+    if (!current) return undefined;
+    const pending = pendingDeallocation(current);
+    if (pending) return settleDeallocation(cluster, ctx, poolPk, pool, current, pending, session);
+    if (current.schedulingState === 'disabled' && current[PENDING_DISABLE] !== undefined) {
+      const option = current[PENDING_DISABLE] as string;
+      delete current[PENDING_DISABLE];
       saveNode(ctx, poolPk, current);
       if (option !== 'taskcompletion') clearNode(cluster, ctx, pool, node.id, option, session);
     }
+    return undefined;
   });
+  if (outcome === 'left') {
+    // The pool changed: the local nodes stop its process, and the scheduler looks again.
+    cluster.hooks.changed?.(account);
+  } else if (typeof outcome === 'number') {
+    awaitRetention(cluster, account, pool, node, outcome);
+  }
+}
+
+/**
+ * retaineddata: the node goes (or restarts) when the last retention of its tasks' data has passed,
+ * `ms` from now. The deadline is on the stored node (PendingDeallocation.retainedUntil): after a
+ * restart restoreSessions calls this again for every node still waiting.
+ */
+export function awaitRetention(cluster: ClusterContext, account: string, pool: CloudPool, node: ComputeNode, ms: number): void {
+  const timer = setTimeout(() => {
+    try {
+      onNodeChanged(cluster, account, pool, node);
+    } catch (err) {
+      cluster.log(`cluster: removing node ${node.id} after its tasks' retention failed: ${String(err)}`);
+    }
+  }, Math.min(MAX_TIMER_MS, Math.max(0, ms)));
+  timer.unref();
+}
+
+/**
+ * A node leaving its pool or restarting: done now (its tasks requeued or ended), or once its tasks
+ * have finished (taskcompletion), and their data retention has passed (retaineddata). Returns
+ * 'left' when the node has left the pool, the milliseconds left to wait for retained data, or
+ * undefined. Called in a transaction.
+ */
+function settleDeallocation(
+  cluster: ClusterContext,
+  ctx: BatchContext,
+  poolPk: number,
+  pool: CloudPool,
+  node: ComputeNode,
+  pending: PendingDeallocation,
+  session: NodeSession | undefined,
+): 'left' | number | undefined {
+  if (letsTasksFinish(pending.option)) {
+    // setNodeLoad calls again when the last one ends.
+    if (tasksOnNode(cluster, ctx.account, pool, node.id).length > 0) return undefined;
+    if (pending.option === 'retaineddata') {
+      pending.retainedUntil ??= retentionEnds(ctx, pool, node.id);
+      const left = pending.retainedUntil - ctx.now.getTime();
+      if (left > 0) {
+        saveNode(ctx, poolPk, node);
+        return left;
+      }
+    }
+  }
+  // The node record is saved before its tasks leave it: releasing them updates the stored record
+  // (counts, running → idle), which a save of `node` afterwards would overwrite.
+  endDeallocation(node);
+  saveNode(ctx, poolPk, node);
+  clearNode(cluster, ctx, pool, node.id, pending.option, session);
+  session?.preparedJobs.clear();
+  if (pending.operation === 'reimage') forgetFailedPreparations(ctx, pool.id, node.id);
+  if (pending.operation !== 'remove') {
+    session?.send({ type: pending.operation });
+    return undefined;
+  }
+  session?.send({ type: 'leave' });
+  if (session) cluster.sessions.delete(session.key);
+  dropNode(cluster, ctx, poolPk, node.id);
+  return 'left';
 }
 
 /** A task was ended through the API: its process stops. */
@@ -113,6 +188,7 @@ export function onTaskEnded(cluster: ClusterContext, account: string, job: Cloud
     }
   }
   if (!freed) return;
+  cluster.wake(account);
   // Its slots are free now: the node's counts (and idle/running) follow, and a job that waited
   // for this task to leave its node (terminating, disabling, deleting) moves on.
   const ctx = cluster.batch(account);
@@ -130,6 +206,8 @@ export function onTaskEnded(cluster: ClusterContext, account: string, job: Cloud
 export function onJobEnded(cluster: ClusterContext, account: string, jobDoc: CloudJob): void {
   const job = cluster.store.jobs.get(account, jobDoc.id);
   if (!job) {
+    // Deleted at once (nothing of it ran on a node).
+    if (jobDoc.state === 'deleting') removeJobDirs(cluster, account, jobDoc);
     return;
   }
   const ctx = cluster.batch(account);
@@ -149,6 +227,8 @@ export function onJobEnded(cluster: ClusterContext, account: string, jobDoc: Clo
       releaseTask(ctx, session, job.pk, job.doc, task, release);
     }
   });
+  // Its tasks' slots are free for other jobs' tasks.
+  cluster.wake(account);
   // A disabled job has not ended: it gets no release task (and may run again when enabled).
   if (disabling) return;
   const release = job.doc.jobReleaseTask as RunnableSpec | undefined;
@@ -162,6 +242,7 @@ export function onJobEnded(cluster: ClusterContext, account: string, jobDoc: Clo
       session.send(taskCommand(cluster.commands(account, session.poolPk), runId({ kind: 'jobrelease', jobPk: job.pk }), 'jobrelease', release, { jobId: job.doc.id, taskId: (release as { id?: string }).id ?? 'jobrelease' }, job.doc));
     }
   }
+  if (state === 'deleting') removeJobDirs(cluster, account, job.doc);
 }
 
 /** A pool is being deleted: its nodes leave, and it is gone when the last one has. */

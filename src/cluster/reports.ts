@@ -1,6 +1,6 @@
 import type { TaskRunResult } from '../agent/runTask.js';
 import { startTaskEnded } from '../domain/batch/nodes/lifecycle.js';
-import type { CloudJob, CloudTask } from '../domain/batch/models.js';
+import type { CloudJob } from '../domain/batch/models.js';
 import { markRunning } from '../domain/batch/tasks/dispatch.js';
 import { nodeTaskEnded, nodeTaskStatuses } from '../domain/batch/jobs/nodeTaskStatus.js';
 import type { AgentReport, TaskCommand } from '../protocol/agent/messages.js';
@@ -99,7 +99,7 @@ function applyReport(cluster: ClusterContext, session: NodeSession, report: Agen
   const waiting = session.awaitingPreparation.get(ref.jobPk) ?? [];
   session.awaitingPreparation.delete(ref.jobPk);
   if (result.result !== 'success') {
-    failWaitingTasks(cluster, session, ref.jobPk, waiting as TaskCommand[], result);
+    returnWaitingTasks(cluster, session, ref.jobPk, waiting as TaskCommand[]);
     return true;
   }
   session.preparedJobs.add(ref.jobPk);
@@ -113,24 +113,17 @@ function applyReport(cluster: ClusterContext, session: NodeSession, report: Agen
   return true;
 }
 
-/** A failed job preparation task fails the tasks that waited for it on this node. */
-function failWaitingTasks(cluster: ClusterContext, session: NodeSession, jobPk: number, waiting: TaskCommand[], result: TaskRunResult): void {
+/**
+ * A failed job preparation task makes the node ineligible for the job (its status says so, see
+ * preparationFailedOn): the tasks that waited for it there go back to the queue, for other nodes.
+ */
+function returnWaitingTasks(cluster: ClusterContext, session: NodeSession, jobPk: number, waiting: TaskCommand[]): void {
   const ctx = cluster.batch(session.account);
   for (const command of waiting) {
     const ref = parseRunId(command.runId);
     if (ref?.kind !== 'task') continue;
     const current = currentTask(cluster, session, jobPk, ref.taskId, ref.attempt);
     if (!current) continue;
-    releaseTask(ctx, session, jobPk, current.job as CloudJob, current.task as CloudTask, {
-      how: 'finished',
-      outcome: {
-        failureInfo: {
-          category: 'usererror',
-          code: 'JobPreparationTaskFailed',
-          message: `The job preparation task failed on node ${session.nodeId}: ${result.failureInfo?.message ?? `exit code ${result.exitCode}`}`,
-        },
-      },
-      retryable: false,
-    });
+    releaseTask(ctx, session, jobPk, current.job, current.task, { how: 'unassigned' });
   }
 }

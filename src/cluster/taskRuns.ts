@@ -1,6 +1,6 @@
 import type { BatchContext } from '../domain/batch/context.js';
 import { completeTask, type TaskOutcome } from '../domain/batch/tasks/completeTask.js';
-import { requeueTask, retryTask } from '../domain/batch/tasks/dispatch.js';
+import { requeueTask, retryTask, unassignTask } from '../domain/batch/tasks/dispatch.js';
 import { finishJobDeletion } from '../domain/batch/jobs/deleteJob.js';
 import { finishJobDisable } from '../domain/batch/jobs/disableJob.js';
 import { finishJobTermination } from '../domain/batch/jobs/terminateJob.js';
@@ -10,11 +10,11 @@ import type { NodeSession } from './session.js';
 import { runId, taskAttempt } from './runs.js';
 
 /**
- * How a task run leaves a node: finished (completed, or retried), taken back (requeued), or ended
- * by the user. Each frees the node's slots and lets a job that waited on its tasks move on.
+ * How a task run leaves a node: finished (completed, or retried), taken back (requeued), given
+ * back unstarted (unassigned: the node cannot run the job's tasks), or ended by the user. Each frees the node's slots and lets a job that waited on its tasks move on.
  * Called inside a transaction.
  */
-export type Release = { how: 'finished'; outcome: TaskOutcome; retryable: boolean } | { how: 'requeued' } | { how: 'ended'; outcome: TaskOutcome };
+export type Release = { how: 'finished'; outcome: TaskOutcome; retryable: boolean } | { how: 'requeued' } | { how: 'unassigned' } | { how: 'ended'; outcome: TaskOutcome };
 
 export function releaseTask(ctx: BatchContext, session: NodeSession | undefined, jobPk: number, job: CloudJob, task: CloudTask, release: Release): void {
   const id = runId({ kind: 'task', jobPk, taskId: task.id, attempt: taskAttempt(task) });
@@ -23,6 +23,8 @@ export function releaseTask(ctx: BatchContext, session: NodeSession | undefined,
   let succeeded = 0;
   if (release.how === 'requeued') {
     requeueTask(ctx, jobPk, task);
+  } else if (release.how === 'unassigned') {
+    unassignTask(ctx, jobPk, task);
   } else if (release.how === 'ended') {
     completeTask(ctx, jobPk, job, task, { ...release.outcome, endedByUser: true });
   } else if (!(release.retryable && failed(release.outcome) && retryTask(ctx, jobPk, task))) {

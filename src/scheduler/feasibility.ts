@@ -1,7 +1,8 @@
 import type { BatchStore } from '../persistence/batch/store.js';
 import type { DependencyRow } from '../persistence/batch/tasks.js';
 import { exitOptionsFor } from '../domain/batch/jobs/onTaskFailure.js';
-import type { CloudJob, CloudTask, ComputeNode } from '../domain/batch/models.js';
+import type { CloudJob, CloudPool, CloudTask, ComputeNode } from '../domain/batch/models.js';
+import { slotsPerNode } from '../domain/batch/nodes/lifecycle.js';
 
 /**
  * The scheduler's feasibility checks, one question each. A check that fails says why, in words a
@@ -84,6 +85,37 @@ export function dependenciesMet(store: BatchStore, jobPk: number, task: CloudTas
   return OK;
 }
 
+/** A node that is up and would take tasks, were its scheduling enabled. */
+export const nodeIsUp = (node: ComputeNode): boolean => node.state === 'idle' || node.state === 'running';
+
 export function nodeAcceptsTasks(node: ComputeNode): boolean {
-  return (node.state === 'idle' || node.state === 'running') && node.schedulingState === 'enabled';
+  return nodeIsUp(node) && node.schedulingState === 'enabled';
+}
+
+const isJobManager = (task: CloudTask): boolean => task['jobManager'] === true;
+
+/**
+ * A job manager task with runExclusive (true unless set false) has its node to itself: "no other
+ * Tasks will run on the same Node for as long as the Job Manager is running" (JobManagerTask).
+ */
+export const runsExclusive = (task: CloudTask): boolean => isJobManager(task) && task['runExclusive'] !== false;
+
+/** A job manager task with allowLowPriorityNode false runs on dedicated nodes only. */
+export const allowsLowPriority = (task: CloudTask): boolean => !(isJobManager(task) && task['allowLowPriorityNode'] === false);
+
+/** The slots a task takes on its node: every slot for an exclusive job manager task. */
+export function slotsNeeded(pool: CloudPool, task: CloudTask): number {
+  return runsExclusive(task) ? Math.max(slotsPerNode(pool), task.requiredSlots ?? 1) : (task.requiredSlots ?? 1);
+}
+
+/**
+ * A task needing more slots than a node of its pool has can never run. Azure accepts it and leaves
+ * it active for ever (Azure/Batch#117); Kiln does the same, and says so on the task.
+ */
+export function fitsPool(pool: CloudPool, task: CloudTask): Verdict {
+  const need = task.requiredSlots ?? 1;
+  const per = slotsPerNode(pool);
+  return need <= per
+    ? OK
+    : no(`CannotRun: the task needs ${need} task slots, but nodes of pool ${pool.id} have ${per} (taskSlotsPerNode); it can never run on this pool.`);
 }

@@ -4,18 +4,28 @@ import { runId, taskAttempt } from '../cluster/runs.js';
 import type { NodeSession } from '../cluster/session.js';
 import { assignTask, markRunning } from '../domain/batch/tasks/dispatch.js';
 import { nodeTaskStarted } from '../domain/batch/jobs/nodeTaskStatus.js';
+import { jobWorkDir } from '../domain/batch/jobSchedules/jobIds.js';
 import type { CloudJob, CloudPool, CloudTask } from '../domain/batch/models.js';
 import { setNodeLoad, slotsPerNode } from '../domain/batch/nodes/lifecycle.js';
 import type { AgentCommand } from '../protocol/agent/messages.js';
-import { dependenciesMet, jobAcceptsTasks, nodeAcceptsTasks, withinParallelLimit } from './feasibility.js';
+import { preparationFailedOn } from '../domain/batch/jobs/nodeTaskStatus.js';
+import { allowsLowPriority, dependenciesMet, jobAcceptsTasks, nodeAcceptsTasks, slotsNeeded, withinParallelLimit } from './feasibility.js';
 import { pickNode, type Candidate } from './ranking.js';
+
+/** A node a task may go to: its session, and whether it is dedicated (for allowLowPriorityNode). */
+interface Placement {
+  session: NodeSession;
+  dedicated: boolean;
+}
 
 /** How many queued tasks of one job a pass looks at, past those it cannot place yet. */
 const SCAN_LIMIT = 2000;
 
 /**
- * The scheduler: event-driven, not periodic. Anything that may let a task run (a task added, a
- * slot freed, a node ready, a job enabled) calls `kick`; passes are coalesced, so a burst of events
+ * The scheduler: event-driven, not periodic. Anything that may let a task run calls `kick`: every
+ * API change, a node's join (new, rebooted, reimaged) and reports (a task or start task ended), and,
+ * through ClusterContext.wake, what frees capacity on its own (tasks requeued off a node by a
+ * resize or a node operation, a task or job ended). Passes are coalesced, so a burst of events
  * costs one pass. A pass is a pipeline per pool: the nodes with free slots (feasibility), the jobs
  * by priority, their queued tasks through the checks, a node ranked for each, and all placements
  * of the pass committed in one transaction before the commands go out.
@@ -52,11 +62,11 @@ export class Scheduler {
 
   private schedulePool(account: string, poolPk: number, pool: CloudPool): void {
     const { store } = this.cluster;
-    const candidates: Candidate<NodeSession>[] = [];
+    const candidates: Candidate<Placement>[] = [];
     for (const session of this.cluster.sessionsOfPool(account, poolPk)) {
       const node = store.nodes.get(poolPk, session.nodeId)?.doc;
       const free = slotsPerNode(pool) - session.usedSlots;
-      if (node && nodeAcceptsTasks(node) && free > 0) candidates.push({ node: session, free });
+      if (node && nodeAcceptsTasks(node) && free > 0) candidates.push({ node: { session, dedicated: node.isDedicated }, free });
     }
     if (candidates.length === 0) return;
     const fill = (pool['taskSchedulingPolicy'] as { nodeFillType?: string } | undefined)?.nodeFillType === 'pack' ? 'pack' : 'spread';
@@ -70,7 +80,7 @@ export class Scheduler {
     const commands = new Map<NodeSession, AgentCommand[]>();
     const touched = new Set<NodeSession>();
     store.tx(() => {
-      this.placeTasks(ctx, jobs, candidates, fill, commands, touched);
+      this.placeTasks(ctx, pool, jobs, candidates, fill, commands, touched);
       // The nodes' loads change with what they were given, in the same transaction.
       for (const session of touched) {
         const node = store.nodes.get(poolPk, session.nodeId);
@@ -80,24 +90,45 @@ export class Scheduler {
     for (const [session, list] of commands) session.send(...list);
   }
 
-  /** Goes through the jobs by priority and their queued tasks in order, placing what fits. */
+  /**
+   * Goes through the jobs by priority and their queued tasks in order (a job's manager task first),
+   * placing what fits on the nodes the job may use.
+   */
   private placeTasks(
     ctx: ReturnType<ClusterContext['batch']>,
+    pool: CloudPool,
     jobs: { pk: number; doc: CloudJob }[],
-    candidates: Candidate<NodeSession>[],
+    candidates: Candidate<Placement>[],
     fill: 'spread' | 'pack',
     commands: Map<NodeSession, AgentCommand[]>,
     touched: Set<NodeSession>,
   ): void {
     const { store } = this.cluster;
     for (const { pk: jobPk, doc: job } of jobs) {
+      if (!candidates.some((c) => c.free > 0)) return;
+      // Nodes where the job's preparation task failed are not the job's to use (until reimaged).
+      const failed = job.jobPreparationTask ? preparationFailedOn(job) : undefined;
+      const usable = failed?.size ? candidates.filter((c) => !failed.has(c.node.session.nodeId.toLowerCase())) : candidates;
       let running = this.runningTasksOf(jobPk);
+      const tryPlace = (task: CloudTask): void => {
+        const slots = slotsNeeded(pool, task);
+        const chosen = pickNode(allowsLowPriority(task) ? usable : usable.filter((c) => c.node.dedicated), slots, fill);
+        if (!chosen) return;
+        this.place(ctx, jobPk, job, task, slots, chosen.node.session, commands);
+        chosen.free -= slots;
+        touched.add(chosen.node.session);
+        running++;
+      };
+      // The job manager task starts before the job's other tasks.
+      const managerId = job.jobManagerTask?.['id'] as string | undefined;
+      const manager = job.jobManagerTask ? store.tasks.get(jobPk, managerId ?? 'jobmanager')?.doc : undefined;
+      if (manager?.state === 'active' && withinParallelLimit(job, running).ok) tryPlace(manager);
       let after = '';
       for (let scanned = 0; scanned < SCAN_LIMIT; ) {
-        if (!candidates.some((c) => c.free > 0)) return;
+        if (!usable.some((c) => c.free > 0)) break;
         // Fetch about as many queued tasks as there are free slots: a pass places few, and parsing
         // a big page of a long queue on every pass would cost more than the placing.
-        const free = candidates.reduce((n, c) => n + c.free, 0);
+        const free = usable.reduce((n, c) => n + c.free, 0);
         const batch = store.tasks.active(jobPk, after, Math.min(256, 2 * free + 8));
         if (batch.length === 0) break;
         for (const { key, doc: task } of batch) {
@@ -105,13 +136,7 @@ export class Scheduler {
           scanned++;
           if (!withinParallelLimit(job, running).ok) break;
           if (task.dependsOn && !dependenciesMet(store, jobPk, task).ok) continue;
-          const slots = task.requiredSlots ?? 1;
-          const chosen = pickNode(candidates, slots, fill);
-          if (!chosen) continue;
-          this.place(ctx, jobPk, job, task, chosen.node, commands);
-          chosen.free -= slots;
-          touched.add(chosen.node);
-          running++;
+          tryPlace(task);
         }
         if (!withinParallelLimit(job, running).ok) break;
       }
@@ -125,8 +150,8 @@ export class Scheduler {
   }
 
   /** Gives one task to one node: the store first (in the pass's transaction), then the command. */
-  private place(ctx: ReturnType<ClusterContext['batch']>, jobPk: number, job: CloudJob, task: CloudTask, session: NodeSession, commands: Map<NodeSession, AgentCommand[]>): void {
-    const taskDir = `workitems/${job.id}/job-1/${task.id}`;
+  private place(ctx: ReturnType<ClusterContext['batch']>, jobPk: number, job: CloudJob, task: CloudTask, slots: number, session: NodeSession, commands: Map<NodeSession, AgentCommand[]>): void {
+    const taskDir = `${jobWorkDir(job.id)}/${task.id}`;
     const nodeUrl = this.cluster.nodeUrl(session.poolId, session.nodeId);
     assignTask(ctx, jobPk, job, task, {
       affinityId: `TVM:${session.nodeId}`,
@@ -137,7 +162,7 @@ export class Scheduler {
       taskRootDirectoryUrl: `${nodeUrl}/files/${taskDir}`,
     });
     const id = runId({ kind: 'task', jobPk, taskId: task.id, attempt: taskAttempt(task) });
-    session.tasks.set(id, { jobPk, taskId: task.id, slots: task.requiredSlots ?? 1, sentAt: Date.now() });
+    session.tasks.set(id, { jobPk, taskId: task.id, slots, sentAt: Date.now() });
     session.jobsRun.add(jobPk);
     const command = taskCommand(this.cluster.commands(ctx.account, session.poolPk), id, 'task', task as unknown as RunnableSpec, { jobId: job.id, taskId: task.id }, job);
     const list = commands.get(session) ?? [];

@@ -1,17 +1,24 @@
-import type { CloudJob, CloudTask } from '../domain/batch/models.js';
+import { preparationFailedOn } from '../domain/batch/jobs/nodeTaskStatus.js';
+import type { CloudJob, CloudPool, CloudTask, ComputeNode } from '../domain/batch/models.js';
 import type { BatchStore } from '../persistence/batch/store.js';
-import { dependenciesMet, jobAcceptsTasks, withinParallelLimit } from './feasibility.js';
+import { allowsLowPriority, dependenciesMet, fitsPool, jobAcceptsTasks, nodeIsUp, runsExclusive, withinParallelLimit } from './feasibility.js';
 
 /** The property that carries it: Kiln's own, which Azure's SDKs ignore. */
 export const WAITING_REASON = 'kilnWaitingReason';
 
+/** What a reason needs to know of a pool: its document and its nodes. Read once per page. */
+interface PoolView {
+  pool: CloudPool;
+  nodes: ComputeNode[];
+}
+
 /**
  * Why an active task is not running, in words: the same checks the scheduler makes, asked the
- * other way round. One instance serves a whole list page, remembering what holds for the job and
- * its pool.
+ * other way round, from the most lasting cause to the most passing. One instance serves a whole
+ * list page, remembering what it read of the job's pool.
  */
 export class WaitingReasons {
-  private readonly poolReasons = new Map<string, string | undefined>();
+  private readonly pools = new Map<string, PoolView | string>();
 
   constructor(
     private readonly store: BatchStore,
@@ -28,36 +35,72 @@ export class WaitingReasons {
       if (!deps.ok) return deps.reason;
     }
     const poolId = job.executionInfo.poolId ?? job.poolInfo.poolId;
-    const poolReason = poolId ? this.pool(poolId) : 'NoPool: the job names no pool.';
-    if (poolReason) return poolReason;
+    if (!poolId) return 'NoPool: the job names no pool.';
+    const view = this.pool(poolId);
+    if (typeof view === 'string') return view;
+    const fits = fitsPool(view.pool, task);
+    if (!fits.ok) return fits.reason;
+    const nodesReason = this.nodesReason(view, job, task);
+    if (nodesReason) return nodesReason;
     const counts = this.store.tasks.counts(jobPk).taskCounts;
     const parallel = withinParallelLimit(job, counts.running);
     if (!parallel.ok) return parallel.reason;
     if (task.executionInfo.retryCount > 0 && task.previousState === 'running') return `Retrying: run ${task.executionInfo.retryCount + 1} waits for a free slot.`;
-    return `NoFreeSlot: every task slot of pool ${poolId} is busy; the task runs when one frees up.`;
+    if (runsExclusive(task)) return `NoFreeNode: the job manager task runs exclusively (runExclusive) and waits for a node of pool ${poolId} that runs nothing else.`;
+    const slots = task.requiredSlots ?? 1;
+    return `NoFreeSlot: every node of pool ${poolId} that can run the task is busy; it runs when ${slots === 1 ? 'a slot frees' : `${slots} slots free on one node`}.`;
   }
 
-  private pool(poolId: string): string | undefined {
-    if (this.poolReasons.has(poolId)) return this.poolReasons.get(poolId);
-    const reason = this.poolReason(poolId);
-    this.poolReasons.set(poolId, reason);
-    return reason;
+  private pool(poolId: string): PoolView | string {
+    const key = poolId.toLowerCase();
+    let view = this.pools.get(key);
+    if (view === undefined) {
+      view = this.readPool(poolId);
+      this.pools.set(key, view);
+    }
+    return view;
   }
 
-  private poolReason(poolId: string): string | undefined {
+  private readPool(poolId: string): PoolView | string {
     const pool = this.store.pools.get(this.account, poolId);
     if (!pool) return `PoolNotFound: pool ${poolId} does not exist.`;
     if (pool.doc.state === 'deleting') return `PoolBeingDeleted: pool ${poolId} is being deleted.`;
-    const states = new Map<string, number>();
-    for (const row of this.store.nodes.countByState(pool.pk)) states.set(row.state, (states.get(row.state) ?? 0) + row.n);
-    const total = [...states.values()].reduce((a, b) => a + b, 0);
-    if (total === 0) return `NoNodes: pool ${poolId} has no compute nodes; resize it (targetDedicatedNodes) or start a kiln agent for it.`;
-    if ((states.get('idle') ?? 0) + (states.get('running') ?? 0) > 0) return undefined;
-    if (states.get('starttaskfailed') === total) return `StartTaskFailed: the start task failed on every node of pool ${poolId}; see the nodes' startTaskInfo.`;
-    const starting = (states.get('creating') ?? 0) + (states.get('starting') ?? 0) + (states.get('waitingforstarttask') ?? 0);
-    if (starting > 0) return `NodesStarting: the nodes of pool ${poolId} are still starting (or running their start task).`;
-    return `NoUsableNode: no node of pool ${poolId} can take tasks (${[...states].map(([s, n]) => `${n} ${s}`).join(', ')}).`;
+    const nodes = this.store.nodes.list(pool.pk, { limit: 1_000_000 }).map((r) => JSON.parse(r.doc) as ComputeNode);
+    return { pool: pool.doc, nodes };
   }
+
+  /** Why no node of the pool can take this task of this job at all, or undefined if one could. */
+  private nodesReason({ pool, nodes }: PoolView, job: CloudJob, task: CloudTask): string | undefined {
+    if (nodes.length === 0) {
+      // An autoscale pool's size is its formula's to set: the user does not resize it.
+      return pool.enableAutoScale
+        ? `NoNodes: pool ${pool.id} has no compute nodes; its autoscale formula sets how many it has.`
+        : `NoNodes: pool ${pool.id} has no compute nodes; resize it (targetDedicatedNodes) or start a kiln agent for it.`;
+    }
+    const up = nodes.filter(nodeIsUp);
+    if (up.length === 0) return notUp(pool.id, nodes);
+    const enabled = up.filter((n) => n.schedulingState === 'enabled');
+    if (enabled.length === 0) return `NodeSchedulingDisabled: task scheduling is disabled on every node of pool ${pool.id} that is up; enable it (enablescheduling) to run tasks there.`;
+    const failed = job.jobPreparationTask ? preparationFailedOn(job) : undefined;
+    const eligible = failed?.size ? enabled.filter((n) => !failed.has(n.id.toLowerCase())) : enabled;
+    if (eligible.length === 0) {
+      return `JobPreparationTaskFailed: the job preparation task failed on every node of pool ${pool.id} that can take tasks; a node stays ineligible for the job's tasks until it is reimaged.`;
+    }
+    if (!allowsLowPriority(task) && !eligible.some((n) => n.isDedicated)) {
+      return `NoDedicatedNode: the job manager task does not allow low-priority nodes (allowLowPriorityNode), and pool ${pool.id} has no dedicated node that can take it.`;
+    }
+    return undefined;
+  }
+}
+
+/** Why none of a pool's nodes is up: the state they are in. */
+function notUp(poolId: string, nodes: ComputeNode[]): string {
+  const states = new Map<string, number>();
+  for (const n of nodes) states.set(n.state, (states.get(n.state) ?? 0) + 1);
+  if (states.get('starttaskfailed') === nodes.length) return `StartTaskFailed: the start task failed on every node of pool ${poolId}; see the nodes' startTaskInfo.`;
+  const starting = (states.get('creating') ?? 0) + (states.get('starting') ?? 0) + (states.get('waitingforstarttask') ?? 0);
+  if (starting > 0) return `NodesStarting: the nodes of pool ${poolId} are still starting (or running their start task).`;
+  return `NoUsableNode: no node of pool ${poolId} can take tasks (${[...states].map(([s, n]) => `${n} ${s}`).join(', ')}).`;
 }
 
 /** Adds the reason to a stored task document, without parsing it when the task is not active. */

@@ -12,6 +12,8 @@ import { Cluster } from '../cluster/cluster.js';
 import { LocalNodes } from '../cluster/local/localNodes.js';
 import { AGENT_PREFIX } from '../protocol/agent/messages.js';
 import { createAgentHandler } from '../protocol/agent/server.js';
+import { JobScheduleTimer } from './jobScheduleTimer.js';
+import { allocationTimer } from './allocationTimer.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
 
@@ -87,10 +89,20 @@ export async function startKiln(config: KilnConfig, log: (m: string) => void = (
   agentHandler = createAgentHandler(cluster, accounts, storage.durable);
   const clusterHooks = cluster.hooks();
   const local = localNodes;
+  const schedules = new JobScheduleTimer({ store: batchStore, accounts: () => accounts.all().map((a) => a.name), hooks: batchHooks, log });
+  const resizeTimeouts = allocationTimer({ store: batchStore, accounts: () => accounts.all().map((a) => a.name), hooks: batchHooks, log });
   Object.assign(batchHooks, clusterHooks, {
     changed: (account: string) => {
       clusterHooks.changed?.(account);
       local.reconcile(account);
+      // A schedule added or changed may move the earliest run: the timer is re-armed.
+      schedules.kick();
+      // A resize, a removal or a new pool may start a resize clock.
+      resizeTimeouts.kick();
+    },
+    // A schedule's job ended: a run waiting for it may start, or the schedule complete.
+    jobFinished: (_account: string, job: Parameters<NonNullable<BatchHooks['jobFinished']>>[1]) => {
+      if (job['_schedulePk'] !== undefined) schedules.kick();
     },
     poolDeleting: (account: string, pool: Parameters<NonNullable<BatchHooks['poolDeleting']>>[1]) => {
       clusterHooks.poolDeleting?.(account, pool);
@@ -100,6 +112,10 @@ export async function startKiln(config: KilnConfig, log: (m: string) => void = (
   // Changes the domain makes on its own during the cluster's changes reach the same hooks.
   cluster.ctx.hooks = batchHooks;
   for (const account of accounts.all()) local.reconcile(account.name);
+  // Runs that fell due while the server was down are made now, if their start windows are open.
+  schedules.kick();
+  // Resizes whose timeout passed while the server was down stop now; the others' clocks are armed.
+  resizeTimeouts.kick();
   const runningCluster = cluster;
   return {
     blobPort: blobServer.port,
@@ -111,6 +127,8 @@ export async function startKiln(config: KilnConfig, log: (m: string) => void = (
     localNodes: local,
     async close() {
       clearInterval(garbageTimer);
+      schedules.close();
+      resizeTimeouts.close();
       local.close();
       // Command streams end first; then the requests in flight drain (new ones hear 503 ServerBusy).
       runningCluster.close();

@@ -63,7 +63,8 @@ describe('Batch Shared Key over HTTP', () => {
   });
 
   it('accepts the SDK and answers request-id and the client-request-id it was given', async () => {
-    const res = await batchRequest(kiln.batchUrl, 'GET', '/pools', { headers: { 'client-request-id': 'c0ffee00-0000-4000-8000-000000000001' } });
+    // Echoed when return-client-request-id is true, as Azure does (test/batch/queryRefusals.test.ts: not otherwise).
+    const res = await batchRequest(kiln.batchUrl, 'GET', '/pools', { headers: { 'client-request-id': 'c0ffee00-0000-4000-8000-000000000001', 'return-client-request-id': 'true' } });
     assert.equal(res.status, 200);
     assert.match(String(res.headers['request-id']), /^[0-9a-f-]{36}$/);
     assert.equal(res.headers['client-request-id'], 'c0ffee00-0000-4000-8000-000000000001');

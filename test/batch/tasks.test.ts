@@ -43,7 +43,6 @@ describe('Batch tasks through @azure/batch', () => {
       requiredSlots: 1,
       userIdentity: { autoUser: { scope: 'task', elevationLevel: 'admin' } },
       exitConditions: { exitCodes: [{ code: 3, exitOptions: { jobAction: 'disable' } }], default: { jobAction: 'none' } },
-      multiInstanceSettings: { numberOfInstances: 2, coordinationCommandLine: 'true' },
       dependsOn: { taskIds: ['t1'], taskIdRanges: [{ start: 1, end: 10 }] },
     });
     assert.equal(res._response.status, 201);
@@ -54,7 +53,6 @@ describe('Batch tasks through @azure/batch', () => {
     assert.equal(task.constraints?.maxTaskRetryCount, 3);
     assert.equal(task.constraints?.retentionTime, 'P7D');
     assert.equal(task.userIdentity?.autoUser?.elevationLevel, 'admin');
-    assert.equal(task.multiInstanceSettings?.numberOfInstances, 2);
     assert.deepEqual(task.dependsOn?.taskIdRanges, [{ start: 1, end: 10 }]);
     assert.equal(task.executionInfo?.retryCount, 0);
     assert.equal(task.executionInfo?.requeueCount, 0);

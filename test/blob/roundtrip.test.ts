@@ -201,7 +201,8 @@ describe('blob round trips through @azure/storage-blob', () => {
     const source = container.getBlockBlobClient('source.txt');
     await source.upload('copy me', 7, { metadata: { origin: 'source' } });
     const target = container.getBlobClient('target.txt');
-    const copied = await target.syncCopyFromURL(source.url);
+    // Copy Blob From URL reads its source as an outside client: a SAS even in the same account (fromUrl.test.ts).
+    const copied = await target.syncCopyFromURL(await source.generateSasUrl({ permissions: BlobSASPermissions.parse('r'), expiresOn: new Date(Date.now() + 60_000) }));
     assert.equal(copied.copyStatus, 'success');
     assert.equal((await target.downloadToBuffer()).toString(), 'copy me');
     assert.deepEqual((await target.getProperties()).metadata, { origin: 'source' });

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { BlobServiceClient } from '@azure/storage-blob';
-import { KILN_BIN, freePort, tempDir, waitFor } from '../helpers/kiln.js';
+import { KILN_BIN, freePort, nodesTempDir, tempDir, waitFor } from '../helpers/kiln.js';
 
 const OTHER_KEY = Buffer.alloc(64, 7).toString('base64');
 
@@ -11,7 +11,7 @@ const started: number[] = [];
 
 /** `kiln up` as a user runs it, with its local nodes' directory in a temporary directory too. */
 function runUp(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const child = spawn(process.execPath, [KILN_BIN, 'up', '--nodes-dir', tempDir('kiln-nodes-'), ...args], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const child = spawn(process.execPath, [KILN_BIN, 'up', '--nodes-dir', nodesTempDir(), ...args], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));

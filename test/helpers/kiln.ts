@@ -33,6 +33,13 @@ export function tempDir(prefix = 'kiln-test-'): string {
   return dir;
 }
 
+/** A temporary directory for local nodes: unlike the data directory, non-admin tasks must get through it (kiln up refuses one they cannot). */
+export function nodesTempDir(prefix = 'kiln-nodes-'): string {
+  const dir = tempDir(prefix);
+  fs.chmodSync(dir, 0o755);
+  return dir;
+}
+
 /** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
 export async function waitFor<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -72,9 +79,7 @@ export interface KilnProcess {
 /** Starts `kiln up` as a real child process in its own process group, on free ports. */
 export async function startKiln(opts: { dataDir?: string; nodesDir?: string; blobPort?: number; batchPort?: number; extraArgs?: string[] } = {}): Promise<KilnProcess> {
   const dataDir = opts.dataDir ?? tempDir();
-  // Node directories must be reachable by the unprivileged task user, unlike the data directory.
-  const nodesDir = opts.nodesDir ?? tempDir('kiln-nodes-');
-  fs.chmodSync(nodesDir, 0o755);
+  const nodesDir = opts.nodesDir ?? nodesTempDir();
   const blobPort = opts.blobPort ?? (await freePort());
   const batchPort = opts.batchPort ?? (await freePort());
   const child = spawn(

@@ -11,7 +11,7 @@ import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-bl
 import { BlobService } from '../../src/domain/blob/service.js';
 import { ExtentStore } from '../../src/persistence/blob/extentStore.js';
 import { SqliteBlobStore } from '../../src/persistence/blob/sqliteBlobStore.js';
-import { ACCOUNT, freePort, KEY, KILN_BIN, startKiln, tempDir, waitFor } from '../helpers/kiln.js';
+import { ACCOUNT, freePort, KEY, KILN_BIN, startKiln, nodesTempDir, tempDir, waitFor } from '../helpers/kiln.js';
 import { addPool, alive, nonAdmin, stopKiln, taskFile, uid, vm, waitForTask } from '../nodes/helpers.js';
 import { readTrace, type TraceEvent } from './storageTrace.js';
 
@@ -223,7 +223,7 @@ describe('garbage collection spares uploads in flight', () => {
 describe('an answered write is on the disk first', () => {
   it('fsyncs extents and their directories before the commit, and the WAL before every 201 (traced)', async () => {
     const dataDir = tempDir('kiln-trace-');
-    const nodesDir = tempDir('kiln-trace-nodes-');
+    const nodesDir = nodesTempDir('kiln-trace-nodes-');
     const traceFile = path.join(tempDir('kiln-trace-out-'), 'trace');
     const [blobPort, batchPort] = [await freePort(), await freePort()];
     const child = spawn(

@@ -8,9 +8,11 @@ import { releaseNodeUsers } from '../../agent/users.js';
 import type { CloudPool, ComputeNode } from '../../domain/batch/models.js';
 import { countPoolNodes, newNodeDoc, newNodeId, saveNode } from '../../domain/batch/nodes/lifecycle.js';
 import { transition } from '../../domain/batch/models.js';
+import { beginDeallocation, retainedUntil } from '../../domain/batch/nodes/deallocation.js';
+import { RESIZE_DEALLOCATION } from '../../domain/batch/pools/resizePool.js';
 import type { Cluster } from '../cluster.js';
 import { issueLocalNodeToken } from '../nodeCredentials.js';
-import { loseNode, onNodeChanged } from '../nodeEvents.js';
+import { abandonNode, loseNode, onNodeChanged } from '../nodeEvents.js';
 import { sessionKey } from '../session.js';
 
 export interface LocalNodesOptions {
@@ -43,6 +45,10 @@ const REMOVE_FIRST = ['creating', 'starting', 'waitingforstarttask', 'starttaskf
  */
 export class LocalNodes {
   private readonly processes = new Map<string, NodeProcess>();
+  /** Local nodes leaving with no agent, waiting for their retained data's deadline (park). */
+  /** Accounts whose orphaned node disks were swept at start. */
+  private readonly swept = new Set<string>();
+  private readonly parked = new Map<string, { account: string; poolPk: number; nodeId: string; root: string }>();
   private readonly due = new Set<string>();
   private scheduled = false;
   private closed = false;
@@ -75,31 +81,89 @@ export class LocalNodes {
     if (this.closed) return;
     const { store } = this.cluster.ctx;
     const wanted = new Set<string>();
+    if (!this.swept.has(account)) {
+      this.swept.add(account);
+      this.sweepOrphans(account);
+    }
     for (const { pk, doc: pool } of store.pools.all(account)) {
       if (pool.state === 'deleting') continue;
       const nodes = this.resize(account, pk, pool);
       for (const node of nodes) {
         const key = sessionKey(account, pk, node.id);
-        wanted.add(key);
-        if (!this.processes.has(key)) this.start(account, pk, pool.id, node.id, node.isDedicated);
+        if (this.processes.has(key)) {
+          wanted.add(key);
+        } else if (node.state === 'leavingpool' && retainedUntil(node) !== undefined) {
+          // Leaving once its tasks' data retention has passed, with no agent (kiln up restarted
+          // meanwhile, which stopped it): its data stays on disk until the deadline stored on it,
+          // which restoreSessions re-armed; no agent is coming back to keep a session alive.
+          this.park(account, pk, pool.id, node.id);
+        } else if (node.state === 'leavingpool') {
+          // Leaving with no agent, still running tasks when kiln up stopped: nothing is left to
+          // wait for; its tasks go back to the queue, and its disk goes.
+          abandonNode(this.cluster.ctx, account, pk, node.id);
+          this.removeNode({ nodeId: node.id, root: this.rootOf(account, pool.id, node.id) });
+        } else {
+          wanted.add(key);
+          this.start(account, pk, pool.id, node.id, node.isDedicated);
+        }
       }
     }
     for (const proc of this.processes.values()) {
       if (proc.account === account && !wanted.has(proc.key)) this.stop(proc, true);
     }
+    for (const [key, node] of this.parked) {
+      if (node.account !== account || store.nodes.get(node.poolPk, node.nodeId)) continue;
+      this.parked.delete(key);
+      this.removeNode(node);
+    }
   }
 
-  /** Adds node records up to the pool's targets, or removes the excess; returns the nodes to run. */
+  /** A local node that waits, with no agent, for its deadline to leave: its disk goes when its record has. */
+  private park(account: string, poolPk: number, poolId: string, nodeId: string): void {
+    const key = sessionKey(account, poolPk, nodeId);
+    if (this.parked.has(key)) return;
+    this.parked.set(key, { account, poolPk, nodeId, root: this.rootOf(account, poolId, nodeId) });
+    // The session restoreSessions kept for its agent would count it lost, and drop it, before its time.
+    const session = this.cluster.ctx.sessions.get(key);
+    session?.close();
+    this.cluster.ctx.sessions.delete(key);
+  }
+
+  /**
+   * At start: the disks of local nodes that left their pool while kiln up was down, or as it started
+   * (a retention deadline that had passed), go. Only under pools that exist, with no record.
+   */
+  private sweepOrphans(account: string): void {
+    const { store } = this.cluster.ctx;
+    for (const { pk, doc: pool } of store.pools.all(account)) {
+      const dir = path.dirname(this.rootOf(account, pool.id, 'x'));
+      const entries = fs.existsSync(dir) ? fs.readdirSync(dir, { withFileTypes: true }) : [];
+      for (const entry of entries) {
+        if (entry.isDirectory() && !store.nodes.get(pk, entry.name)) this.removeNode({ nodeId: entry.name, root: path.join(dir, entry.name) });
+      }
+    }
+  }
+
+  private rootOf(account: string, poolId: string, nodeId: string): string {
+    return path.join(this.opts.nodesDir, account, poolId.toLowerCase(), nodeId);
+  }
+
+  /**
+   * Adds node records up to the pool's targets, or marks the excess leaving (with the deallocation
+   * option of the pool's resize); returns the nodes to run: every local node still in the pool,
+   * those leaving included (a node that lets its tasks finish runs until they have).
+   */
   private resize(account: string, poolPk: number, pool: CloudPool): ComputeNode[] {
     const { store } = this.cluster.ctx;
     const ctx = this.cluster.ctx.batch(account);
+    const localNodes = () => store.nodes.list(poolPk, { limit: 1_000_000 }).map((r) => JSON.parse(r.doc) as ComputeNode).filter((n) => n['_local'] === true);
     const all = store.nodes.list(poolPk, { limit: 1_000_000 }).map((r) => JSON.parse(r.doc) as ComputeNode);
     // Remote agents (kiln agent on other machines) count towards the targets but are never removed here.
     const live = all.filter((n) => n.state !== 'leavingpool');
     const local = live.filter((n) => n['_local'] === true);
-    if (pool.enableAutoScale) return local;
+    if (pool.enableAutoScale) return localNodes();
     const targets = { dedicated: pool.targetDedicatedNodes ?? 0, lowPriority: pool.targetLowPriorityNodes ?? 0 };
-    const removed = new Set<string>();
+    const removed: ComputeNode[] = [];
     store.tx(() => {
       for (const dedicated of [true, false]) {
         const target = dedicated ? targets.dedicated : targets.lowPriority;
@@ -108,7 +172,6 @@ export class LocalNodes {
           const node = newNodeDoc(ctx, pool, newNodeId(ctx.now, all.length + i), dedicated);
           node['_local'] = true;
           store.nodes.insert(poolPk, node);
-          local.push(node);
         }
         const excess = local
           .filter((n) => n.isDedicated === dedicated)
@@ -116,20 +179,20 @@ export class LocalNodes {
           .slice(0, Math.max(0, counted - target));
         for (const node of excess) {
           transition(node, 'leavingpool', ctx.now);
-          node['pendingRemoveOption'] = 'requeue';
+          beginDeallocation(node, 'remove', pool[RESIZE_DEALLOCATION]);
           saveNode(ctx, poolPk, node);
-          removed.add(node.id);
+          removed.push(node);
         }
       }
       countPoolNodes(ctx, poolPk, pool);
     });
-    for (const node of local) if (removed.has(node.id)) onNodeChanged(this.cluster.ctx, account, pool, node);
-    return local.filter((n) => !removed.has(n.id));
+    for (const node of removed) onNodeChanged(this.cluster.ctx, account, pool, node);
+    return localNodes();
   }
 
   private start(account: string, poolPk: number, poolId: string, nodeId: string, isDedicated: boolean): void {
     const accountInfo = this.cluster.ctx.accounts.get(account)!;
-    const root = path.join(this.opts.nodesDir, account, poolId.toLowerCase(), nodeId);
+    const root = this.rootOf(account, poolId, nodeId);
     fs.mkdirSync(root, { recursive: true, mode: 0o755 });
     const log = fs.openSync(path.join(this.opts.nodesDir, account, poolId.toLowerCase(), `${nodeId}.agent.log`), 'a', 0o600); // for Kiln alone: tasks may not read other nodes' logs
     const child = spawn(
@@ -153,12 +216,19 @@ export class LocalNodes {
     child.once('exit', () => this.exited(proc));
   }
 
-  /** An agent died under its node: its tasks go back to the queue now, and the node comes back up. */
+  /**
+   * An agent exited: after a `leave` (its node is gone from the pool) its disk goes; otherwise it
+   * died under its node, whose tasks go back to the queue now, and the node comes back up.
+   */
   private exited(proc: NodeProcess): void {
     if (this.processes.get(proc.key) === proc) this.processes.delete(proc.key);
     // Its runs die with it (its reaper kills them too) before its tasks are requeued below.
     killNodeRuns(proc.root);
     if (proc.stopping || this.closed) return;
+    if (!this.cluster.ctx.store.nodes.get(proc.poolPk, proc.nodeId)) {
+      this.removeNode(proc);
+      return;
+    }
     const session = this.cluster.ctx.sessions.get(proc.key);
     if (session) {
       this.opts.log(`node ${proc.nodeId}: its agent exited; requeuing its tasks and restarting it`);
@@ -193,23 +263,31 @@ export class LocalNodes {
       // already gone
     }
     killNodeRuns(proc.root);
-    // The OS users it made go with it (unless another node of its pool here still has them): its
-    // pool is gone, or kiln up stops, and makes them again (with the same ids) when it starts.
+    if (removeFiles) this.removeNode(proc);
+    else this.releaseUsers(proc);
+  }
+
+  /** The node is gone from its pool: its users, its disk and its agent's log go, and the pool's directory with its last node. */
+  private removeNode(proc: { nodeId: string; root: string }): void {
+    this.releaseUsers(proc);
+    removeTree(proc.root); // without following any link its tasks left
+    fs.rmSync(`${proc.root}.agent.log`, { force: true });
+    try {
+      fs.rmdirSync(path.dirname(proc.root));
+    } catch {
+      // other nodes of the pool are still there
+    }
+  }
+
+  /**
+   * The OS users a node made go with it (unless another node of its pool here still has them): its
+   * pool is gone, or kiln up stops, and makes them again (with the same ids) when it starts.
+   */
+  private releaseUsers(proc: { nodeId: string; root: string }): void {
     try {
       releaseNodeUsers(proc.root);
     } catch (err) {
       this.opts.log(`node ${proc.nodeId}: removing its users failed: ${String(err)}`);
-    }
-    if (removeFiles) {
-      // The node is gone from its pool: its disk and its agent's log go, and the pool's directory
-      // with its last node.
-      removeTree(proc.root); // without following any link its tasks left
-      fs.rmSync(`${proc.root}.agent.log`, { force: true });
-      try {
-        fs.rmdirSync(path.dirname(proc.root));
-      } catch {
-        // other nodes of the pool are still there
-      }
     }
   }
 

@@ -1,55 +1,29 @@
+import { VM_SIZE_TABLE } from './vmSizes.generated.js';
+
 /**
- * What Kiln's local nodes "are": the VM sizes a pool may ask for (with the cores and memory they
- * imply, which the node agent uses for its slots) and the images its node agent runs tasks on.
+ * What Kiln's local nodes "are": the VM sizes a pool may ask for and the images its node agent
+ * runs tasks on.
  */
+
+/** One VM size Azure Batch offers or offered (docs/vm-sizes.md: where the list comes from). */
 export interface VmSize {
+  /** As Azure spells it, e.g. `Standard_D2s_v3`. */
   name: string;
+  /** vCPUs available to the VM (for constrained-core sizes, the constrained count). */
   cores: number;
   memoryMiB: number;
+  /** GPUs the size has on Azure; a Kiln node exposes only what its host has. */
+  gpus: number;
 }
 
-const sizes: [string, number, number][] = [
-  ['standard_a1', 1, 1792],
-  ['standard_a2', 2, 3584],
-  ['standard_a3', 4, 7168],
-  ['standard_a4', 8, 14336],
-  ['standard_a1_v2', 1, 2048],
-  ['standard_a2_v2', 2, 4096],
-  ['standard_a4_v2', 4, 8192],
-  ['standard_a8_v2', 8, 16384],
-  ['standard_d1_v2', 1, 3584],
-  ['standard_d2_v2', 2, 7168],
-  ['standard_d3_v2', 4, 14336],
-  ['standard_d4_v2', 8, 28672],
-  ['standard_d2_v3', 2, 8192],
-  ['standard_d4_v3', 4, 16384],
-  ['standard_d8_v3', 8, 32768],
-  ['standard_d2s_v3', 2, 8192],
-  ['standard_d4s_v3', 4, 16384],
-  ['standard_d2_v4', 2, 8192],
-  ['standard_d4_v4', 4, 16384],
-  ['standard_d2s_v5', 2, 8192],
-  ['standard_d4s_v5', 4, 16384],
-  ['standard_d8s_v5', 8, 32768],
-  ['standard_d2ds_v5', 2, 8192],
-  ['standard_e2s_v3', 2, 16384],
-  ['standard_e4s_v3', 4, 32768],
-  ['standard_f1', 1, 2048],
-  ['standard_f2', 2, 4096],
-  ['standard_f4', 4, 8192],
-  ['standard_f2s_v2', 2, 4096],
-  ['standard_f4s_v2', 4, 8192],
-  ['standard_f8s_v2', 8, 16384],
-  ['standard_b1s', 1, 1024],
-  ['standard_b1ms', 1, 2048],
-  ['standard_b2s', 2, 4096],
-  ['standard_b2ms', 2, 8192],
-  ['standard_nc6', 6, 57344],
-];
+/** Where a user finds the sizes Kiln accepts (named in the error for any other size). */
+export const VM_SIZES_DOC = 'docs/vm-sizes.md';
 
-export const VM_SIZES: ReadonlyMap<string, VmSize> = new Map(sizes.map(([name, cores, memoryMiB]) => [name, { name, cores, memoryMiB }]));
+const VM_SIZES: ReadonlyMap<string, VmSize> = new Map(
+  VM_SIZE_TABLE.map(([name, cores, memoryMiB, gpus]) => [name.toLowerCase(), { name, cores, memoryMiB, gpus }]),
+);
 
-/** The size a vmSize names, case-insensitively (`STANDARD_A1` is `standard_a1`). */
+/** The size a vmSize names, case-insensitively as Azure matches it (`STANDARD_A1` is `Standard_A1`). */
 export const findVmSize = (name: string): VmSize | undefined => VM_SIZES.get(name.toLowerCase());
 
 export interface ImageInformation {

@@ -8,6 +8,8 @@ import type { CloudJob, CloudTask, ComputeNode, CloudPool } from './models.js';
 export interface BatchHooks {
   taskEnded?(account: string, job: CloudJob, task: CloudTask): void;
   jobEnded?(account: string, job: CloudJob): void;
+  /** A job is over (completed, or deleted): the job schedule that made it may make its next job, or end. */
+  jobFinished?(account: string, job: CloudJob): void;
   poolDeleting?(account: string, pool: CloudPool): void;
   nodeChanged?(account: string, pool: CloudPool, node: ComputeNode): void;
   /** After any change through the API: tasks added, pools resized, jobs enabled... */
@@ -43,6 +45,12 @@ function afterCommit(what: string, fn: () => void): void {
 export function jobEndedAfterCommit(ctx: BatchContext, job: CloudJob): void {
   const hook = ctx.hooks.jobEnded;
   if (hook) afterCommit('jobEnded', () => hook(ctx.account, job));
+}
+
+/** A job completed or was deleted (finishJobTermination, finishJobDeletion). */
+export function jobFinishedAfterCommit(ctx: BatchContext, job: CloudJob): void {
+  const hook = ctx.hooks.jobFinished;
+  if (hook) afterCommit('jobFinished', () => hook(ctx.account, job));
 }
 
 /** A pool began to be deleted on its own (a job's auto pool). */

@@ -38,6 +38,13 @@ export const batchErrors = {
       ['QueryParameterValue', value],
       ['Reason', reason],
     ]),
+  /** A query parameter Kiln does not implement (or that the operation does not take), given a value: refused, never ignored (issue 9). */
+  unsupportedQuery: (name: string, value: string, reason: string) =>
+    e(400, 'UnsupportedQueryParameter', `Kiln does not support the query parameter '${name}' here. ${reason}`, [
+      ['QueryParameterName', name],
+      ['QueryParameterValue', value],
+      ['Reason', reason],
+    ]),
   invalidHeader: (name: string, value: string) =>
     e(400, 'InvalidHeaderValue', 'The value for one of the HTTP headers is not in the correct format.', [
       ['HeaderName', name],
@@ -51,8 +58,6 @@ export const batchErrors = {
     e(400, 'TaskDependenciesNotSpecifiedOnJob', 'The task has dependencies but the job does not have usesTaskDependencies set to true.'),
   taskDependencyListTooLong: () =>
     e(400, 'TaskDependencyListTooLong', 'The total length of the task ids in dependsOn exceeds the limit of 64000 characters.'),
-  invalidAutoScalingSettings: (reason: string) =>
-    e(400, 'InvalidAutoScalingSettings', 'The specified autoscale settings are invalid.', [['Reason', reason]]),
   // 403
   authenticationFailed: (detail: string) =>
     e(403, 'AuthenticationFailed', 'Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature.', [
@@ -67,12 +72,17 @@ export const batchErrors = {
   jobScheduleNotFound: () => e(404, 'JobScheduleNotFound', 'The specified job schedule does not exist.'),
   fileNotFound: () => e(404, 'FileNotFound', 'The specified file does not exist.'),
   nodeUserNotFound: () => e(404, 'NodeUserNotFound', 'The node user does not exist.'),
+  applicationNotFound: () => e(404, 'ApplicationNotFound', 'The specified application does not exist.'),
+  certificateNotFound: () => e(404, 'CertificateNotFound', 'The specified certificate does not exist.'),
   // 405, 409, 412, 413, 416
   unsupportedVerb: (method: string) => e(405, 'UnsupportedHttpVerb', `The resource doesn't support the specified HTTP verb ${method}.`),
   poolExists: () => e(409, 'PoolExists', 'The specified pool already exists.'),
   jobExists: () => e(409, 'JobExists', 'The specified job already exists.'),
   taskExists: () => e(409, 'TaskExists', 'The specified task already exists.'),
   jobScheduleExists: () => e(409, 'JobScheduleExists', 'The specified job schedule already exists.'),
+  // Jobs and job schedules share their ids (a schedule's jobs live under workitems/<scheduleId>/ on nodes).
+  jobWithSameIdExists: () => e(409, 'JobWithSameIdExists', 'A job with the same id exists.'),
+  jobScheduleWithSameIdExists: () => e(409, 'JobScheduleWithSameIdExists', 'A job schedule with the same id exists.'),
   poolBeingDeleted: () => e(409, 'PoolBeingDeleted', 'The specified pool has been marked for deletion and is being reclaimed.'),
   poolBeingResized: () => e(409, 'PoolBeingResized', 'The specified pool is currently being resized.'),
   poolNotResizing: () => e(409, 'PoolNotResizing', 'The specified pool is not being resized.'),

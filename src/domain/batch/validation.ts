@@ -1,7 +1,8 @@
-import { findVmSize } from './catalog.js';
+import { findVmSize, isKnownNodeAgentSku, VM_SIZES_DOC } from './catalog.js';
 import { minutes, parseDuration } from './duration.js';
 import { batchErrors } from './errors.js';
 import type { JsonObject } from './schema/validate.js';
+import { unsupportedValueError } from './unsupported.js';
 
 /**
  * The rules the API states beyond types and enums (shared/docs/batch-api.md §3): id syntax, value
@@ -102,20 +103,12 @@ export function checkCommand(task: JsonObject, path: string): void {
 export function checkPoolSpec(pool: JsonObject, path: string): void {
   const vmSize = pool['vmSize'];
   if (typeof vmSize === 'string' && !findVmSize(vmSize)) {
-    throw batchErrors.invalidProperty(`${path}vmSize`, vmSize, 'Kiln does not know this VM size; see docs for the sizes it offers.');
+    throw batchErrors.invalidProperty(`${path}vmSize`, vmSize, `Azure Batch offers no VM size of this name; the sizes it offers are listed in ${VM_SIZES_DOC}.`);
   }
+  // cloudServiceConfiguration never gets here: the schema refuses it (unsupported.ts).
   const vm = obj(pool['virtualMachineConfiguration']);
-  const cloud = obj(pool['cloudServiceConfiguration']);
-  if (!vm && !cloud) throw batchErrors.missingProperty(`${path}virtualMachineConfiguration`);
-  if (vm && cloud) {
-    throw batchErrors.invalidProperty(`${path}cloudServiceConfiguration`, 'both', 'Specify either virtualMachineConfiguration or cloudServiceConfiguration, not both.');
-  }
-  if (vm) {
-    const sku = vm['nodeAgentSKUId'];
-    if (typeof sku === 'string' && !sku.toLowerCase().startsWith('batch.node.')) {
-      throw batchErrors.invalidProperty(`${path}virtualMachineConfiguration.nodeAgentSKUId`, sku, 'The node agent SKU id must start with batch.node.');
-    }
-  }
+  if (!vm) throw batchErrors.missingProperty(`${path}virtualMachineConfiguration`);
+  checkVmImage(vm, `${path}virtualMachineConfiguration.`);
   checkTargets(pool, path);
   // Azure allows at most 4 slots per core of the VM size, and never more than 256.
   const size = typeof vmSize === 'string' ? findVmSize(vmSize) : undefined;
@@ -131,21 +124,41 @@ export function checkPoolSpec(pool: JsonObject, path: string): void {
   });
 }
 
-/** Autoscale excludes fixed targets; without autoscale, at least one target is given. */
+const WINDOWS = /windows/i;
+
+/**
+ * Kiln's nodes run tasks on the host's Linux: a node agent SKU must be one GET /nodeagentskus
+ * lists (Azure answers InvalidPropertyValue for a SKU it does not have), and a Windows image is
+ * refused rather than run as Linux.
+ */
+function checkVmImage(vm: JsonObject, path: string): void {
+  const sku = vm['nodeAgentSKUId'];
+  if (typeof sku === 'string' && !isKnownNodeAgentSku(sku)) {
+    const reason = WINDOWS.test(sku)
+      ? 'Kiln runs Linux nodes only; it does not support Windows node agent SKUs.'
+      : 'Kiln does not support this node agent SKU; GET /nodeagentskus lists those it supports.';
+    throw unsupportedValueError(`${path}nodeAgentSKUId`, sku, reason);
+  }
+  const image = obj(vm['imageReference']);
+  for (const name of ['publisher', 'offer', 'sku']) {
+    const v = image?.[name];
+    if (typeof v === 'string' && WINDOWS.test(v)) {
+      throw unsupportedValueError(`${path}imageReference.${name}`, v, 'Kiln runs Linux nodes only; it does not support Windows images.');
+    }
+  }
+}
+
+/**
+ * At least one target is given (autoscale, which would replace them, is refused: unsupported.ts),
+ * and no formula, which only an autoscale pool may have.
+ */
 export function checkTargets(pool: JsonObject, path: string): void {
   for (const name of ['targetDedicatedNodes', 'targetLowPriorityNodes']) checkRange(pool, name, 0, 1000, path);
-  if (pool['enableAutoScale'] === true) {
-    if (pool['autoScaleFormula'] === undefined) throw batchErrors.missingProperty(`${path}autoScaleFormula`);
-    for (const name of ['targetDedicatedNodes', 'targetLowPriorityNodes']) {
-      if (pool[name] !== undefined) throw batchErrors.invalidProperty(`${path}${name}`, pool[name], 'A target cannot be given when autoscale is enabled.');
-    }
-  } else {
-    if (pool['targetDedicatedNodes'] === undefined && pool['targetLowPriorityNodes'] === undefined) {
-      throw batchErrors.missingProperty(`${path}targetDedicatedNodes`);
-    }
-    if (pool['autoScaleFormula'] !== undefined) {
-      throw batchErrors.invalidProperty(`${path}autoScaleFormula`, pool['autoScaleFormula'], 'A formula can only be given when autoscale is enabled.');
-    }
+  if (pool['targetDedicatedNodes'] === undefined && pool['targetLowPriorityNodes'] === undefined) {
+    throw batchErrors.missingProperty(`${path}targetDedicatedNodes`);
+  }
+  if (pool['autoScaleFormula'] !== undefined) {
+    throw batchErrors.invalidProperty(`${path}autoScaleFormula`, pool['autoScaleFormula'], 'A formula can only be given when autoscale is enabled.');
   }
 }
 

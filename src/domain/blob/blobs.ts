@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { ExtentTooLargeError, type Segment } from './byteStore.js';
-import { checkReadConditions, checkWriteConditions, type Conditions } from './conditions.js';
+import { checkReadConditions, checkSourceConditions, checkWriteConditions, type Conditions } from './conditions.js';
 import { settle, type BlobContext } from './context.js';
 import { errors } from './errors.js';
 import { newEtag } from './etag.js';
@@ -68,6 +68,11 @@ export class Blobs {
 
   read(account: string, container: string, name: string, rangeHeader: string | undefined, conditions: Conditions): BlobRead {
     const blob = this.getProperties(account, container, name, conditions);
+    return this.open(blob, rangeHeader);
+  }
+
+  /** The content of a blob already looked up (a copy source), whole or the range a header names. */
+  open(blob: Blob, rangeHeader: string | undefined): BlobRead {
     const range = resolveRange(rangeHeader, blob.size);
     const segments = this.ctx.store.getSegments(blob.id);
     return { blob, range, body: this.ctx.extents.read(range ? sliceSegments(segments, range) : segments) };
@@ -188,33 +193,67 @@ export class Blobs {
     account: string,
     container: string,
     name: string,
-    write: { metadata: Metadata | undefined; conditions: Conditions; sourceUrl: string; createOnly?: boolean },
+    write: { metadata: Metadata | undefined; conditions: Conditions; sourceConditions: Conditions; sourceMd5?: string; sourceUrl: string; createOnly?: boolean },
   ): Promise<Blob> {
-    validateBlobName(name);
-    this.requireContainer(account, container);
-    const current = this.ctx.store.getBlob(account, container, name);
-    checkCreateOnly(current, write);
-    checkWriteConditions(current, write.conditions);
-    const segments = this.ctx.store.getSegments(source.id);
-    const now = this.ctx.now();
-    return this.commit(account, container, name, {
-      properties: {
-        contentType: source.contentType,
-        contentEncoding: source.contentEncoding,
-        contentLanguage: source.contentLanguage,
-        contentDisposition: source.contentDisposition,
-        cacheControl: source.cacheControl,
-        contentMd5: source.contentMd5,
-      },
+    return this.writeFrom(source, account, container, name, {
+      properties: contentPropertiesOf(source),
       metadata: write.metadata ?? source.metadata,
-      segments,
-      copy: {
-        id: randomUUID(),
-        source: write.sourceUrl,
-        status: 'success',
-        progress: `${source.size}/${source.size}`,
-        completionTime: now,
-      },
+      conditions: write.conditions,
+      sourceConditions: write.sourceConditions,
+      sourceMd5: write.sourceMd5,
+      createOnly: write.createOnly,
+      copy: { id: randomUUID(), source: write.sourceUrl, status: 'success', progress: `${source.size}/${source.size}`, completionTime: this.ctx.now() },
     });
   }
+
+  /**
+   * Writes a blob whose content is another blob's (Copy Blob, Put Blob From URL), sharing its extents.
+   * `sourceMd5` (x-ms-source-content-md5) is checked against the bytes themselves, not the stored property.
+   */
+  async writeFrom(
+    source: Blob,
+    account: string,
+    container: string,
+    name: string,
+    write: BlobWrite & { sourceConditions: Conditions; sourceMd5?: string; copy?: Blob['copy'] },
+  ): Promise<Blob> {
+    validateBlobName(name);
+    validateMetadata(write.metadata);
+    this.requireContainer(account, container);
+    checkSourceConditions(source, write.sourceConditions);
+    const before = this.ctx.store.getBlob(account, container, name);
+    checkCreateOnly(before, write);
+    checkWriteConditions(before, write.conditions);
+    // Copy Blob keeps the source's block list; Put Blob From URL makes a blob as Put Blob does, without one.
+    const segments = this.ctx.store.getSegments(source.id).map((s) => (write.copy ? s : { ...s, blockId: null }));
+    if (write.sourceMd5 !== undefined) {
+      const md5 = await md5Of(this.ctx.extents.read(segments));
+      if (md5 !== write.sourceMd5) throw errors.md5Mismatch(write.sourceMd5, md5);
+      // The hash took a while: the destination is checked again, as Put Blob does before its commit.
+      this.requireContainer(account, container);
+      const current = this.ctx.store.getBlob(account, container, name);
+      checkCreateOnly(current, write);
+      checkWriteConditions(current, write.conditions);
+    }
+    return this.commit(account, container, name, { properties: write.properties, metadata: write.metadata, segments, copy: write.copy });
+  }
+}
+
+/** The content properties a blob carries over to a copy of it. */
+export function contentPropertiesOf(b: Blob): ContentProperties {
+  return {
+    contentType: b.contentType,
+    contentEncoding: b.contentEncoding,
+    contentLanguage: b.contentLanguage,
+    contentDisposition: b.contentDisposition,
+    cacheControl: b.cacheControl,
+    contentMd5: b.contentMd5,
+  };
+}
+
+/** The base64 MD5 of a stream's bytes. */
+export async function md5Of(body: Readable): Promise<string> {
+  const hash = createHash('md5');
+  for await (const chunk of body as AsyncIterable<Buffer>) hash.update(chunk);
+  return hash.digest('base64');
 }

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { ExtentTooLargeError } from './byteStore.js';
 import { checkCreateOnly, type Blobs, type BlobWrite } from './blobs.js';
-import { checkWriteConditions } from './conditions.js';
+import { checkSourceConditions, checkWriteConditions, type Conditions } from './conditions.js';
 import { settle, type BlobContext } from './context.js';
 import { StorageError, errors } from './errors.js';
 import type { Blob, BlockInfo, BlockListType, BlockReference } from './models.js';
@@ -38,8 +38,8 @@ export class Blocks {
     blob: string,
     blockId: string,
     body: Readable,
-    opts: { transferMd5?: string; maxLength: number },
-  ): Promise<void> {
+    opts: { transferMd5?: string; maxLength: number; computeMd5?: boolean },
+  ): Promise<{ md5: string | undefined }> {
     validateBlobName(blob);
     validateBlockId(blockId);
     this.blobs.requireContainer(account, container);
@@ -50,7 +50,7 @@ export class Blocks {
     if (staged.length >= MAX_UNCOMMITTED_BLOCKS) throw errors.invalidBlockList();
     let written;
     try {
-      written = await this.ctx.extents.write(body, { md5: opts.transferMd5 !== undefined, maxLength: opts.maxLength });
+      written = await this.ctx.extents.write(body, { md5: opts.transferMd5 !== undefined || opts.computeMd5 === true, maxLength: opts.maxLength });
     } catch (err) {
       if (err instanceof ExtentTooLargeError) throw errors.requestBodyTooLarge(opts.maxLength);
       throw err;
@@ -72,6 +72,29 @@ export class Blocks {
       this.ctx.now(),
     );
     await settle(this.ctx, freed);
+    return { md5 };
+  }
+
+  /**
+   * Put Block From URL: the block is another blob's bytes, or the range `rangeHeader` names, copied into an
+   * extent of its own (a staged block is one whole extent, while a blob's content may be several, or inline).
+   */
+  async stageFrom(
+    source: Blob,
+    account: string,
+    container: string,
+    blob: string,
+    blockId: string,
+    opts: { rangeHeader?: string; sourceConditions: Conditions; sourceMd5?: string; maxLength: number },
+  ): Promise<{ md5: string | undefined }> {
+    checkSourceConditions(source, opts.sourceConditions);
+    const { body } = this.blobs.open(source, opts.rangeHeader);
+    try {
+      return await this.stage(account, container, blob, blockId, body, { transferMd5: opts.sourceMd5, maxLength: opts.maxLength, computeMd5: true });
+    } finally {
+      // A refusal before the body was read leaves the source's stream open.
+      body.destroy();
+    }
   }
 
   /** Put Block List: the new content is the named blocks in order; no byte is copied. */

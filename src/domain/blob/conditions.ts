@@ -37,6 +37,16 @@ export function checkReadConditions(target: Versioned, c: Conditions): void {
   }
 }
 
+/** Whether the target fails any of the conditions, read as a write reads them (every failure is 412). */
+function unmet(target: Versioned, c: Conditions): boolean {
+  return (
+    (c.ifMatch !== undefined && !matchesEtag(c.ifMatch, target.etag)) ||
+    (c.ifNoneMatch !== undefined && matchesEtag(c.ifNoneMatch, target.etag)) ||
+    (c.ifModifiedSince !== undefined && seconds(target.lastModified) <= seconds(c.ifModifiedSince)) ||
+    (c.ifUnmodifiedSince !== undefined && seconds(target.lastModified) > seconds(c.ifUnmodifiedSince))
+  );
+}
+
 /** For writes: any failed condition answers 412, except If-None-Match: * on an existing blob (409). */
 export function checkWriteConditions(target: Versioned | undefined, c: Conditions, alreadyExists = errors.blobAlreadyExists): void {
   if (!target) {
@@ -44,14 +54,12 @@ export function checkWriteConditions(target: Versioned | undefined, c: Condition
     return;
   }
   if (c.ifNoneMatch?.trim() === '*') throw alreadyExists();
-  if (c.ifMatch !== undefined && !matchesEtag(c.ifMatch, target.etag)) throw errors.conditionNotMet();
-  if (c.ifNoneMatch !== undefined && matchesEtag(c.ifNoneMatch, target.etag)) throw errors.conditionNotMet();
-  if (c.ifModifiedSince !== undefined && seconds(target.lastModified) <= seconds(c.ifModifiedSince)) {
-    throw errors.conditionNotMet();
-  }
-  if (c.ifUnmodifiedSince !== undefined && seconds(target.lastModified) > seconds(c.ifUnmodifiedSince)) {
-    throw errors.conditionNotMet();
-  }
+  if (unmet(target, c)) throw errors.conditionNotMet();
+}
+
+/** The x-ms-source-if-* conditions of a copy on its source: any failure is 412 SourceConditionNotMet. */
+export function checkSourceConditions(source: Versioned, c: Conditions): void {
+  if (unmet(source, c)) throw errors.sourceConditionNotMet();
 }
 
 export const hasConditions = (c: Conditions): boolean =>

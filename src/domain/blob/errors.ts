@@ -58,10 +58,23 @@ export const errors = {
       MaxLimit: String(max),
     }),
   unsupportedBlobType: (value: string) =>
-    new StorageError(400, 'InvalidHeaderValue', 'Only block blobs are supported by this server.', {
+    new StorageError(400, 'InvalidHeaderValue', 'The value for one of the HTTP headers is not in the correct format. Kiln does not support page blobs or append blobs, only block blobs.', {
       HeaderName: 'x-ms-blob-type',
       HeaderValue: value,
     }),
+  /** A header Kiln does not implement, sent with a value other than its default: refused, never ignored. */
+  unsupportedHeader: (name: string, feature: string) =>
+    new StorageError(400, 'UnsupportedHeader', `One of the HTTP headers specified in the request is not supported. Kiln does not support ${feature}.`, {
+      HeaderName: name,
+    }),
+  /** The same for a query parameter (comp= included, for the operations Kiln does not implement). */
+  unsupportedQuery: (name: string, value: string, feature: string) =>
+    new StorageError(400, 'UnsupportedQueryParameter', `One of the query parameters specified in the request URI is not supported. Kiln does not support ${feature}.`, {
+      QueryParameterName: name,
+      QueryParameterValue: value,
+    }),
+  sourceConditionNotMet: () =>
+    new StorageError(412, 'SourceConditionNotMet', 'The source condition specified using HTTP conditional header(s) is not met.'),
   unsupportedOperation: () =>
     new StorageError(400, 'UnsupportedHttpVerb', 'The resource doesn\'t support the specified HTTP verb.'),
   notImplemented: (what: string) =>

@@ -15,7 +15,7 @@ export class JobTable extends EntityTable<CloudJob> {
       hasPk: true,
       extra: {
         pool_id: (doc) => (doc.executionInfo.poolId ?? doc.poolInfo.poolId ?? null)?.toLowerCase() ?? null,
-        schedule_pk: (doc) => (typeof doc['schedulePk'] === 'number' ? doc['schedulePk'] : null),
+        schedule_pk: (doc) => (typeof doc['_schedulePk'] === 'number' ? doc['_schedulePk'] : null),
       },
     });
     this.deleteQ = db.prepare(`DELETE FROM batch_jobs WHERE pk = ?`);

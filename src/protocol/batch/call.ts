@@ -3,7 +3,7 @@ import type { EntityDoc } from '../../domain/batch/models.js';
 import type { NodeFileAccess } from '../../domain/batch/nodeFiles.js';
 import type { Json } from '../../domain/batch/schema/validate.js';
 import { checkConditions } from './conditions.js';
-import { readExpand, readSelect, render } from './odata/listing.js';
+import { readSelect, render } from './odata/listing.js';
 import type { BatchRequest } from './request.js';
 import { httpDate, type Headers, type Responder } from './respond.js';
 
@@ -49,11 +49,10 @@ export function created(call: Call, doc: EntityDoc, url: string): void {
   call.respond.empty(201, { ...resourceHeaders(doc, url), Location: url });
 }
 
-/** GET of one resource: conditional headers, $select/$expand, the document and its headers. */
+/** GET of one resource: the conditional headers its operation takes, $select, the document and its headers ($expand: parameters.ts). */
 export function sendEntity(call: Call, doc: EntityDoc, url: string, metadata: string): void {
   checkConditions(call.req, doc, true);
   const select = readSelect(call.req);
-  readExpand(call.req);
   const rendered = render(JSON.stringify(doc), url, select);
   const body = `{"odata.metadata":${JSON.stringify(call.urls.metadata(metadata))}${rendered === '{}' ? '}' : `,${rendered.slice(1)}`}`;
   call.respond.json(200, body, resourceHeaders(doc, url));

@@ -16,6 +16,18 @@ export interface BatchRequest extends BatchSignedRequest {
   params: Map<string, string>;
   /** `http://host[:port]` as the client addressed us: the base of every URL we answer with. */
   baseUrl: string;
+  /** The conditional headers the operation takes, read once routed (parameters.ts); none before. */
+  conditions: Conditions;
+  /** ocp-range, on the file GET operations that take it. */
+  range?: { start: number; end?: number };
+}
+
+/** If-Match, If-None-Match (as sent) and the two date conditions (ms), for the operations that take them. */
+export interface Conditions {
+  ifMatch?: string;
+  ifNoneMatch?: string;
+  ifModifiedSince?: number;
+  ifUnmodifiedSince?: number;
 }
 
 export function parseBatchRequest(raw: IncomingMessage): BatchRequest {
@@ -48,6 +60,7 @@ export function parseBatchRequest(raw: IncomingMessage): BatchRequest {
     headers,
     segments,
     baseUrl: `http://${raw.headers.host ?? 'localhost'}`,
+    conditions: {},
   };
 }
 

@@ -7,6 +7,7 @@ import type { NodeFileAccess } from '../../domain/batch/nodeFiles.js';
 import { BatchError, batchErrors } from '../../domain/batch/errors.js';
 import type { BatchStore } from '../../persistence/batch/store.js';
 import { Urls, type Call } from './call.js';
+import { checkApiVersion, checkParameters, echoedClientRequestId } from './parameters.js';
 import { parseBatchRequest, readJsonBody, type BatchRequest } from './request.js';
 import { createResponder } from './respond.js';
 import { route } from './routes.js';
@@ -27,7 +28,12 @@ export interface BatchServerDeps {
 
 /** How far ocp-date may be from our clock (Azure Storage allows 15 minutes; Batch alike). */
 const MAX_CLOCK_SKEW_MS = 15 * 60 * 1000;
-const API_VERSION = /^\d{4}-\d{2}-\d{2}(\.\d+\.\d+)?$/;
+
+/** One header of a request not parsed yet (the answer to a request that fails to parse still echoes what it may). */
+const rawHeader = (raw: IncomingMessage) => (name: string): string | undefined => {
+  const value = raw.headers[name];
+  return Array.isArray(value) ? value.join(',') : value;
+};
 
 /** Shared Key check; the account the request acts for. */
 function authenticate(req: BatchRequest, accounts: AccountRegistry, now: Date): string {
@@ -53,21 +59,13 @@ function authenticate(req: BatchRequest, accounts: AccountRegistry, now: Date): 
   return account.name;
 }
 
-function checkCommonQuery(req: BatchRequest): void {
-  const version = req.params.get('api-version');
-  if (version === undefined) throw batchErrors.missingQuery('api-version');
-  if (!API_VERSION.test(version)) throw batchErrors.invalidQuery('api-version', version, 'The value is not an API version such as 2022-10-01.16.0.');
-  const timeout = req.params.get('timeout');
-  if (timeout !== undefined && !/^\d+$/.test(timeout)) throw batchErrors.invalidQuery('timeout', timeout, 'The value must be a number of seconds.');
-}
-
 /** The Batch REST API as an HTTP request handler: parse, authenticate, route, handle, answer. */
 export function createBatchHandler(deps: BatchServerDeps) {
   const log = deps.log ?? ((m: string) => console.error(m));
   const clock = deps.now ?? (() => new Date());
   const hooks = deps.hooks ?? {};
   return async (raw: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const clientRequestId = (raw.headers['client-request-id'] ?? raw.headers['x-ms-client-request-id']) as string | undefined;
+    const clientRequestId = echoedClientRequestId(rawHeader(raw));
     let respond = createResponder(res, { requestId: '-', clientRequestId, baseUrl: `http://${raw.headers.host ?? 'localhost'}`, isHead: raw.method === 'HEAD' });
     try {
       const req = parseBatchRequest(raw);
@@ -82,8 +80,9 @@ export function createBatchHandler(deps: BatchServerDeps) {
       });
       const now = clock();
       const account = authenticate(req, deps.accounts, now);
-      checkCommonQuery(req);
-      const { handler, params } = route(req.method, req.segments);
+      checkApiVersion(req);
+      const { handler, params, parameters } = route(req.method, req.segments);
+      checkParameters(req, parameters);
       let bodyRead: Promise<ReturnType<typeof readJsonBody> extends Promise<infer T> ? T : never> | undefined;
       const call: Call = {
         req,
@@ -116,6 +115,5 @@ export function createBatchHandler(deps: BatchServerDeps) {
 
 /** What a draining server answers every new request with (the agents' requests included). */
 export function answerBatchBusy(raw: IncomingMessage, res: ServerResponse): void {
-  const clientRequestId = (raw.headers['client-request-id'] ?? raw.headers['x-ms-client-request-id']) as string | undefined;
-  createResponder(res, { requestId: randomUUID(), clientRequestId, baseUrl: `http://${raw.headers.host ?? 'localhost'}`, isHead: raw.method === 'HEAD' }).error(batchErrors.serverBusy());
+  createResponder(res, { requestId: randomUUID(), clientRequestId: echoedClientRequestId(rawHeader(raw)), baseUrl: `http://${raw.headers.host ?? 'localhost'}`, isHead: raw.method === 'HEAD' }).error(batchErrors.serverBusy());
 }

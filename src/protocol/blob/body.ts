@@ -16,6 +16,13 @@ export function checkUploadLength(req: BlobRequest, max: number): void {
   if (Number(declared) > max) throw errors.requestBodyTooLarge(max);
 }
 
+/** The From URL operations carry no body: Content-Length must be 0 (Azure answers 400 otherwise, 411 without one). */
+export function requireEmptyBody(req: BlobRequest): void {
+  const declared = req.header('content-length');
+  if (declared === undefined) throw errors.missingContentLength();
+  if (declared.trim() !== '0') throw errors.invalidHeader('Content-Length', declared);
+}
+
 const MiB = 1024 * 1024;
 
 /** Put Blob's single-shot limit by request version. */

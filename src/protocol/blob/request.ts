@@ -107,6 +107,16 @@ export function readConditions(req: BlobRequest): Conditions {
   };
 }
 
+/** A copy's conditions on its source: x-ms-source-if-*. */
+export function readSourceConditions(req: BlobRequest): Conditions {
+  return {
+    ifMatch: req.header('x-ms-source-if-match'),
+    ifNoneMatch: req.header('x-ms-source-if-none-match'),
+    ifModifiedSince: parseDate(req, 'x-ms-source-if-modified-since'),
+    ifUnmodifiedSince: parseDate(req, 'x-ms-source-if-unmodified-since'),
+  };
+}
+
 /** The blob's content properties from x-ms-blob-* headers (on Put Blob, Content-Type of the request too). */
 export function readContentProperties(req: BlobRequest, requestHeadersDescribeBlob: boolean): ContentProperties {
   const pick = (blobHeader: string, requestHeader: string) =>
@@ -126,4 +136,21 @@ export function readVersion(req: BlobRequest): string | undefined {
   const version = req.header('x-ms-version');
   if (version !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(version)) throw errors.invalidHeader('x-ms-version', version);
   return version;
+}
+
+/** x-ms-source-range of Put Block From URL: `bytes=START-END` or `bytes=START-`, as the SDKs send it. */
+export function readSourceRange(req: BlobRequest): string | undefined {
+  const value = req.header('x-ms-source-range');
+  if (value === undefined) return undefined;
+  const m = /^bytes=(\d+)-(\d*)$/.exec(value.trim());
+  if (!m || (m[2] !== '' && Number(m[2]) < Number(m[1]))) throw errors.invalidHeader('x-ms-source-range', value);
+  return value.trim();
+}
+
+/** A true/false header, `fallback` when absent. */
+export function readBooleanHeader(req: BlobRequest, name: string, fallback: boolean): boolean {
+  const value = req.header(name);
+  if (value === undefined || value === '') return fallback;
+  if (!/^(true|false)$/i.test(value)) throw errors.invalidHeader(name, value);
+  return value.toLowerCase() === 'true';
 }

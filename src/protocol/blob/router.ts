@@ -5,6 +5,7 @@ import * as containers from './handlers/containers.js';
 import * as service from './handlers/service.js';
 import type { Operation } from './operation.js';
 import type { BlobRequest } from './request.js';
+import { unsupportedComp } from './unsupported.js';
 
 type Table = Record<string, Operation>;
 
@@ -44,6 +45,21 @@ const BLOB: Table = {
   'HEAD blocklist': blocks.getBlockList,
 };
 
+/**
+ * Put Blob and its relatives. A PUT naming a copy source is Put Blob From URL with
+ * `x-ms-blob-type: BlockBlob`, Copy Blob without it (Azure tells them apart so); comp=block with one is
+ * Put Block From URL. Page and append blobs are refused here, before their own headers are.
+ */
+function blobPut(req: BlobRequest, key: string): Operation | undefined {
+  const copySource = req.header('x-ms-copy-source') !== undefined;
+  if (key === 'PUT block') return copySource ? blocks.putBlockFromUrl : undefined;
+  if (key !== 'PUT ') return undefined;
+  const type = req.header('x-ms-blob-type');
+  if (type !== undefined && type !== 'BlockBlob') throw errors.unsupportedBlobType(type);
+  if (!copySource) return undefined;
+  return type === undefined ? blobs.copyBlob : blobs.putBlobFromUrl;
+}
+
 /** Picks the operation a request names, from its resource level, method, restype and comp. */
 export function route(req: BlobRequest): Operation {
   const restype = req.params.get('restype');
@@ -51,14 +67,19 @@ export function route(req: BlobRequest): Operation {
   const key = `${req.method} ${comp}`;
   if (restype === 'account' && comp === 'properties') return service.getAccountInfo;
   let op: Operation | undefined;
+  let level: 'service' | 'container' | 'blob';
   if (req.container === undefined) {
+    level = 'service';
     op = SERVICE[key];
   } else if (req.blob === undefined) {
     if (restype !== 'container') throw errors.invalidQuery('restype', restype ?? '');
+    level = 'container';
     op = CONTAINER[key];
   } else {
-    op = key === 'PUT ' && req.header('x-ms-copy-source') !== undefined ? blobs.copyBlob : BLOB[key];
+    level = 'blob';
+    op = blobPut(req, key) ?? BLOB[key];
   }
-  if (!op) throw comp ? errors.invalidQuery('comp', comp) : errors.unsupportedOperation();
-  return op;
+  if (op) return op;
+  if (!comp) throw errors.unsupportedOperation();
+  throw unsupportedComp(level, comp) ?? errors.invalidQuery('comp', comp);
 }

@@ -9,6 +9,7 @@ import { resolveCopySource } from './copySource.js';
 import { parseBlobRequest, readVersion } from './request.js';
 import { createResponder, DEFAULT_VERSION } from './respond.js';
 import { route } from './router.js';
+import { refuseUnsupported } from './unsupported.js';
 import { clientGone } from '../http/server.js';
 
 export interface BlobServerDeps {
@@ -33,6 +34,7 @@ export function createBlobHandler(deps: BlobServerDeps) {
       const now = Date.now();
       const principal = authenticate(req, op, deps.accounts, deps.store, now);
       version = readVersion(req) ?? DEFAULT_VERSION;
+      refuseUnsupported(req);
       await op.handle({
         req,
         body: raw,
@@ -40,7 +42,7 @@ export function createBlobHandler(deps: BlobServerDeps) {
         service: deps.service,
         principal,
         version,
-        resolveCopySource: (url) => resolveCopySource(url, req, principal, { ...deps, now }),
+        resolveCopySource: (url, use) => resolveCopySource(url, use, req, principal, { ...deps, now }),
       });
     } catch (err) {
       if (res.headersSent) {

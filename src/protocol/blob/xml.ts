@@ -67,8 +67,8 @@ const metadataXml = (metadata: Record<string, string>): string =>
 
 // Listing pages hold up to 5,000 entries: they are written as strings, which is several times faster
 // than building a document tree. Unset optional properties are left out, as Azurite does.
-function blobXml(b: Blob, withMetadata: boolean): string {
-  const copy = b.copy
+function blobXml(b: Blob, include: BlobListInclude): string {
+  const copy = b.copy && include.copy
     ? element('CopyId', b.copy.id) +
       element('CopyStatus', b.copy.status) +
       element('CopySource', b.copy.source) +
@@ -88,8 +88,14 @@ function blobXml(b: Blob, withMetadata: boolean): string {
     '<BlobType>BlockBlob</BlobType><LeaseStatus>unlocked</LeaseStatus><LeaseState>available</LeaseState>' +
     copy +
     '<ServerEncrypted>true</ServerEncrypted><AccessTier>Hot</AccessTier><AccessTierInferred>true</AccessTierInferred>' +
-    `</Properties>${withMetadata ? metadataXml(b.metadata) : ''}</Blob>`
+    `</Properties>${include.metadata ? metadataXml(b.metadata) : ''}</Blob>`
   );
+}
+
+/** What List Blobs' include= adds to each blob: Azure lists copy properties only when asked. */
+export interface BlobListInclude {
+  metadata: boolean;
+  copy: boolean;
 }
 
 export function blobListXml(
@@ -98,9 +104,9 @@ export function blobListXml(
   q: { prefix: string; delimiter: string; marker: string; maxResults: number },
   items: BlobListItem[],
   nextMarker: string | undefined,
-  withMetadata: boolean,
+  include: BlobListInclude,
 ): string {
-  const entries = items.map((i) => (i.kind === 'blob' ? blobXml(i.blob, withMetadata) : `<BlobPrefix><Name>${escapeXml(i.name)}</Name></BlobPrefix>`));
+  const entries = items.map((i) => (i.kind === 'blob' ? blobXml(i.blob, include) : `<BlobPrefix><Name>${escapeXml(i.name)}</Name></BlobPrefix>`));
   return (
     `${DECLARATION}<EnumerationResults ServiceEndpoint="${escapeXml(serviceEndpoint)}" ContainerName="${escapeXml(container)}">` +
     element('Prefix', q.prefix) +

@@ -3,14 +3,9 @@ import { UNLIMITED_DURATION } from '../duration.js';
 import { batchErrors } from '../errors.js';
 import { touch, type CloudJobSchedule } from '../models.js';
 import { validateModel, type Json, type JsonObject } from '../schema/validate.js';
+import { unsupportedValueError } from '../unsupported.js';
 import { checkId, checkJobScheduleSpec } from '../validation.js';
-
-/**
- * Kiln keeps job schedules (add, change, disable, terminate, delete) but does not yet create jobs
- * on their recurrence. Each schedule says so, in a property SDKs ignore, rather than show a
- * nextRunTime that would never come.
- */
-export const KILN_NOTE = 'Kiln does not create jobs from job schedules yet: this schedule is stored and its state is kept, but no job is created on its recurrence.';
+import { planFirstRun, runAndGet } from './runSchedules.js';
 
 /** A schedule's jobSpecification with the defaults the jobs made from it would have. */
 export function withJobDefaults(spec: JsonObject): JsonObject {
@@ -30,14 +25,32 @@ export function withJobDefaults(spec: JsonObject): JsonObject {
   };
 }
 
-/** POST /jobschedules. */
+/**
+ * An auto pool that lives as long as the schedule (poolLifetimeOption jobschedule: one pool shared by
+ * all its jobs) is not implemented: refused, rather than made a pool per job. `job` works.
+ */
+export function checkScheduleAutoPool(spec: JsonObject | undefined): void {
+  const auto = (spec?.['poolInfo'] as JsonObject | undefined)?.['autoPoolSpecification'] as JsonObject | undefined;
+  const option = auto?.['poolLifetimeOption'];
+  if (option === 'jobschedule') {
+    throw unsupportedValueError(
+      'jobSpecification.poolInfo.autoPoolSpecification.poolLifetimeOption',
+      option,
+      'Kiln does not support auto pools that live as long as the job schedule; use poolLifetimeOption job (a pool for each job).',
+    );
+  }
+}
+
+/** POST /jobschedules: stored with its first run planned, which is made at once when it is due now. */
 export function addJobSchedule(ctx: BatchContext, body: Json): CloudJobSchedule {
   const params = validateModel('JobScheduleAddParameter', body);
   const id = checkId(params['id']);
   checkJobScheduleSpec(params);
-  return ctx.store.tx(() => {
+  checkScheduleAutoPool(params['jobSpecification'] as JsonObject);
+  ctx.store.tx(() => {
     const existing = ctx.store.jobSchedules.get(ctx.account, id);
     if (existing) throw existing.doc.state === 'deleting' ? batchErrors.jobScheduleBeingDeleted() : batchErrors.jobScheduleExists();
+    if (ctx.store.jobs.exists(ctx.account, id)) throw batchErrors.jobWithSameIdExists();
     const now = iso(ctx);
     const schedule: CloudJobSchedule = {
       ...params,
@@ -50,10 +63,10 @@ export function addJobSchedule(ctx: BatchContext, body: Json): CloudJobSchedule 
       schedule: params['schedule'] as CloudJobSchedule['schedule'],
       jobSpecification: withJobDefaults(params['jobSpecification'] as JsonObject),
       executionInfo: {},
-      kilnNote: KILN_NOTE,
     };
+    planFirstRun(ctx, schedule);
     touch(schedule, ctx.now);
     ctx.store.jobSchedules.insert(ctx.account, schedule);
-    return schedule;
   });
+  return runAndGet(ctx, id);
 }

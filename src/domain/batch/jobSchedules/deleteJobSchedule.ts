@@ -1,15 +1,22 @@
 import type { BatchContext } from '../context.js';
-import type { CloudJobSchedule } from '../models.js';
-import { getJobSchedule } from './lookup.js';
+import { touch, transition, type CloudJobSchedule } from '../models.js';
+import { getJobSchedule, saveJobSchedule } from './lookup.js';
+import { runJobSchedule } from './runSchedules.js';
 
 /**
- * DELETE /jobschedules/{id}: the schedule goes to `deleting` and is gone with its jobs. Kiln makes
- * no jobs from schedules yet, so nothing is left to delete: it is removed at once.
+ * DELETE /jobschedules/{id}: the schedule goes to `deleting`, makes no more jobs, and its jobs are
+ * deleted (their tasks stopped, as DELETE /jobs/{id} does); it is gone once they are, at once when
+ * none of them has a task on a node. Deleting a schedule already being deleted changes nothing.
  */
 export function deleteJobSchedule(ctx: BatchContext, scheduleId: string, ifMatch?: (s: CloudJobSchedule) => void): void {
   ctx.store.tx(() => {
     const { doc } = getJobSchedule(ctx, scheduleId);
     ifMatch?.(doc);
-    ctx.store.jobSchedules.delete(ctx.account, doc.id);
+    if (doc.state === 'deleting') return;
+    transition(doc, 'deleting', ctx.now);
+    delete doc.executionInfo.nextRunTime;
+    touch(doc, ctx.now);
+    saveJobSchedule(ctx, doc);
   });
+  runJobSchedule(ctx, scheduleId);
 }

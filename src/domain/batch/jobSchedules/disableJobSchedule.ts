@@ -1,8 +1,13 @@
 import type { BatchContext } from '../context.js';
 import { touch, transition, type CloudJobSchedule } from '../models.js';
 import { checkChangeable, getJobSchedule, saveJobSchedule } from './lookup.js';
+import { runAndGet } from './runSchedules.js';
 
-/** POST /jobschedules/{id}/disable: no job is made from it until it is enabled (already disabled: no change). */
+/**
+ * POST /jobschedules/{id}/disable: no job is made from it until it is enabled; its active job goes
+ * on, and its nextRunTime stays (a run that falls due meanwhile is made on enable if its start
+ * window is still open). Already disabled: no change.
+ */
 export function disableJobSchedule(ctx: BatchContext, scheduleId: string, ifMatch?: (s: CloudJobSchedule) => void): CloudJobSchedule {
   return ctx.store.tx(() => {
     const { doc } = getJobSchedule(ctx, scheduleId);
@@ -17,9 +22,9 @@ export function disableJobSchedule(ctx: BatchContext, scheduleId: string, ifMatc
   });
 }
 
-/** POST /jobschedules/{id}/enable: a disabled schedule is active again (already active: no change). */
+/** POST /jobschedules/{id}/enable: a disabled schedule is active again, and a run due now is made (already active: no change). */
 export function enableJobSchedule(ctx: BatchContext, scheduleId: string, ifMatch?: (s: CloudJobSchedule) => void): CloudJobSchedule {
-  return ctx.store.tx(() => {
+  ctx.store.tx(() => {
     const { doc } = getJobSchedule(ctx, scheduleId);
     ifMatch?.(doc);
     checkChangeable(doc);
@@ -28,6 +33,6 @@ export function enableJobSchedule(ctx: BatchContext, scheduleId: string, ifMatch
       touch(doc, ctx.now);
       saveJobSchedule(ctx, doc);
     }
-    return doc;
   });
+  return runAndGet(ctx, scheduleId);
 }

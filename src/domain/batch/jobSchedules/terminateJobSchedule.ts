@@ -1,22 +1,22 @@
 import type { BatchContext } from '../context.js';
 import { touch, transition, type CloudJobSchedule } from '../models.js';
 import { checkChangeable, getJobSchedule, saveJobSchedule } from './lookup.js';
+import { runAndGet } from './runSchedules.js';
 
 /**
- * POST /jobschedules/{id}/terminate: `terminating`, then `completed` once its active job has ended.
- * Kiln makes no jobs from schedules yet, so there is none to wait for: it completes at once.
+ * POST /jobschedules/{id}/terminate: `terminating`, no more jobs; its active job is terminated
+ * (terminateReason TerminateJobSchedule), and the schedule is `completed` once that job has
+ * completed: at once when it has no task on a node, or none is active.
  */
 export function terminateJobSchedule(ctx: BatchContext, scheduleId: string, ifMatch?: (s: CloudJobSchedule) => void): CloudJobSchedule {
-  return ctx.store.tx(() => {
+  ctx.store.tx(() => {
     const { doc } = getJobSchedule(ctx, scheduleId);
     ifMatch?.(doc);
     checkChangeable(doc);
     transition(doc, 'terminating', ctx.now);
-    transition(doc, 'completed', ctx.now);
-    doc.executionInfo = { ...doc.executionInfo, endTime: ctx.now.toISOString() };
     delete doc.executionInfo.nextRunTime;
     touch(doc, ctx.now);
     saveJobSchedule(ctx, doc);
-    return doc;
   });
+  return runAndGet(ctx, scheduleId);
 }

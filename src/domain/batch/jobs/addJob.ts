@@ -68,6 +68,7 @@ export function addJob(ctx: BatchContext, body: Json): CloudJob {
   const id = checkId(spec['id']);
   checkJobSpec(spec, '');
   return ctx.store.tx(() => {
+    if (ctx.store.jobSchedules.exists(ctx.account, id)) throw batchErrors.jobScheduleWithSameIdExists();
     const job = newJobDoc(ctx, id, spec);
     insertJob(ctx, job);
     return job;

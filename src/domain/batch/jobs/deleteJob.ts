@@ -1,4 +1,4 @@
-import type { BatchContext } from '../context.js';
+import { jobFinishedAfterCommit, type BatchContext } from '../context.js';
 import { touch, transition, type CloudJob } from '../models.js';
 import { releaseAutoPool } from './autoPool.js';
 import { getJob, hasTasksOnNodes, saveJob } from './lookup.js';
@@ -27,5 +27,6 @@ export function finishJobDeletion(ctx: BatchContext, jobPk: number, job: CloudJo
   if (job.state !== 'deleting' || hasTasksOnNodes(ctx, jobPk)) return false;
   ctx.store.jobs.deleteByPk(jobPk);
   releaseAutoPool(ctx, job, 'deleted');
+  jobFinishedAfterCommit(ctx, job);
   return true;
 }

@@ -2,10 +2,11 @@ import type { BatchContext } from '../context.js';
 import { batchErrors } from '../errors.js';
 import type { CloudJob, Stored } from '../models.js';
 import { isValidId } from '../validation.js';
+import { isScheduledJobId } from '../jobSchedules/jobIds.js';
 
 /** The job an operation addresses; JobNotFound when there is none. */
 export function getJob(ctx: BatchContext, jobId: string): Stored<CloudJob> {
-  const job = isValidId(jobId) ? ctx.store.jobs.get(ctx.account, jobId) : undefined;
+  const job = isValidId(jobId) || isScheduledJobId(jobId) ? ctx.store.jobs.get(ctx.account, jobId) : undefined;
   if (!job) throw batchErrors.jobNotFound();
   return job;
 }

@@ -1,5 +1,6 @@
 import type { BatchContext } from '../context.js';
 import type { CloudJob, FailureInfo } from '../models.js';
+import { jobWorkDir } from '../jobSchedules/jobIds.js';
 
 /**
  * What GET /jobs/{id}/jobpreparationandreleasetaskstatus reports: per node that ran the job, how its
@@ -49,7 +50,7 @@ function update(ctx: BatchContext, jobPk: number, node: NodeRef, which: Which, c
 /** The job's preparation or release task starts on a node (its directory is under the job's). */
 export function nodeTaskStarted(ctx: BatchContext, jobPk: number, job: CloudJob, node: NodeRef, which: Which): void {
   const name = which === 'jobPreparationTaskExecutionInfo' ? 'jobpreparation' : 'jobrelease';
-  const dir = `workitems/${job.id}/job-1/${name}`;
+  const dir = `${jobWorkDir(job.id)}/${name}`;
   update(ctx, jobPk, node, which, (before) => ({
     state: 'running',
     startTime: ctx.now.toISOString(),
@@ -73,4 +74,32 @@ export function nodeTaskEnded(ctx: BatchContext, jobPk: number, node: NodeRef, w
 
 export function nodeTaskStatuses(job: CloudJob): NodeTaskStatus[] {
   return Object.values((job[KEY] ?? {}) as Record<string, NodeTaskStatus>);
+}
+
+/**
+ * Nodes where the job's preparation task failed: "Batch will not run Tasks of this Job on the Node.
+ * The Compute Node remains ineligible to run Tasks of this Job until it is reimaged"
+ * (JobPreparationTask). Lower-cased ids.
+ */
+export function preparationFailedOn(job: CloudJob): Set<string> {
+  const failed = new Set<string>();
+  for (const s of nodeTaskStatuses(job)) {
+    const prep = s.jobPreparationTaskExecutionInfo;
+    if (prep?.state === 'completed' && prep.result === 'failure') failed.add(s.nodeId.toLowerCase());
+  }
+  return failed;
+}
+
+/**
+ * A reimaged node is eligible again for the jobs whose preparation task failed on it: it runs their
+ * preparation task afresh. Called in a transaction, when the node begins to reimage.
+ */
+export function forgetFailedPreparations(ctx: BatchContext, poolId: string, nodeId: string): void {
+  for (const { doc: job } of ctx.store.jobs.onPool(ctx.account, poolId)) {
+    const all = job[KEY] as Record<string, NodeTaskStatus> | undefined;
+    const prep = all?.[nodeId]?.jobPreparationTaskExecutionInfo;
+    if (!all || prep?.result !== 'failure') continue;
+    delete all[nodeId];
+    ctx.store.jobs.update(ctx.account, job);
+  }
 }

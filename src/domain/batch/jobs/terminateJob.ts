@@ -1,4 +1,4 @@
-import type { BatchContext } from '../context.js';
+import { jobFinishedAfterCommit, type BatchContext } from '../context.js';
 import { batchErrors } from '../errors.js';
 import { touch, transition, type CloudJob } from '../models.js';
 import { validateModel, type Json } from '../schema/validate.js';
@@ -29,6 +29,7 @@ export function finishJobTermination(ctx: BatchContext, jobPk: number, job: Clou
   touch(job, ctx.now);
   saveJob(ctx, job);
   releaseAutoPool(ctx, job, 'completed');
+  jobFinishedAfterCommit(ctx, job);
   return true;
 }
 

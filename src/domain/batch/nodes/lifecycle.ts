@@ -3,6 +3,7 @@ import type { BatchContext } from '../context.js';
 import { touch, transition, type CloudPool, type ComputeNode, type FailureInfo, type NodeState } from '../models.js';
 import { findVmSize } from '../catalog.js';
 import { reconcileAllocation } from '../pools/allocation.js';
+import { drainsTasks, endDeallocation } from './deallocation.js';
 
 /**
  * A compute node's life as the Batch service records it: created for a pool, joined by an agent,
@@ -58,20 +59,29 @@ export function saveNode(ctx: BatchContext, poolPk: number, node: ComputeNode): 
   ctx.store.nodes.update(poolPk, node);
 }
 
-/** Records the nodes a pool has towards its targets, and so its allocation state. */
-export function countPoolNodes(ctx: BatchContext, poolPk: number, pool: CloudPool): void {
-  let dedicated = 0;
-  let lowPriority = 0;
+/** A pool's nodes by kind: all of them (Azure's current counts), and those leaving or still coming. */
+function nodesOfPool(ctx: BatchContext, poolPk: number) {
+  const counts = { dedicated: 0, lowPriority: 0, leaving: { dedicated: 0, lowPriority: 0 }, settling: 0 };
   for (const row of ctx.store.nodes.countByState(poolPk)) {
-    if (row.state === 'leavingpool') continue;
-    if (row.dedicated) dedicated += row.n;
-    else lowPriority += row.n;
+    const kind = row.dedicated ? 'dedicated' : 'lowPriority';
+    counts[kind] += row.n;
+    if (row.state === 'leavingpool') counts.leaving[kind] += row.n;
+    if (row.state === 'leavingpool' || row.state === 'creating') counts.settling += row.n;
   }
+  return counts;
+}
+
+/**
+ * Records the nodes a pool has, and so its allocation state. A node leaving the pool is still in
+ * it (current counts, /nodecounts `leavingPool`) until it has gone, and keeps the pool resizing.
+ */
+export function countPoolNodes(ctx: BatchContext, poolPk: number, pool: CloudPool): void {
+  const counts = nodesOfPool(ctx, poolPk);
   const before = [pool.currentDedicatedNodes, pool.currentLowPriorityNodes, pool.allocationState, pool.targetDedicatedNodes, pool.targetLowPriorityNodes].join();
-  pool.currentDedicatedNodes = dedicated;
-  pool.currentLowPriorityNodes = lowPriority;
+  pool.currentDedicatedNodes = counts.dedicated;
+  pool.currentLowPriorityNodes = counts.lowPriority;
   const { eTag, lastModified } = pool;
-  reconcileAllocation(ctx, pool);
+  reconcileAllocation(ctx, pool, counts.settling);
   // Recounting is frequent (every reconcile of the local nodes); only a real change is a new version
   // of the pool, with a new eTag and lastModified.
   if ([pool.currentDedicatedNodes, pool.currentLowPriorityNodes, pool.allocationState, pool.targetDedicatedNodes, pool.targetLowPriorityNodes].join() === before) {
@@ -82,18 +92,25 @@ export function countPoolNodes(ctx: BatchContext, poolPk: number, pool: CloudPoo
   ctx.store.pools.update(ctx.account, pool);
 }
 
+/** The nodes a pool keeps: its current counts less those leaving it (what a stopped resize stays at). */
+export function keptNodes(ctx: BatchContext, poolPk: number): { dedicated: number; lowPriority: number } {
+  const counts = nodesOfPool(ctx, poolPk);
+  return { dedicated: counts.dedicated - counts.leaving.dedicated, lowPriority: counts.lowPriority - counts.leaving.lowPriority };
+}
+
 /**
  * A node the pool did not ask for joined it (a `kiln agent` started by hand, with no record made for
  * it beforehand). It counts towards the pool's targets, so a pool already at its target grows by it:
  * otherwise the pool would stay `resizing` for good, refusing resize and removenodes. Called before
  * the node is stored, then countPoolNodes.
  */
-export function unplannedNodeJoining(pool: CloudPool, isDedicated: boolean): void {
+export function unplannedNodeJoining(ctx: BatchContext, poolPk: number, pool: CloudPool, isDedicated: boolean): void {
   if (pool.enableAutoScale) return;
+  const kept = keptNodes(ctx, poolPk);
   if (isDedicated) {
-    if (pool.currentDedicatedNodes >= (pool.targetDedicatedNodes ?? 0)) pool.targetDedicatedNodes = pool.currentDedicatedNodes + 1;
-  } else if (pool.currentLowPriorityNodes >= (pool.targetLowPriorityNodes ?? 0)) {
-    pool.targetLowPriorityNodes = pool.currentLowPriorityNodes + 1;
+    if (kept.dedicated >= (pool.targetDedicatedNodes ?? 0)) pool.targetDedicatedNodes = kept.dedicated + 1;
+  } else if (kept.lowPriority >= (pool.targetLowPriorityNodes ?? 0)) {
+    pool.targetLowPriorityNodes = kept.lowPriority + 1;
   }
 }
 
@@ -104,6 +121,7 @@ export function unplannedNodeJoining(pool: CloudPool, isDedicated: boolean): voi
 export function nodeJoined(ctx: BatchContext, poolPk: number, pool: CloudPool, node: ComputeNode): void {
   const now = ctx.now.toISOString();
   transition(node, 'starting', ctx.now);
+  endDeallocation(node);
   node['lastBootTime'] = now;
   node.runningTasksCount = 0;
   node.runningTaskSlotsCount = 0;
@@ -155,7 +173,11 @@ export function startTaskEnded(
   return false;
 }
 
-/** Keeps a node's running/idle state and counters in step with what it runs. */
+/**
+ * Keeps a node's running/idle state and counters in step with what it runs. A node that waited for
+ * its tasks to finish before it leaves or restarts (taskcompletion, retaineddata) is told of, once
+ * this change has committed, when its last task has ended.
+ */
 export function setNodeLoad(ctx: BatchContext, poolPk: number, node: ComputeNode, tasks: number, slots: number, finished: { run: number; succeeded: number }): void {
   node.runningTasksCount = tasks;
   node.runningTaskSlotsCount = slots;
@@ -164,6 +186,9 @@ export function setNodeLoad(ctx: BatchContext, poolPk: number, node: ComputeNode
   if (node.state === 'idle' && tasks > 0) transition(node, 'running', ctx.now);
   else if (node.state === 'running' && tasks === 0) transition(node, 'idle', ctx.now);
   saveNode(ctx, poolPk, node);
+  const hook = ctx.hooks.nodeChanged;
+  const pool = tasks === 0 && drainsTasks(node) && hook ? ctx.store.pools.getByPk(poolPk)?.doc : undefined;
+  if (pool) queueMicrotask(() => hook!(ctx.account, pool, node));
 }
 
 /** The node stopped answering: it is unusable until its agent comes back. */

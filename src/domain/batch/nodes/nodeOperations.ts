@@ -1,8 +1,10 @@
 import type { BatchContext } from '../context.js';
 import { batchErrors } from '../errors.js';
-import { touch, transition, type CloudPool, type ComputeNode, type NodeState, type Stored } from '../models.js';
-import { reconcileAllocation } from '../pools/allocation.js';
+import { touch, transition, type CloudPool, type ComputeNode, type Stored } from '../models.js';
+import { beginDeallocation, STATE_OF } from './deallocation.js';
+import { countPoolNodes } from './lifecycle.js';
 import { getLivePool, getPool } from '../pools/lookup.js';
+import { checkResizeTimeout, DEFAULT_RESIZE_TIMEOUT, startResizeClock } from '../pools/resizeTimeout.js';
 import { validateModel, type Json } from '../schema/validate.js';
 import { isValidId } from '../validation.js';
 
@@ -15,10 +17,11 @@ export function getNode(ctx: BatchContext, poolId: string, nodeId: string): { po
 }
 
 /**
- * Reboot and reimage: the node goes to `rebooting`/`reimaging`; the node agent (next issue) requeues
- * or finishes its tasks as the option says (requeue by default), restarts it and reports it back.
+ * Reboot and reimage: the node goes to `rebooting`/`reimaging` at once; the cluster stops or lets
+ * finish its tasks as the option says (requeue by default; deallocation.ts), restarts it and
+ * reports it back.
  */
-function restart(ctx: BatchContext, poolId: string, nodeId: string, body: Json, model: string, option: string, to: NodeState): void {
+function restart(ctx: BatchContext, poolId: string, nodeId: string, body: Json, model: string, option: string, operation: 'reboot' | 'reimage'): void {
   const params = validateModel(model, body ?? {});
   const changed = ctx.store.tx(() => {
     const { pool, node } = getNode(ctx, poolId, nodeId);
@@ -28,8 +31,8 @@ function restart(ctx: BatchContext, poolId: string, nodeId: string, body: Json, 
     if (!['idle', 'running', 'starttaskfailed', 'unusable', 'offline'].includes(node.state)) {
       throw batchErrors.operationInvalidForCurrentState(`The node is ${node.state}.`);
     }
-    transition(node, to, ctx.now);
-    node['pendingRestartOption'] = params[option] ?? 'requeue';
+    transition(node, STATE_OF[operation], ctx.now);
+    beginDeallocation(node, operation, params[option]);
     touch(node, ctx.now);
     ctx.store.nodes.update(pool.pk, node);
     return { pool: pool.doc, node };
@@ -38,10 +41,13 @@ function restart(ctx: BatchContext, poolId: string, nodeId: string, body: Json, 
 }
 
 export const rebootNode = (ctx: BatchContext, poolId: string, nodeId: string, body: Json): void =>
-  restart(ctx, poolId, nodeId, body, 'NodeRebootParameter', 'nodeRebootOption', 'rebooting');
+  restart(ctx, poolId, nodeId, body, 'NodeRebootParameter', 'nodeRebootOption', 'reboot');
 
 export const reimageNode = (ctx: BatchContext, poolId: string, nodeId: string, body: Json): void =>
-  restart(ctx, poolId, nodeId, body, 'NodeReimageParameter', 'nodeReimageOption', 'reimaging');
+  restart(ctx, poolId, nodeId, body, 'NodeReimageParameter', 'nodeReimageOption', 'reimage');
+
+/** Where disablescheduling leaves its option for the cluster (underscored: never shown by the API). */
+export const PENDING_DISABLE = '_pendingDisableOption';
 
 /** disablescheduling / enablescheduling: the scheduler gives new tasks only to enabled nodes. */
 export function setScheduling(ctx: BatchContext, poolId: string, nodeId: string, enabled: boolean, body: Json): void {
@@ -49,8 +55,8 @@ export function setScheduling(ctx: BatchContext, poolId: string, nodeId: string,
   const changed = ctx.store.tx(() => {
     const { pool, node } = getNode(ctx, poolId, nodeId);
     node.schedulingState = enabled ? 'enabled' : 'disabled';
-    if (!enabled) node['pendingDisableOption'] = params['nodeDisableSchedulingOption'] ?? 'requeue';
-    else delete node['pendingDisableOption'];
+    if (!enabled) node[PENDING_DISABLE] = params['nodeDisableSchedulingOption'] ?? 'requeue';
+    else delete node[PENDING_DISABLE];
     touch(node, ctx.now);
     ctx.store.nodes.update(pool.pk, node);
     return { pool: pool.doc, node };
@@ -58,11 +64,16 @@ export function setScheduling(ctx: BatchContext, poolId: string, nodeId: string,
   ctx.hooks.nodeChanged?.(ctx.account, changed.pool, changed.node);
 }
 
-/** POST /pools/{id}/removenodes: the nodes leave the pool and its targets shrink by as many. */
+/**
+ * POST /pools/{id}/removenodes: the nodes leave the pool (`leavingpool`, their tasks as the
+ * deallocation option says) and its targets shrink by as many; the pool is resizing until they
+ * have gone.
+ */
 export function removeNodes(ctx: BatchContext, poolId: string, body: Json): void {
   const params = validateModel('NodeRemoveParameter', body);
   const list = params['nodeList'] as string[];
   if (list.length === 0) throw batchErrors.invalidProperty('nodeList', '[]', 'Name at least one node.');
+  checkResizeTimeout(params['resizeTimeout']);
   const changed = ctx.store.tx(() => {
     const { pk, doc: pool } = getLivePool(ctx, poolId);
     if (pool.allocationState !== 'steady') throw batchErrors.poolBeingResized();
@@ -75,11 +86,15 @@ export function removeNodes(ctx: BatchContext, poolId: string, body: Json): void
       if (node.isDedicated) pool.targetDedicatedNodes = Math.max(0, (pool.targetDedicatedNodes ?? 0) - 1);
       else pool.targetLowPriorityNodes = Math.max(0, (pool.targetLowPriorityNodes ?? 0) - 1);
       transition(node, 'leavingpool', ctx.now);
-      node['pendingRemoveOption'] = params['nodeDeallocationOption'] ?? 'requeue';
+      beginDeallocation(node, 'remove', params['nodeDeallocationOption']);
       touch(node, ctx.now);
       ctx.store.nodes.update(pk, node);
     }
-    reconcileAllocation(ctx, pool);
+    delete pool.resizeErrors;
+    // The removal has its own timeout (NodeRemoveParameter.resizeTimeout), not the pool's.
+    startResizeClock(ctx, pool, (params['resizeTimeout'] as string | undefined) ?? DEFAULT_RESIZE_TIMEOUT);
+    countPoolNodes(ctx, pk, pool);
+    touch(pool, ctx.now);
     ctx.store.pools.update(ctx.account, pool);
     return { pool, nodes };
   });

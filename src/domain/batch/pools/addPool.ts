@@ -3,7 +3,7 @@ import { batchErrors } from '../errors.js';
 import { touch, type CloudPool } from '../models.js';
 import { validateModel, type Json, type JsonObject } from '../schema/validate.js';
 import { checkId, checkMetadata, checkPoolSpec } from '../validation.js';
-import { autoScaleNotEvaluated, reconcileAllocation } from './allocation.js';
+import { reconcileAllocation } from './allocation.js';
 
 /** A StartTask with the defaults the service echoes. */
 export function startTaskWithDefaults(start: JsonObject | undefined): JsonObject | undefined {
@@ -19,7 +19,6 @@ export function startTaskWithDefaults(start: JsonObject | undefined): JsonObject
 /** A new pool document from a validated PoolAddParameter (or an auto pool's specification). */
 export function newPoolDoc(ctx: BatchContext, id: string, spec: JsonObject): CloudPool {
   const now = iso(ctx);
-  const autoScale = spec['enableAutoScale'] === true;
   const pool: CloudPool = {
     ...spec,
     id,
@@ -34,20 +33,15 @@ export function newPoolDoc(ctx: BatchContext, id: string, spec: JsonObject): Clo
     resizeTimeout: (spec['resizeTimeout'] as string | undefined) ?? 'PT15M',
     currentDedicatedNodes: 0,
     currentLowPriorityNodes: 0,
-    enableAutoScale: autoScale,
+    // enableAutoScale true is refused at validation (domain/batch/unsupported.ts): every pool is sized by its targets.
+    enableAutoScale: false,
+    targetDedicatedNodes: (spec['targetDedicatedNodes'] as number | undefined) ?? 0,
+    targetLowPriorityNodes: (spec['targetLowPriorityNodes'] as number | undefined) ?? 0,
     enableInterNodeCommunication: spec['enableInterNodeCommunication'] ?? false,
     taskSlotsPerNode: (spec['taskSlotsPerNode'] as number | undefined) ?? 1,
     taskSchedulingPolicy: spec['taskSchedulingPolicy'] ?? { nodeFillType: 'spread' },
     currentNodeCommunicationMode: 'classic',
   };
-  if (autoScale) {
-    pool.autoScaleEvaluationInterval = (spec['autoScaleEvaluationInterval'] as string | undefined) ?? 'PT15M';
-    pool['autoScaleRun'] = autoScaleNotEvaluated(ctx);
-    delete pool.resizeTimeout;
-  } else {
-    pool.targetDedicatedNodes = (spec['targetDedicatedNodes'] as number | undefined) ?? 0;
-    pool.targetLowPriorityNodes = (spec['targetLowPriorityNodes'] as number | undefined) ?? 0;
-  }
   const start = startTaskWithDefaults(spec['startTask'] as JsonObject | undefined);
   if (start) pool['startTask'] = start;
   pool.allocationState = 'steady';

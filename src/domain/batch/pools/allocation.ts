@@ -1,31 +1,55 @@
 import type { BatchContext } from '../context.js';
 import { touch, type CloudPool } from '../models.js';
+import { clearResizeClock, hasResizeClock, startResizeClock } from './resizeTimeout.js';
 
 /**
- * The pool's allocation state follows its nodes: steady once the current node counts meet the
- * targets, resizing while they do not. The allocator of the next issue creates and removes node
- * records, then calls this; without it a pool whose targets are above zero stays resizing.
+ * The pool's allocation state follows its nodes, as Azure's does: `resizing` from a resize or
+ * removenodes until the current counts meet the targets and no node is still coming (`creating`)
+ * or going (`leavingpool`: `settling` counts those); `steady` after. A stopped resize is
+ * `stopping` until its nodes in flight have settled, then `steady` with a ResizeStopped error (or
+ * AllocationTimedout, when its resizeTimeout stopped it: timeOutResizes.ts).
+ * Autoscale pools are steady (formulas are not evaluated).
  */
-export function reconcileAllocation(ctx: BatchContext, pool: CloudPool): void {
+export function reconcileAllocation(ctx: BatchContext, pool: CloudPool, settling = 0): void {
   const dedicated = pool.targetDedicatedNodes ?? 0;
   const lowPriority = pool.targetLowPriorityNodes ?? 0;
   const met = pool.enableAutoScale || (pool.currentDedicatedNodes === dedicated && pool.currentLowPriorityNodes === lowPriority);
-  const to = met ? 'steady' : 'resizing';
+  const stopping = pool.allocationState === 'stopping';
+  const to = stopping ? (settling > 0 ? 'stopping' : 'steady') : met && settling === 0 ? 'steady' : 'resizing';
   if (pool.allocationState !== to) {
     pool.allocationState = to;
     pool.allocationStateTransitionTime = ctx.now.toISOString();
+    // A resize has until its resizeTimeout (removenodes sets its own clock first).
+    if (to === 'resizing' && !hasResizeClock(pool)) startResizeClock(ctx, pool);
+    if (to === 'steady') {
+      clearResizeClock(pool);
+      // resizeErrors are reported once the pool is steady (CloudPool.resizeErrors).
+      if (stopping) pool.resizeErrors = [(pool[STOPPED_BY] as ResizeError | undefined) ?? RESIZE_STOPPED];
+      delete pool[STOPPED_BY];
+    }
   }
   touch(pool, ctx.now);
 }
 
-/** What an autoscale run reports: Kiln stores formulas but does not evaluate them yet. */
-export function autoScaleNotEvaluated(ctx: BatchContext) {
-  return {
-    timestamp: ctx.now.toISOString(),
-    error: {
-      code: 'AutoScaleFormulaNotEvaluated',
-      message: 'Kiln stores autoscale formulas but does not evaluate them yet; set targetDedicatedNodes with resize instead.',
-      values: [],
-    },
-  };
+export interface ResizeError {
+  code: string;
+  message: string;
 }
+
+/** PoolResizeErrorCodes.ResizeStopped: the user stopped the resize operation. */
+export const RESIZE_STOPPED: ResizeError = {
+  code: 'ResizeStopped',
+  message: 'The resize of the pool was stopped by the user before the pool reached its target node counts.',
+};
+
+/**
+ * PoolResizeErrorCodes.AllocationTimedOut, whose value is `AllocationTimedout` (the Batch SDKs'
+ * constant): the nodes could not be allocated, or removed, within the resize timeout.
+ */
+export const ALLOCATION_TIMED_OUT: ResizeError = {
+  code: 'AllocationTimedout',
+  message: 'The desired number of nodes could not be allocated within the resize timeout.',
+};
+
+/** Why a `stopping` pool stopped: the resize error it reports once steady (underscored: not shown). */
+export const STOPPED_BY = '_stoppedBy';

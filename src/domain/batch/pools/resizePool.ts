@@ -3,11 +3,15 @@ import { batchErrors } from '../errors.js';
 import { touch, type CloudPool } from '../models.js';
 import { validateModel, type Json } from '../schema/validate.js';
 import { checkTargets } from '../validation.js';
-import { minutes, parseDuration } from '../duration.js';
-import { reconcileAllocation } from './allocation.js';
+import { RESIZE_STOPPED, STOPPED_BY, reconcileAllocation, type ResizeError } from './allocation.js';
+import { checkResizeTimeout, DEFAULT_RESIZE_TIMEOUT } from './resizeTimeout.js';
 import { getLivePool } from './lookup.js';
+import { countPoolNodes, keptNodes } from '../nodes/lifecycle.js';
 
-/** POST /pools/{id}/resize: new targets; the allocator (next issue) moves the nodes towards them. */
+/**
+ * POST /pools/{id}/resize: new targets; the pool is resizing until its nodes meet them (the local
+ * nodes, or the allocator of the scale-out issue, add and remove nodes, then countPoolNodes).
+ */
 export function resizePool(ctx: BatchContext, poolId: string, body: Json, ifMatch?: (pool: CloudPool) => void): CloudPool {
   const params = validateModel('PoolResizeParameter', body);
   if (params['targetDedicatedNodes'] === undefined && params['targetLowPriorityNodes'] === undefined) {
@@ -15,9 +19,7 @@ export function resizePool(ctx: BatchContext, poolId: string, body: Json, ifMatc
   }
   checkTargets(params, '');
   const timeout = params['resizeTimeout'];
-  if (typeof timeout === 'string' && parseDuration(timeout)! < minutes(5)) {
-    throw batchErrors.invalidProperty('resizeTimeout', timeout, 'The resize timeout must be at least 5 minutes.');
-  }
+  checkResizeTimeout(timeout);
   return ctx.store.tx(() => {
     const { doc } = getLivePool(ctx, poolId);
     ifMatch?.(doc);
@@ -25,8 +27,10 @@ export function resizePool(ctx: BatchContext, poolId: string, body: Json, ifMatc
     if (doc.allocationState !== 'steady') throw batchErrors.poolBeingResized();
     if (params['targetDedicatedNodes'] !== undefined) doc.targetDedicatedNodes = params['targetDedicatedNodes'] as number;
     if (params['targetLowPriorityNodes'] !== undefined) doc.targetLowPriorityNodes = params['targetLowPriorityNodes'] as number;
-    doc.resizeTimeout = (timeout as string | undefined) ?? 'PT15M';
-    if (params['nodeDeallocationOption'] !== undefined) doc['nodeDeallocationOption'] = params['nodeDeallocationOption'];
+    doc.resizeTimeout = (timeout as string | undefined) ?? DEFAULT_RESIZE_TIMEOUT;
+    // What becomes of the nodes this resize removes (localNodes.ts reads it; underscored: not shown).
+    doc[RESIZE_DEALLOCATION] = params['nodeDeallocationOption'] ?? 'requeue';
+    delete doc['nodeDeallocationOption'];
     delete doc.resizeErrors;
     reconcileAllocation(ctx, doc);
     ctx.store.pools.update(ctx.account, doc);
@@ -34,19 +38,36 @@ export function resizePool(ctx: BatchContext, poolId: string, body: Json, ifMatc
   });
 }
 
+/** The deallocation option of the pool's last resize, kept on the stored pool. */
+export const RESIZE_DEALLOCATION = '_nodeDeallocationOption';
+
 /**
- * POST /pools/{id}/stopresize: the pool stops where it is. The targets become the current counts,
- * so allocation is steady at once (with no allocation in flight there is nothing to wait for).
+ * POST /pools/{id}/stopresize: the pool keeps the nodes it has and is `stopping` until the nodes
+ * in flight have settled, then `steady` with a ResizeStopped resize error. 409 when it is not resizing.
  */
 export function stopResizePool(ctx: BatchContext, poolId: string, ifMatch?: (pool: CloudPool) => void): CloudPool {
   return ctx.store.tx(() => {
-    const { doc } = getLivePool(ctx, poolId);
+    const { pk, doc } = getLivePool(ctx, poolId);
     ifMatch?.(doc);
-    if (doc.allocationState === 'steady') throw batchErrors.poolNotResizing();
-    doc.targetDedicatedNodes = doc.currentDedicatedNodes;
-    doc.targetLowPriorityNodes = doc.currentLowPriorityNodes;
-    reconcileAllocation(ctx, doc);
-    ctx.store.pools.update(ctx.account, doc);
+    if (doc.allocationState !== 'resizing') throw batchErrors.poolNotResizing();
+    stopAllocation(ctx, pk, doc, RESIZE_STOPPED);
     return doc;
   });
+}
+
+/**
+ * Stops a resize (stopResize, or its resizeTimeout passing): the pool's targets become its current
+ * counts, less nodes already leaving, which still go; it is `stopping` until the nodes in flight
+ * have settled, then `steady` with `error` in its resizeErrors. Saves the pool; in a transaction.
+ */
+export function stopAllocation(ctx: BatchContext, poolPk: number, pool: CloudPool, error: ResizeError): void {
+  const kept = keptNodes(ctx, poolPk);
+  pool.targetDedicatedNodes = kept.dedicated;
+  pool.targetLowPriorityNodes = kept.lowPriority;
+  pool.allocationState = 'stopping';
+  pool.allocationStateTransitionTime = ctx.now.toISOString();
+  pool[STOPPED_BY] = error;
+  countPoolNodes(ctx, poolPk, pool);
+  touch(pool, ctx.now);
+  ctx.store.pools.update(ctx.account, pool);
 }

@@ -1,6 +1,7 @@
 import { batchErrors } from '../errors.js';
 import { parseDuration } from '../duration.js';
 import { MODELS } from './models.generated.js';
+import { asksNothing, unsupportedProperty, unsupportedPropertyError } from '../unsupported.js';
 import type { PropType } from './types.js';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -87,7 +88,8 @@ function check(type: PropType, value: Json, path: string): Json {
 /**
  * Checks a JSON value against one of the API's request models and returns its normal form:
  * enums in the API's case, nulls dropped, legacy properties renamed. Unknown properties, wrong
- * types and missing required properties are the BatchErrors Azure answers with.
+ * types and missing required properties are the BatchErrors Azure answers with; a property Kiln
+ * does not honour, given a value that asks for something, is UnsupportedProperty.
  */
 export function validateModel(modelName: string, value: Json, path = ''): JsonObject {
   const model = own(MODELS, modelName);
@@ -102,6 +104,14 @@ export function validateModel(modelName: string, value: Json, path = ''): JsonOb
     // Own properties only: a key such as `constructor` or `__proto__` is an unknown property, like any other.
     const spec = own(model, name);
     const at = path ? `${path}.${name}` : name;
+    // What Kiln does not honour is refused unless it asks for nothing (see ../unsupported.ts).
+    const unsupported = unsupportedProperty(modelName, name);
+    if (unsupported) {
+      const checked = spec ? check(spec.t, raw, at) : raw;
+      if (!asksNothing(unsupported, checked)) throw unsupportedPropertyError(at, unsupported.reason);
+      if (spec) out[name] = checked;
+      continue;
+    }
     if (!spec) {
       const renamed = own(LEGACY, name)?.(raw, model);
       if (!renamed) {

@@ -1,4 +1,5 @@
-import type { BatchContext } from '../context.js';
+import { jobEndedAfterCommit, type BatchContext } from '../context.js';
+import { beginJobTermination } from '../jobs/terminateJob.js';
 import { applyOnAllTasksComplete } from '../jobs/onAllTasksComplete.js';
 import { applyOnTaskFailure } from '../jobs/onTaskFailure.js';
 import { touch, transition, type CloudJob, type CloudTask, type FailureInfo } from '../models.js';
@@ -28,6 +29,17 @@ export function completeTask(ctx: BatchContext, jobPk: number, job: CloudJob, ta
   info.result = outcome.failureInfo || (outcome.exitCode !== undefined && outcome.exitCode !== 0) ? 'failure' : 'success';
   touch(task, ctx.now);
   saveTask(ctx, jobPk, task);
+  if (endsJob(job, task)) {
+    // killJobOnCompletion (true unless set false): "when the Job Manager Task completes, the Batch
+    // service marks the Job as complete. If any Tasks are still running at this time (other than
+    // Job Release), those Tasks are terminated" (JobManagerTask).
+    beginJobTermination(ctx, jobPk, job, 'JMComplete');
+    jobEndedAfterCommit(ctx, job);
+    return;
+  }
   if (!outcome.endedByUser) applyOnTaskFailure(ctx, jobPk, job, task);
   applyOnAllTasksComplete(ctx, jobPk, job);
 }
+
+const endsJob = (job: CloudJob, task: CloudTask): boolean =>
+  task['jobManager'] === true && task['killJobOnCompletion'] !== false && (job.state === 'active' || job.state === 'disabled');

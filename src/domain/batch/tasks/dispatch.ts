@@ -32,6 +32,18 @@ export function requeueTask(ctx: BatchContext, jobPk: number, task: CloudTask): 
   saveTask(ctx, jobPk, task);
 }
 
+/**
+ * A task given to a node that could not start it there (the job preparation task failed on that
+ * node) goes back to the queue: it never ran, so neither a retry nor a requeue is counted.
+ */
+export function unassignTask(ctx: BatchContext, jobPk: number, task: CloudTask): void {
+  transition(task, 'active', ctx.now);
+  delete task.nodeInfo;
+  delete task.executionInfo.startTime;
+  touch(task, ctx.now);
+  saveTask(ctx, jobPk, task);
+}
+
 /** After a failed run with retries left (maxTaskRetryCount -1 is unlimited): back to active. */
 export function retryTask(ctx: BatchContext, jobPk: number, task: CloudTask): boolean {
   const max = task.constraints.maxTaskRetryCount;

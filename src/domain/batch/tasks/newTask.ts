@@ -7,6 +7,25 @@ import { checkCommand, checkId } from '../validation.js';
 
 const MAX_DEPENDENCY_CHARS = 64_000;
 
+/** A task id a range names: digits without a leading zero, as the ranges match them (persistence/batch/tasks.ts). */
+const NUMERIC_ID = /^(0|[1-9]\d*)$/;
+
+/**
+ * A task that depends on itself could never run. Azure documents no code for it; Kiln refuses it as
+ * an invalid value of the property that names the task (400 InvalidPropertyValue).
+ */
+function checkNotSelfDependent(id: string, dependsOn: { taskIds?: string[]; taskIdRanges?: { start: number; end: number }[] }): void {
+  const self = id.toLowerCase();
+  dependsOn.taskIds?.forEach((dep, i) => {
+    if (dep.toLowerCase() === self) throw batchErrors.invalidProperty(`dependsOn.taskIds[${i}]`, dep, 'A task cannot depend on itself.');
+  });
+  if (!NUMERIC_ID.test(id)) return;
+  const n = Number(id);
+  dependsOn.taskIdRanges?.forEach((r, i) => {
+    if (r.start <= n && n <= r.end) throw batchErrors.invalidProperty(`dependsOn.taskIdRanges[${i}]`, r, `The range includes the task's own id ${id}: a task cannot depend on itself.`);
+  });
+}
+
 /** The rules of a task that depend on its job: dependencies, exit options, retries. */
 function checkTaskForJob(job: CloudJob, task: JsonObject): void {
   const dependsOn = task['dependsOn'] as { taskIds?: string[]; taskIdRanges?: { start: number; end: number }[] } | undefined;
@@ -17,6 +36,7 @@ function checkTaskForJob(job: CloudJob, task: JsonObject): void {
     dependsOn.taskIdRanges?.forEach((r, i) => {
       if (r.start < 0 || r.end < r.start) throw batchErrors.invalidProperty(`dependsOn.taskIdRanges[${i}]`, r, 'A range needs 0 <= start <= end.');
     });
+    checkNotSelfDependent(String(task['id']), dependsOn);
   }
   const exit = task['exitConditions'] as JsonObject | undefined;
   if (exit && job.onTaskFailure === 'noaction') {

@@ -1,7 +1,7 @@
-import { batchErrors } from '../../../domain/batch/errors.js';
 import { nodeAgentSkus, SUPPORTED_IMAGES } from '../../../domain/batch/catalog.js';
 import { poolNodeCounts } from '../../../domain/batch/nodes/nodeOperations.js';
 import type { Handler } from '../call.js';
+import type { FilterFields } from '../odata/filter.js';
 import { listBody, nextLink, pageInMemory } from '../odata/listing.js';
 
 /** GET /supportedimages: the images Kiln's nodes stand for (see domain/batch/catalog.ts). */
@@ -28,19 +28,31 @@ export const listPoolNodeCounts: Handler = ({ req, respond, urls, ctx }) => {
   respond.json(200, listBody(urls.metadata('poolnodecounts'), page.items.map((i) => JSON.stringify(i)), page.next && nextLink(req, page.next)));
 };
 
-/** GET /poolusagemetrics: Kiln does not meter usage; the list is honestly empty. */
-export const listPoolUsageMetrics: Handler = ({ req, respond, urls }) => {
-  for (const name of ['starttime', 'endtime']) {
-    const v = req.params.get(name);
-    if (v !== undefined && Number.isNaN(Date.parse(v))) {
-      throw batchErrors.invalidQuery(name, v, 'The value must be an ISO 8601 date-time.');
-    }
-  }
-  respond.json(200, listBody(urls.metadata('poolusagemetrics'), []));
-};
-
-/** GET /applications and GET /certificates: Kiln has neither; empty lists. */
-export const emptyList =
-  (what: string): Handler =>
-  ({ respond, urls }) =>
+/**
+ * An account list Kiln never has an item of (it meters no usage, has no applications or
+ * certificates): an empty page, its $filter and maxresults checked as Azure checks them.
+ */
+const emptyList =
+  (what: string, fields: FilterFields): Handler =>
+  ({ req, respond, urls }) => {
+    pageInMemory(req, [], fields, () => '');
     respond.json(200, listBody(urls.metadata(what), []));
+  };
+
+/** GET /poolusagemetrics (starttime and endtime are checked with the query: parameters.ts). */
+export const listPoolUsageMetrics = emptyList('poolusagemetrics', {
+  poolId: { type: 'string' },
+  vmSize: { type: 'string' },
+  startTime: { type: 'datetime' },
+  endTime: { type: 'datetime' },
+  totalCoreHours: { type: 'number' },
+});
+export const listApplications = emptyList('applications', {});
+export const listCertificates = emptyList('certificates', {
+  thumbprint: { type: 'string' },
+  thumbprintAlgorithm: { type: 'string' },
+  state: { type: 'enum' },
+  stateTransitionTime: { type: 'datetime' },
+  previousState: { type: 'enum' },
+  previousStateTransitionTime: { type: 'datetime' },
+});

@@ -3,6 +3,7 @@ import type { FileEntry, FileRoot, NodeFileAccess } from '../../../domain/batch/
 import { getNode } from '../../../domain/batch/nodes/nodeOperations.js';
 import { getTask } from '../../../domain/batch/tasks/lookup.js';
 import type { Call, Handler } from '../call.js';
+import { checkConditions } from '../conditions.js';
 import type { FilterFields } from '../odata/filter.js';
 import { listBody, nextLink, pageInMemory } from '../odata/listing.js';
 import { httpDate } from '../respond.js';
@@ -63,34 +64,36 @@ function fileHeaders(scope: FileScope, f: FileEntry) {
   };
 }
 
-const RANGE = /^bytes=(\d+)-(\d*)$/;
+/** `recursive` (checked true/false with the query: parameters.ts). */
+const recursive = (call: Call): boolean => call.req.params.get('recursive')?.toLowerCase() === 'true';
+
+/** A file as its conditions see it: no ETag, the file's mtime as Last-Modified. */
+const versionOf = (f: FileEntry) => ({ lastModified: new Date(f.mtimeMs).toISOString() });
 
 const listFiles = (scopeOf: (call: Call) => FileScope): Handler => async (call) => {
   const scope = scopeOf(call);
-  const recursive = (call.req.params.get('recursive') ?? 'false').toLowerCase() === 'true';
-  const entries = await access(call).list(call.ctx.account, scope.poolId, scope.nodeId, scope.root, '', recursive);
+  const entries = await access(call).list(call.ctx.account, scope.poolId, scope.nodeId, scope.root, '', recursive(call));
   const page = pageInMemory(call.req, entries.map((e) => ({ ...e })), FILE_FIELDS, (e) => e.name);
   call.respond.json(200, listBody(call.urls.metadata('files'), page.items.map((f) => JSON.stringify(nodeFile(scope, f))), page.next && nextLink(call.req, page.next)));
 };
 
+/** GET and HEAD of a file: If-Modified-Since (304) and If-Unmodified-Since (412) on its mtime; GET honours ocp-range. */
 const getFile = (scopeOf: (call: Call) => FileScope): Handler => async (call) => {
   const scope = scopeOf(call);
   const files = access(call);
   if (call.req.method === 'HEAD') {
     const stat = await files.stat(call.ctx.account, scope.poolId, scope.nodeId, scope.root, call.p.filePath!);
+    checkConditions(call.req, versionOf(stat), true);
     call.respond.empty(200, { ...fileHeaders(scope, stat), 'Content-Length': stat.size });
     return;
   }
-  const rangeHeader = call.req.header('ocp-range');
-  const m = rangeHeader ? RANGE.exec(rangeHeader) : null;
-  const range = m ? { start: Number(m[1]), end: m[2] ? Number(m[2]) : undefined } : undefined;
-  const file = await files.read(call.ctx.account, scope.poolId, scope.nodeId, scope.root, call.p.filePath!, range);
+  const file = await files.read(call.ctx.account, scope.poolId, scope.nodeId, scope.root, call.p.filePath!, call.req.range);
   try {
-    const modifiedSince = call.req.header('if-modified-since');
-    if (modifiedSince && Math.floor(file.stat.mtimeMs / 1000) <= Math.floor(Date.parse(modifiedSince) / 1000)) {
+    try {
+      checkConditions(call.req, versionOf(file.stat), true);
+    } catch (err) {
       file.body.resume();
-      call.respond.empty(304);
-      return;
+      throw err;
     }
     const length = file.range ? file.range.end - file.range.start + 1 : file.stat.size;
     await call.respond.stream(200, { ...fileHeaders(scope, file.stat), 'Content-Length': length }, file.body);
@@ -101,8 +104,7 @@ const getFile = (scopeOf: (call: Call) => FileScope): Handler => async (call) =>
 
 const deleteFile = (scopeOf: (call: Call) => FileScope): Handler => async (call) => {
   const scope = scopeOf(call);
-  const recursive = (call.req.params.get('recursive') ?? 'false').toLowerCase() === 'true';
-  await access(call).remove(call.ctx.account, scope.poolId, scope.nodeId, scope.root, call.p.filePath!, recursive);
+  await access(call).remove(call.ctx.account, scope.poolId, scope.nodeId, scope.root, call.p.filePath!, recursive(call));
   call.respond.empty(200);
 };
 

@@ -4,11 +4,12 @@ import { disableJobSchedule, enableJobSchedule } from '../../../domain/batch/job
 import { getJobSchedule } from '../../../domain/batch/jobSchedules/lookup.js';
 import { terminateJobSchedule } from '../../../domain/batch/jobSchedules/terminateJobSchedule.js';
 import { patchJobSchedule, updateJobSchedule } from '../../../domain/batch/jobSchedules/updateJobSchedule.js';
+import type { CloudJobSchedule } from '../../../domain/batch/models.js';
 import type { Json } from '../../../domain/batch/schema/validate.js';
 import { created, resourceHeaders, sendEntity, type Call, type Handler } from '../call.js';
 import { checkConditions, conditionsFor } from '../conditions.js';
 import { ENTITY_FIELDS, type FilterFields } from '../odata/filter.js';
-import { listBody, nextLink, pageOf, readExpand, readSelect, render } from '../odata/listing.js';
+import { listBody, nextLink, pageOf, readExpand, readSelect, renderDoc } from '../odata/listing.js';
 import { listJobs } from './jobs.js';
 
 export const JOB_SCHEDULE_FIELDS: FilterFields = {
@@ -17,6 +18,13 @@ export const JOB_SCHEDULE_FIELDS: FilterFields = {
   'executionInfo/endTime': { type: 'datetime' },
   'jobSpecification/poolInfo/poolId': { type: 'id' },
 };
+
+/** A schedule as the wire shows it: executionInfo.recentJob has the job's URL on the host the client addressed. */
+function onTheWire(call: Call, schedule: CloudJobSchedule): CloudJobSchedule {
+  const recent = schedule.executionInfo.recentJob;
+  if (!recent) return schedule;
+  return { ...schedule, executionInfo: { ...schedule.executionInfo, recentJob: { ...recent, url: call.urls.job(recent.id) } } };
+}
 
 const body = async (call: Call): Promise<Json> => (await call.body()) ?? {};
 
@@ -30,13 +38,13 @@ export const list: Handler = (call) => {
   const select = readSelect(req);
   readExpand(req);
   const page = pageOf(ctx.store.jobSchedules, ctx.account, req, JOB_SCHEDULE_FIELDS);
-  const items = page.rows.map((r) => render(r.doc, urls.jobSchedule(r.id), select));
+  const items = page.rows.map((r) => renderDoc(onTheWire(call, JSON.parse(r.doc) as CloudJobSchedule), urls.jobSchedule(r.id), select));
   respond.json(200, listBody(urls.metadata('jobschedules'), items, page.next && nextLink(req, page.next)));
 };
 
 export const get: Handler = (call) => {
   const { doc } = getJobSchedule(call.ctx, call.p.jobScheduleId!);
-  sendEntity(call, doc, call.urls.jobSchedule(doc.id), 'jobschedules/@Element');
+  sendEntity(call, onTheWire(call, doc), call.urls.jobSchedule(doc.id), 'jobschedules/@Element');
 };
 
 /** HEAD /jobschedules/{id}: 200 if it exists, 404 if not (both "success" to the SDKs), no body. */
@@ -79,7 +87,7 @@ export const terminate: Handler = async (call) => {
   call.respond.empty(202, resourceHeaders(schedule, call.urls.jobSchedule(schedule.id)));
 };
 
-/** GET /jobschedules/{id}/jobs: the jobs the schedule made (none yet: Kiln makes no jobs from schedules). */
+/** GET /jobschedules/{id}/jobs: the jobs the schedule made that still exist. */
 export const listJobsOf: Handler = (call) => {
   const { pk } = getJobSchedule(call.ctx, call.p.jobScheduleId!);
   listJobs(call, { sql: 'schedule_pk = ?', params: [pk] });

@@ -8,9 +8,9 @@ import { terminateJob } from '../../../domain/batch/jobs/terminateJob.js';
 import { patchJob, updateJob } from '../../../domain/batch/jobs/updateJob.js';
 import type { Json } from '../../../domain/batch/schema/validate.js';
 import { created, resourceHeaders, sendEntity, type Call, type Handler } from '../call.js';
-import { checkConditions, conditionsFor } from '../conditions.js';
+import { conditionsFor } from '../conditions.js';
 import { ENTITY_FIELDS, type FilterFields } from '../odata/filter.js';
-import { listBody, nextLink, pageInMemory, pageOf, readExpand, readSelect, render } from '../odata/listing.js';
+import { listBody, nextLink, pageInMemory, pageOf, readSelect, render, selected } from '../odata/listing.js';
 
 export const JOB_FIELDS: FilterFields = {
   ...ENTITY_FIELDS,
@@ -33,7 +33,6 @@ export const add: Handler = async (call) => {
 export function listJobs(call: Call, extraWhere?: { sql: string; params: unknown[] }): void {
   const { req, ctx, respond, urls } = call;
   const select = readSelect(req);
-  readExpand(req);
   const page = pageOf(ctx.store.jobs, ctx.account, req, JOB_FIELDS, extraWhere);
   const items = page.rows.map((r) => render(r.doc, urls.job(r.id), select));
   respond.json(200, listBody(urls.metadata('jobs'), items, page.next && nextLink(req, page.next)));
@@ -98,11 +97,11 @@ const NODE_TASK_STATUS_FIELDS: FilterFields = {
 
 export const prepAndReleaseStatus: Handler = (call) => {
   const { doc } = getJob(call.ctx, call.p.jobId!);
-  checkConditions(call.req, doc, true);
   if (!doc.jobPreparationTask && !doc.jobReleaseTask) throw batchErrors.jobPreparationTaskNotSpecified();
+  const select = readSelect(call.req);
   const page = pageInMemory(call.req, nodeTaskStatuses(doc) as unknown as Record<string, unknown>[], NODE_TASK_STATUS_FIELDS, (s) => String(s['nodeId']));
   call.respond.json(
     200,
-    listBody(call.urls.metadata('jobpreparationandreleasetaskstatuslist'), page.items.map((s) => JSON.stringify(s)), page.next && nextLink(call.req, page.next)),
+    listBody(call.urls.metadata('jobpreparationandreleasetaskstatuslist'), page.items.map((s) => JSON.stringify(selected(s, select))), page.next && nextLink(call.req, page.next)),
   );
 };

@@ -1,5 +1,5 @@
 import { addPool } from '../../../domain/batch/pools/addPool.js';
-import { disableAutoScale, enableAutoScale, evaluateAutoScale } from '../../../domain/batch/pools/autoScale.js';
+import { disableAutoScale } from '../../../domain/batch/pools/autoScale.js';
 import { deletePool } from '../../../domain/batch/pools/deletePool.js';
 import { getPool } from '../../../domain/batch/pools/lookup.js';
 import { resizePool, stopResizePool } from '../../../domain/batch/pools/resizePool.js';
@@ -9,7 +9,7 @@ import type { Json } from '../../../domain/batch/schema/validate.js';
 import { created, resourceHeaders, sendEntity, type Handler } from '../call.js';
 import { checkConditions, conditionsFor } from '../conditions.js';
 import { ENTITY_FIELDS, type FilterFields } from '../odata/filter.js';
-import { listBody, nextLink, pageOf, readExpand, readSelect, render } from '../odata/listing.js';
+import { listBody, nextLink, pageOf, readSelect, render } from '../odata/listing.js';
 
 export const POOL_FIELDS: FilterFields = {
   ...ENTITY_FIELDS,
@@ -34,7 +34,6 @@ export const add: Handler = async (call) => {
 
 export const list: Handler = ({ req, ctx, respond, urls }) => {
   const select = readSelect(req);
-  readExpand(req);
   const page = pageOf(ctx.store.pools, ctx.account, req, POOL_FIELDS);
   const items = page.rows.map((r) => render(r.doc, urls.pool(r.id), select));
   respond.json(200, listBody(urls.metadata('pools'), items, page.next && nextLink(req, page.next)));
@@ -80,24 +79,17 @@ export const stopResize: Handler = async (call) => {
   call.respond.empty(202, resourceHeaders(pool, call.urls.pool(pool.id)));
 };
 
-export const enableAutoScaleHandler: Handler = async (call) => {
-  const pool = enableAutoScale(call.ctx, call.p.poolId!, await body(call), conditionsFor(call.req));
-  call.respond.empty(200, resourceHeaders(pool, call.urls.pool(pool.id)));
-};
-
 export const disableAutoScaleHandler: Handler = async (call) => {
   await call.body();
   const pool = disableAutoScale(call.ctx, call.p.poolId!);
   call.respond.empty(200, resourceHeaders(pool, call.urls.pool(pool.id)));
 };
 
-export const evaluateAutoScaleHandler: Handler = async (call) => {
-  const run = evaluateAutoScale(call.ctx, call.p.poolId!, await body(call));
-  call.respond.json(200, { 'odata.metadata': call.urls.metadata('Microsoft.Azure.Batch.Protocol.Entities.AutoScaleRun'), ...run }, { DataServiceId: call.urls.pool(call.p.poolId!) });
-};
-
+/** POST /pools/{id}/removenodes: the conditions are checked on the pool as it is when the nodes go (no await between). */
 export const removeNodesHandler: Handler = async (call) => {
-  removeNodes(call.ctx, call.p.poolId!, await body(call));
+  const request = await body(call);
+  checkConditions(call.req, getPool(call.ctx, call.p.poolId!).doc, false);
+  removeNodes(call.ctx, call.p.poolId!, request);
   const { doc } = getPool(call.ctx, call.p.poolId!);
   call.respond.empty(202, resourceHeaders(doc, call.urls.pool(doc.id)));
 };

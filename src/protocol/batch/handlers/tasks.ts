@@ -11,7 +11,7 @@ import { updateTask } from '../../../domain/batch/tasks/updateTask.js';
 import { created, resourceHeaders, sendEntity, type Handler } from '../call.js';
 import { conditionsFor } from '../conditions.js';
 import { ENTITY_FIELDS, type FilterFields } from '../odata/filter.js';
-import { listBody, nextLink, pageOf, readExpand, readSelect, render } from '../odata/listing.js';
+import { listBody, nextLink, pageOf, readSelect, render } from '../odata/listing.js';
 import { httpDate } from '../respond.js';
 
 export const TASK_FIELDS: FilterFields = {
@@ -56,7 +56,6 @@ const errorBody = (err: BatchError) => ({
 export const list: Handler = ({ req, ctx, respond, urls, p }) => {
   const job = getJob(ctx, p.jobId!);
   const select = readSelect(req);
-  readExpand(req);
   const page = pageOf(ctx.store.tasks, job.pk, req, TASK_FIELDS);
   const reasons = new WaitingReasons(ctx.store, ctx.account);
   const items = page.rows.map((r) =>

@@ -25,13 +25,18 @@ export function readSelect(req: BatchRequest): Set<string> | undefined {
   return new Set(names.map((n) => n.split('/')[0]!));
 }
 
-/** $expand: only `stats` exists (Kiln keeps no statistics yet, so it adds nothing). */
-export function readExpand(req: BatchRequest, allowed: string[] = ['stats']): void {
+/**
+ * $expand: the API knows only `stats` (pools, jobs, job schedules, tasks). Kiln keeps no usage
+ * statistics, so asking for them is refused rather than answered without them; anything else is
+ * not a value the API has.
+ */
+export function readExpand(req: BatchRequest): void {
   const text = req.params.get('$expand');
   if (text === undefined || text.trim() === '') return;
   for (const name of text.split(',').map((s) => s.trim())) {
-    if (!allowed.includes(name)) throw batchErrors.invalidQuery('$expand', text, `Only ${allowed.join(', ') || 'nothing'} can be expanded here.`);
+    if (name.toLowerCase() !== 'stats') throw batchErrors.invalidQuery('$expand', text, 'Only stats can be expanded.');
   }
+  throw batchErrors.unsupportedQuery('$expand', text, 'Kiln keeps no usage statistics (stats); leave $expand out.');
 }
 
 export function readFilter(req: BatchRequest, fields: FilterFields): CompiledFilter | undefined {
@@ -70,6 +75,12 @@ export function render(doc: string, url: string, select?: Set<string>): string {
     if (!select || select.has(k)) out[k] = v;
   }
   return JSON.stringify(out);
+}
+
+/** The $select-ed top-level properties of an item that has no URL (a list computed in memory); all without $select. */
+export function selected(item: Record<string, unknown>, select?: Set<string>): Record<string, unknown> {
+  if (!select) return item;
+  return Object.fromEntries(Object.entries(item).filter(([k]) => select.has(k)));
 }
 
 /** Renders a parsed document (gets, and lists computed in memory). */

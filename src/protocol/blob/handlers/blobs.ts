@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
+import { contentPropertiesOf, md5Of } from '../../../domain/blob/blobs.js';
 import { StorageError, errors } from '../../../domain/blob/errors.js';
 import type { BlobService } from '../../../domain/blob/service.js';
-import type { Blob } from '../../../domain/blob/models.js';
-import { checkUploadLength, maxPutBlobBytes } from '../body.js';
+import type { Blob, ContentProperties } from '../../../domain/blob/models.js';
+import { checkUploadLength, maxPutBlobBytes, requireEmptyBody } from '../body.js';
 import { mayOnlyCreate, type Operation } from '../operation.js';
-import { readConditions, readContentProperties, readMetadata, type BlobRequest } from '../request.js';
+import { readBooleanHeader, readConditions, readContentProperties, readMetadata, readSourceConditions, type BlobRequest } from '../request.js';
 import { httpDate, metadataHeaders, type Headers } from '../respond.js';
 
 const blobName = (req: BlobRequest): string => req.blob!;
@@ -76,6 +76,10 @@ export const putBlob: Operation = {
   },
 };
 
+/**
+ * Copy Blob, and Copy Blob From URL (x-ms-requires-sync: true), which differs in how its source is
+ * authorized (see copySource.ts): both complete at once, as the copy shares the source's extents.
+ */
 export const copyBlob: Operation = {
   name: 'CopyBlob',
   level: 'blob',
@@ -83,17 +87,53 @@ export const copyBlob: Operation = {
   async handle(ctx) {
     const { req, service, respond } = ctx;
     const sourceUrl = req.header('x-ms-copy-source')!;
-    const source = ctx.resolveCopySource(sourceUrl);
+    const sync = readBooleanHeader(req, 'x-ms-requires-sync', false);
+    const source = ctx.resolveCopySource(sourceUrl, sync ? 'fromUrl' : 'copy');
     const metadata = readMetadata(req);
     const blob = await service.blobs.copy(source, req.account, req.container!, blobName(req), {
       metadata: Object.keys(metadata).length > 0 ? metadata : undefined,
       conditions: readConditions(req),
+      sourceConditions: readSourceConditions(req),
+      sourceMd5: req.header('x-ms-source-content-md5'),
       sourceUrl,
       createOnly: mayOnlyCreate(ctx.principal),
     });
     respond.send(202, { ...versionHeaders(blob), 'x-ms-copy-id': blob.copy!.id, 'x-ms-copy-status': 'success' });
   },
 };
+
+/**
+ * Put Blob From URL: a new block blob whose content is the source's, synchronously (201, as Azure).
+ * Content properties are the source's (x-ms-copy-source-blob-properties, default true), each replaced
+ * by an x-ms-blob-* header the request sends; metadata is the request's, never the source's.
+ */
+export const putBlobFromUrl: Operation = {
+  name: 'PutBlobFromURL',
+  level: 'blob',
+  sasPermissions: ['w', 'c'],
+  async handle(ctx) {
+    const { req, service, respond, version } = ctx;
+    requireEmptyBody(req);
+    const copyProperties = readBooleanHeader(req, 'x-ms-copy-source-blob-properties', true);
+    const source = ctx.resolveCopySource(req.header('x-ms-copy-source')!, 'fromUrl');
+    const max = maxPutBlobBytes(version);
+    if (source.size > max) throw errors.requestBodyTooLarge(max);
+    const requested = readContentProperties(req, false);
+    const properties: ContentProperties = copyProperties ? { ...contentPropertiesOf(source), ...definedProperties(requested) } : requested;
+    const blob = await service.blobs.writeFrom(source, req.account, req.container!, blobName(req), {
+      properties,
+      metadata: readMetadata(req),
+      conditions: readConditions(req),
+      sourceConditions: readSourceConditions(req),
+      sourceMd5: req.header('x-ms-source-content-md5'),
+      createOnly: mayOnlyCreate(ctx.principal),
+    });
+    respond.send(201, { ...versionHeaders(blob), 'Content-MD5': blob.contentMd5, 'x-ms-request-server-encrypted': 'true' });
+  },
+};
+
+const definedProperties = (p: ContentProperties): ContentProperties =>
+  Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined)) as ContentProperties;
 
 export const getBlob: Operation = {
   name: 'GetBlob',
@@ -130,9 +170,7 @@ export const getBlob: Operation = {
 
 async function rangeMd5(service: BlobService, req: BlobRequest, range: { start: number; end: number }): Promise<string> {
   const { body } = service.blobs.read(req.account, req.container!, blobName(req), `bytes=${range.start}-${range.end}`, {});
-  const hash = createHash('md5');
-  for await (const chunk of body as AsyncIterable<Buffer>) hash.update(chunk);
-  return hash.digest('base64');
+  return md5Of(body);
 }
 
 export const getBlobProperties: Operation = {

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { errors } from '../../../domain/blob/errors.js';
 import type { BlockListType } from '../../../domain/blob/models.js';
-import { checkUploadLength, maxBlockBytes, readSmallBody } from '../body.js';
+import { checkUploadLength, maxBlockBytes, readSmallBody, requireEmptyBody } from '../body.js';
 import { mayOnlyCreate, type Operation } from '../operation.js';
-import { readConditions, readContentProperties, readMetadata } from '../request.js';
+import { readConditions, readContentProperties, readMetadata, readSourceConditions, readSourceRange } from '../request.js';
 import { httpDate } from '../respond.js';
 import { blockListXml, parseBlockList } from '../xml.js';
 
@@ -19,6 +19,28 @@ export const putBlock: Operation = {
     const transferMd5 = req.header('content-md5');
     await service.blocks.stage(req.account, req.container!, req.blob!, blockId, body, { transferMd5, maxLength: max });
     respond.send(201, { 'Content-MD5': transferMd5, 'x-ms-request-server-encrypted': 'true' });
+  },
+};
+
+/** Put Block From URL: stages the source's bytes (or x-ms-source-range of them) as a block, 201 as Azure. */
+export const putBlockFromUrl: Operation = {
+  name: 'PutBlockFromURL',
+  level: 'blob',
+  sasPermissions: ['w', 'c'],
+  async handle(ctx) {
+    const { req, service, respond, version } = ctx;
+    const blockId = req.params.get('blockid');
+    if (blockId === undefined) throw errors.invalidQuery('blockid', '');
+    requireEmptyBody(req);
+    const rangeHeader = readSourceRange(req);
+    const source = ctx.resolveCopySource(req.header('x-ms-copy-source')!, 'fromUrl');
+    const { md5 } = await service.blocks.stageFrom(source, req.account, req.container!, req.blob!, blockId, {
+      rangeHeader,
+      sourceConditions: readSourceConditions(req),
+      sourceMd5: req.header('x-ms-source-content-md5'),
+      maxLength: maxBlockBytes(version),
+    });
+    respond.send(201, { 'Content-MD5': md5, 'x-ms-request-server-encrypted': 'true' });
   },
 };
 

@@ -6,6 +6,7 @@ import { readConditions, readMetadata, type BlobRequest } from '../request.js';
 import { httpDate, metadataHeaders } from '../respond.js';
 import { blobListXml, parseSignedIdentifiers, signedIdentifiersXml } from '../xml.js';
 import { parseMaxResults } from './service.js';
+import { readInclude } from '../unsupported.js';
 
 const versionHeaders = (c: Container) => ({ ETag: c.etag, 'Last-Modified': httpDate(c.lastModified) });
 
@@ -108,12 +109,15 @@ export const listBlobs: Operation = {
     const delimiter = req.params.get('delimiter') ?? '';
     const marker = req.params.get('marker') ?? '';
     const maxResults = parseMaxResults(req.params.get('maxresults'));
-    const withMetadata = (req.params.get('include') ?? '').split(',').includes('metadata');
+    const include = readInclude(req, 'blobs');
     const page = service.blobs.list(req.account, containerName(req), { prefix, delimiter, marker, limit: maxResults });
     respond.send(
       200,
       { 'Content-Type': 'application/xml' },
-      blobListXml(req.accountUrl, containerName(req), { prefix, delimiter, marker, maxResults }, page.items, page.nextMarker, withMetadata),
+      blobListXml(req.accountUrl, containerName(req), { prefix, delimiter, marker, maxResults }, page.items, page.nextMarker, {
+        metadata: include.has('metadata'),
+        copy: include.has('copy'),
+      }),
     );
   },
 };

@@ -1,5 +1,6 @@
 import { errors } from '../../../domain/blob/errors.js';
 import type { Operation } from '../operation.js';
+import { readInclude } from '../unsupported.js';
 import { containerListXml, servicePropertiesXml } from '../xml.js';
 
 const XML = { 'Content-Type': 'application/xml' };
@@ -19,7 +20,7 @@ export const listContainers: Operation = {
     const prefix = req.params.get('prefix') ?? '';
     const marker = req.params.get('marker') ?? '';
     const maxResults = parseMaxResults(req.params.get('maxresults'));
-    const withMetadata = (req.params.get('include') ?? '').split(',').includes('metadata');
+    const withMetadata = readInclude(req, 'containers').has('metadata');
     const page = service.containers.list(req.account, prefix, marker, maxResults);
     respond.send(200, XML, containerListXml(req.accountUrl, { prefix, marker, maxResults }, page.items, page.nextMarker, withMetadata));
   },

@@ -1,0 +1,40 @@
+import type { BatchHooks } from '../domain/batch/context.js';
+import { timeOutResizes } from '../domain/batch/pools/timeOutResizes.js';
+import type { BatchStore } from '../persistence/batch/store.js';
+import { DeadlineTimer } from './deadlineTimer.js';
+
+export interface AllocationTimerOptions {
+  store: BatchStore;
+  accounts: () => string[];
+  /** What a stopped resize is reported to: the local nodes stop the agents of dropped nodes. */
+  hooks: BatchHooks;
+  log: (message: string) => void;
+  /** The time: injectable, so that a test can pass a resize's timeout without waiting for it. */
+  clock?: () => Date;
+}
+
+/** A failed pass tries again this much later. */
+const RETRY_MS = 60_000;
+
+/**
+ * Enforces resizeTimeout (pools/timeOutResizes.ts): wakes at the earliest deadline of any pool's
+ * resize, stored on the pool (so it holds across a restart), and is kicked on every Batch change
+ * (a resize, a removal or a new pool may start a clock) and at start.
+ */
+export function allocationTimer(opts: AllocationTimerOptions): DeadlineTimer {
+  return new DeadlineTimer((now) => {
+    let wake = Infinity;
+    for (const account of opts.accounts()) {
+      try {
+        const { timedOut, wakeAt } = timeOutResizes({ store: opts.store, account, now, hooks: opts.hooks });
+        for (const poolId of timedOut) opts.log(`pool ${poolId} of ${account}: its resize timed out before reaching its target node counts`);
+        if (wakeAt !== undefined) wake = Math.min(wake, wakeAt);
+        if (timedOut.length > 0) opts.hooks.changed?.(account);
+      } catch (err) {
+        opts.log(`resize timeouts of ${account}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+        wake = Math.min(wake, now.getTime() + RETRY_MS);
+      }
+    }
+    return Number.isFinite(wake) ? wake : undefined;
+  }, opts.clock);
+}

@@ -1,0 +1,54 @@
+/** setTimeout's longest delay (about 24.8 days); a later wake simply re-arms. */
+const MAX_DELAY_MS = 2 ** 31 - 1;
+
+/**
+ * One timer for work that falls due at stored deadlines: `run` does what is due at the clock's time
+ * and says when to come back (the earliest deadline left), and the timer is armed for that moment,
+ * not polling. `kick` runs it soon (once for any number of kicks in one turn of the event loop):
+ * called when a deadline may have moved, and at start, for what fell due while the server was down.
+ */
+export class DeadlineTimer {
+  private timer: NodeJS.Timeout | undefined;
+  private pending: NodeJS.Immediate | undefined;
+  private closed = false;
+  /** When the timer will fire (ms since the epoch), if armed: what tests look at. */
+  armedFor: number | undefined;
+
+  constructor(
+    private readonly run: (now: Date) => number | undefined,
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  kick(): void {
+    if (this.closed || this.pending) return;
+    this.pending = setImmediate(() => {
+      this.pending = undefined;
+      this.runNow();
+    });
+  }
+
+  /** Runs what is due now, then arms the timer for the next wake; returns when that is. */
+  runNow(): number | undefined {
+    if (this.closed) return undefined;
+    const now = this.clock();
+    const at = this.run(now);
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.armedFor = at;
+    if (at === undefined || this.closed) return undefined;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.runNow();
+    }, Math.min(Math.max(0, at - now.getTime()), MAX_DELAY_MS));
+    this.timer.unref();
+    return at;
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.pending) clearImmediate(this.pending);
+    this.timer = this.pending = undefined;
+    this.armedFor = undefined;
+  }
+}
