@@ -12,6 +12,14 @@ import { preparationFailedOn } from '../domain/batch/jobs/nodeTaskStatus.js';
 import { allowsLowPriority, dependenciesMet, jobAcceptsTasks, nodeAcceptsTasks, slotsNeeded, withinParallelLimit } from './feasibility.js';
 import { pickNode, type Candidate } from './ranking.js';
 
+/** The node a task's affinityInfo names (an affinityId is `TVM:<nodeId>`, as nodes report it), if any. */
+function affinityOf(task: CloudTask): ((p: Placement) => boolean) | undefined {
+  const id = (task['affinityInfo'] as { affinityId?: unknown } | undefined)?.affinityId;
+  if (typeof id !== 'string') return undefined;
+  const wanted = id.toLowerCase();
+  return (p) => `tvm:${p.session.nodeId}`.toLowerCase() === wanted;
+}
+
 /** A node a task may go to: its session, and whether it is dedicated (for allowLowPriorityNode). */
 interface Placement {
   session: NodeSession;
@@ -112,7 +120,7 @@ export class Scheduler {
       let running = this.runningTasksOf(jobPk);
       const tryPlace = (task: CloudTask): void => {
         const slots = slotsNeeded(pool, task);
-        const chosen = pickNode(allowsLowPriority(task) ? usable : usable.filter((c) => c.node.dedicated), slots, fill);
+        const chosen = pickNode(allowsLowPriority(task) ? usable : usable.filter((c) => c.node.dedicated), slots, fill, affinityOf(task));
         if (!chosen) return;
         this.place(ctx, jobPk, job, task, slots, chosen.node.session, commands);
         chosen.free -= slots;

@@ -47,6 +47,19 @@ describe('the scheduler and job control on local pools', () => {
     await client.pool.deleteMethod(ok);
   });
 
+  it('affinityInfo: a task goes to the node its affinityId names when that node has room', async () => {
+    const nodes = await client.computeNode.list(pools.spread);
+    assert.equal(nodes.length, 2);
+    const jobId = await newJob(pools.spread);
+    // Each node in turn, both orders: the hint wins over spreading.
+    for (const node of [...nodes, ...nodes.slice().reverse()]) {
+      const id = uid('affine');
+      await client.task.add(jobId, { id, commandLine: '/bin/true', affinityInfo: { affinityId: node.affinityId! } });
+      await waitForTask(client, jobId, id);
+      assert.equal(await nodeOf(jobId, id), node.id);
+    }
+  });
+
   it('dependencies: a task waits for the ids and ranges it depends on; a failed one blocks, unless its exit options satisfy', async () => {
     const jobId = await newJob(pools.main, { usesTaskDependencies: true });
     const gate = uid('deps');
