@@ -14,12 +14,13 @@ import {
 } from '../protocol/agent/messages.js';
 import type { NodeIdentity } from './environment.js';
 import { answerFileCommand } from './files.js';
-import { removeTree } from './fs/pinnedDir.js';
-import { closeNodeRuns, killNodeRuns } from './exec/containment.js';
+import { removeIfEmpty, removeTree } from './fs/pinnedDir.js';
+import { closeNodeRuns, killNodeRuns, nodeRuns } from './exec/containment.js';
 import { NodeLayout, type TaskDirs } from './layout.js';
 import { TaskDirRetention } from './retention.js';
 import { runTask, type TaskRun } from './runTask.js';
 import { ServerContact } from './serverContact.js';
+import { ReachLog } from './reachLog.js';
 import { admitPoolOnly, canSeparateUsers, releaseNodeUsers, removeLeftoverTaskUsers } from './users.js';
 
 export interface AgentOptions {
@@ -79,11 +80,14 @@ export class NodeAgent {
   private readonly dropped = new Set<string>();
   private stopped = false;
   private readonly log: (m: string) => void;
+  /** Why the server cannot be reached, logged once per reason (reachLog.ts). */
+  private readonly reach: ReachLog;
 
   constructor(private readonly opts: AgentOptions) {
     this.layout = new NodeLayout(opts.rootDir);
     this.retention = new TaskDirRetention(this.layout);
     this.log = opts.log ?? ((m) => console.error(m));
+    this.reach = new ReachLog(opts.batchUrl, this.log);
   }
 
   /** Runs until told to leave the pool, or until `stop()`. */
@@ -96,6 +100,8 @@ export class NodeAgent {
       this.retention.load();
       this.session = await this.join();
       this.log(`node ${this.session.nodeId} joined pool ${this.opts.poolId}`);
+      // From now on runs may start; the reaper kills them if this process stops reaching the server.
+      nodeRuns(this.opts.rootDir).alive(this.session.cutOffMs);
       try {
         admitPoolOnly({ accountName: this.session.accountName, poolId: this.opts.poolId }, this.opts.rootDir);
       } catch (err) {
@@ -139,7 +145,7 @@ export class NodeAgent {
       try {
         return await this.call<JoinResponse>('POST', `/pools/${encodeURIComponent(this.opts.poolId)}/nodes`, this.opts.joinToken, body);
       } catch (err) {
-        if (err instanceof HttpError && err.status < 500) throw err;
+        if (err instanceof HttpError && err.status < 500) throw new Error(`${this.opts.batchUrl} refused to let this agent join pool ${this.opts.poolId}: ${err.message}`);
         await backoff(attempt);
       }
     }
@@ -188,7 +194,8 @@ export class NodeAgent {
           headers: { authorization: `Bearer ${session.nodeToken}` },
           signal: this.connection.signal,
         });
-      } catch {
+      } catch (err) {
+        if (!this.connection.signal.aborted) this.reach.failed(err);
         await backoff(failures++);
         continue;
       }
@@ -202,6 +209,7 @@ export class NodeAgent {
         continue;
       }
       failures = 0;
+      this.reach.reached();
       const ended = await this.readCommands(response.body!, session.heartbeatMs * 3);
       if (ended) return ended;
     }
@@ -260,10 +268,10 @@ export class NodeAgent {
     }
   }
 
-  private removeDir(jobId: string, dir: string): void {
+  private removeDir(jobId: string, dir: string, remove: (dir: string) => void = removeTree): void {
     try {
       // Tasks' files are removed without following any link they left there.
-      removeTree(dir);
+      remove(dir);
     } catch (err) {
       this.log(`removing the directories of job ${jobId} failed: ${String(err)}`);
     }
@@ -279,7 +287,9 @@ export class NodeAgent {
     const waited = ofJob();
     await Promise.allSettled(waited.map((id) => this.runs.get(id)?.done));
     if (ofJob().some((id) => !waited.includes(id))) return;
-    this.removeDir(jobId, path.dirname(this.layout.jobDir(jobId)));
+    const dirs = this.layout.jobRemoval(jobId);
+    this.removeDir(jobId, dirs.jobDir);
+    if (dirs.scheduleDir) this.removeDir(jobId, dirs.scheduleDir, removeIfEmpty);
   }
 
   private dirsFor(command: TaskCommand): TaskDirs {
@@ -407,11 +417,21 @@ export class NodeAgent {
         signal: timeout.signal,
       });
       text = await response.text();
+    } catch (err) {
+      this.reach.failed(err);
+      throw err;
     } finally {
       clearTimeout(timer);
     }
-    if (!response.ok) throw new HttpError(response.status, `${method} ${path}: ${response.status} ${text.slice(0, 200)}`);
+    if (!response.ok) {
+      const refused = new HttpError(response.status, `${method} ${path}: ${response.status} ${text.slice(0, 200)}`);
+      // A server that answers but cannot serve (5xx) is as unreachable as one that does not answer.
+      if (response.status >= 500) this.reach.failed(refused);
+      throw refused;
+    }
+    this.reach.reached();
     this.contact?.reached(sentAt);
+    if (this.session) nodeRuns(this.opts.rootDir).alive(this.session.cutOffMs);
     return (text ? JSON.parse(text) : {}) as T;
   }
 }

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { isScheduledJobId, jobWorkDir } from '../domain/batch/jobSchedules/jobIds.js';
+import { isScheduledJobId, jobRemovalDirs, jobWorkDir } from '../domain/batch/jobSchedules/jobIds.js';
 
 const SAFE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -48,6 +48,12 @@ export class NodeLayout {
   /** Azure's: workitems/<jobId>/job-1, and for a schedule's job workitems/<scheduleId>/job-<n>. */
   jobDir(jobId: string): string {
     return path.join(this.rootDir, jobWorkDir(isScheduledJobId(jobId) ? jobId : safeId('job', jobId)));
+  }
+
+  /** What removing a deleted job takes (jobRemovalDirs): its own directory, and its schedule's once empty. */
+  jobRemoval(jobId: string): { jobDir: string; scheduleDir?: string } {
+    const dirs = jobRemovalDirs(isScheduledJobId(jobId) ? jobId : safeId('job', jobId));
+    return { jobDir: path.join(this.rootDir, dirs.jobDir), ...(dirs.scheduleDir ? { scheduleDir: path.join(this.rootDir, dirs.scheduleDir) } : {}) };
   }
 
   task(jobId: string, taskId: string): TaskDirs {

@@ -4,6 +4,7 @@ import { glob } from 'tinyglobby';
 import { componentsBelow } from './fs/confinedPath.js';
 import { PinnedDir } from './fs/pinnedDir.js';
 import { redact } from './resourceFiles.js';
+import { TransferStatusError, withRetries, type Attempt } from './transfers.js';
 
 export type UploadCondition = 'tasksuccess' | 'taskfailure' | 'taskcompletion';
 
@@ -31,27 +32,49 @@ function wildcardRoot(pattern: string): string {
   return fixed.join('/');
 }
 
-/** Uploads an open file's first `size` bytes (all it had when opened), closing the descriptor. */
+/**
+ * Uploads an open file's first `size` bytes (all it had when opened), closing the descriptor.
+ * Tried as transfers are (transfers.ts): each attempt reads the file again from its start.
+ */
 async function putBlob(containerUrl: string, blobName: string, file: { fd: number; size: number }, headers: Record<string, string>): Promise<void> {
   const url = new URL(containerUrl);
   url.pathname = `${url.pathname.replace(/\/$/, '')}/${blobName.split('/').map(encodeURIComponent).join('/')}`;
   const { fd, size } = file;
-  const body = size === 0 ? '' : (fs.createReadStream('', { fd, start: 0, end: size - 1 }) as unknown as ReadableStream);
-  if (size === 0) fs.closeSync(fd);
-  let response: Response;
+  const target = redact(url.toString());
   try {
-    response = await fetch(url, {
-      method: 'PUT',
-      headers: { ...headers, 'x-ms-blob-type': 'BlockBlob', 'x-ms-version': '2021-12-02', 'Content-Length': String(size) },
-      body,
-      duplex: 'half',
-    } as RequestInit);
+    await withRetries(`uploading to ${target}`, async (attempt) => {
+      // Each attempt reads through a descriptor of its own onto the same open file (a stream closes
+      // its descriptor when destroyed): /proc/self/fd reopens the file itself, never a path. Opened
+      // only once the body is read: an attempt refused at connect opens nothing.
+      let stream: fs.ReadStream | undefined;
+      const open = () => (stream = fs.createReadStream('', { fd: fs.openSync(`/proc/self/fd/${fd}`, 'r'), start: 0, end: size - 1 }));
+      try {
+        const response = await fetch(url, {
+          method: 'PUT',
+          headers: { ...headers, 'x-ms-blob-type': 'BlockBlob', 'x-ms-version': '2021-12-02', 'Content-Length': String(size) },
+          body: size === 0 ? '' : chunksOf(open, attempt),
+          duplex: 'half',
+          signal: attempt.signal,
+        } as RequestInit);
+        await response.arrayBuffer();
+        if (!response.ok) {
+          const code = response.headers.get('x-ms-error-code') ?? '';
+          throw new TransferStatusError(`uploading to ${target} answered ${response.status} ${code}`.trim(), response.status);
+        }
+      } finally {
+        stream?.destroy();
+      }
+    });
   } finally {
-    if (typeof body !== 'string') (body as unknown as fs.ReadStream).destroy();
+    fs.closeSync(fd);
   }
-  if (!response.ok) {
-    const code = response.headers.get('x-ms-error-code') ?? '';
-    throw new Error(`uploading to ${redact(url.toString())} answered ${response.status} ${code}`.trim());
+}
+
+/** A file's bytes as a request body, telling the attempt of each chunk read (read as fast as the socket takes them). */
+async function* chunksOf(open: () => fs.ReadStream, attempt: Attempt): AsyncGenerator<Buffer> {
+  for await (const chunk of open()) {
+    attempt.progress();
+    yield chunk as Buffer;
   }
 }
 

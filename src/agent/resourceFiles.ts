@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import { XMLParser } from 'fast-xml-parser';
 import { confinedComponents } from './fs/confinedPath.js';
 import { CREATE_FLAGS, PinnedDir, withDir, type Owner } from './fs/pinnedDir.js';
+import { TransferStatusError, withRetries, type Attempt } from './transfers.js';
 
 /**
  * A resource file as the agent receives it. The server turns `autoStorageContainerName` into a
@@ -29,12 +30,24 @@ export class ResourceFileError extends Error {
 
 const listParser = new XMLParser({ parseTagValue: false, isArray: (name) => name === 'Blob' });
 
-async function get(url: string): Promise<Response> {
-  const response = await fetch(url);
-  if (!response.ok) {
-    throw new ResourceFileError(`downloading ${redact(url)} answered ${response.status} ${response.statusText}`, url);
-  }
-  return response;
+/**
+ * A GET tried as transfers are (transfers.ts): `use` reads the answer within the same attempt, so a
+ * connection cut mid-body is retried too. A refusal (403, 404) is the resource file's error, at once.
+ */
+function download<T>(url: string, use: (response: Response, attempt: Attempt) => Promise<T>): Promise<T> {
+  return withRetries(
+    `downloading ${redact(url)}`,
+    async (attempt) => {
+      const response = await fetch(url, { signal: attempt.signal });
+      if (!response.ok) {
+        await response.body?.cancel();
+        throw new TransferStatusError(`downloading ${redact(url)} answered ${response.status} ${response.statusText}`, response.status);
+      }
+      attempt.progress();
+      return use(response, attempt);
+    },
+    { fail: (message) => new ResourceFileError(message, url) },
+  );
 }
 
 /** Never log a SAS: keep the URL up to the query. */
@@ -55,26 +68,29 @@ function modeOf(fileMode: string | undefined, source: string): number {
 async function saveTo(url: string, workingDir: PinnedDir, components: string[], mode: number, owner: Owner | undefined): Promise<void> {
   const name = components[components.length - 1];
   if (!name) throw new ResourceFileError('a resource file needs a filePath that names a file', url);
-  const response = await get(url);
-  await withDir(workingDir.walk(components.slice(0, -1), { owner }), async (dir) => {
-    const temporary = `.kiln-download-${randomBytes(8).toString('hex')}`;
-    const file = await fs.promises.open(dir.entry(temporary), CREATE_FLAGS, 0o600);
-    try {
-      if (owner) await file.chown(owner.uid, owner.gid);
-      await file.chmod(mode);
-      // Written through the handle itself: a stream made from it would keep close() waiting.
-      for await (const chunk of response.body ? Readable.fromWeb(response.body as import('node:stream/web').ReadableStream) : []) {
-        const bytes = chunk as Buffer;
-        for (let offset = 0; offset < bytes.length; ) offset += (await file.write(bytes, offset)).bytesWritten;
+  // Each attempt writes a new temporary file: one cut off midway is removed, never renamed into place.
+  await download(url, (response, attempt) =>
+    withDir(workingDir.walk(components.slice(0, -1), { owner }), async (dir) => {
+      const temporary = `.kiln-download-${randomBytes(8).toString('hex')}`;
+      const file = await fs.promises.open(dir.entry(temporary), CREATE_FLAGS, 0o600);
+      try {
+        if (owner) await file.chown(owner.uid, owner.gid);
+        await file.chmod(mode);
+        // Written through the handle itself: a stream made from it would keep close() waiting.
+        for await (const chunk of response.body ? Readable.fromWeb(response.body as import('node:stream/web').ReadableStream) : []) {
+          attempt.progress();
+          const bytes = chunk as Buffer;
+          for (let offset = 0; offset < bytes.length; ) offset += (await file.write(bytes, offset)).bytesWritten;
+        }
+        dir.rename(temporary, name);
+      } catch (err) {
+        fs.rmSync(dir.entry(temporary), { force: true });
+        throw err;
+      } finally {
+        await file.close();
       }
-      dir.rename(temporary, name);
-    } catch (err) {
-      fs.rmSync(dir.entry(temporary), { force: true });
-      throw err;
-    } finally {
-      await file.close();
-    }
-  });
+    }),
+  );
 }
 
 /** Blob names in a container (through its SAS URL), following the listing's pages. */
@@ -87,7 +103,7 @@ async function listBlobNames(containerUrl: string, prefix: string | undefined): 
     url.searchParams.set('comp', 'list');
     if (prefix) url.searchParams.set('prefix', prefix);
     if (marker) url.searchParams.set('marker', marker);
-    const doc = listParser.parse(await (await get(url.toString())).text()) as {
+    const doc = listParser.parse(await download(url.toString(), (response) => response.text())) as {
       EnumerationResults?: { Blobs?: { Blob?: { Name: string }[] } | ''; NextMarker?: string };
     };
     const blobs = doc.EnumerationResults?.Blobs;

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { NodeAgent } from '../agent/agent.js';
+import { transferPolicy } from '../agent/transfers.js';
 import { parseNodeToken } from '../auth/agentTokens.js';
 import { assertSearchableByTasks } from './searchablePath.js';
 
@@ -67,6 +68,7 @@ export function registerAgent(program: Command): void {
     .option('--exit-with-stdin', 'stop, with every task, when standard input closes (kiln up runs its local nodes so: they die with it)')
     .action(async (opts: AgentCliOptions) => {
       if (process.getuid?.() === 0) assertSearchableByTasks(opts.root, '--root', { self: false }); // the agent sets the root's own mode
+      transferPolicy(); // a wrong KILN_TRANSFER_* setting stops the agent here, not each task's transfers
       const agent = new NodeAgent({
         batchUrl: opts.batchUrl,
         poolId: opts.pool,

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { DEFAULT_BATCH_PORT, DEFAULT_BLOB_PORT, defaultDataDir, defaultNodesDir, parsePort, resolveAccounts, type KilnConfig } from '../config/config.js';
 import { startKiln } from '../server/kiln.js';
+import { transferPolicy } from '../agent/transfers.js';
 import { DEFAULT_HTTP_TIMEOUTS, DRAIN_MS } from '../protocol/http/server.js';
 import { DEFAULT_NODE_LOST_AFTER_MS, nodeTimings } from '../config/timings.js';
 import { DEFAULT_ORPHAN_GRACE_MS } from '../persistence/blob/extentStore.js';
@@ -8,6 +9,7 @@ import { assertSearchableByTasks } from './searchablePath.js';
 
 interface UpOptions {
   host: string;
+  advertiseHost?: string;
   blobPort: string;
   batchPort: string;
   data: string;
@@ -35,6 +37,7 @@ export function registerUp(program: Command): void {
     .command('up')
     .description('start Kiln in the foreground: the Blob and Batch services and the local nodes of its pools')
     .option('--host <host>', 'address to listen on (env KILN_HOST)', process.env.KILN_HOST ?? '127.0.0.1')
+    .option('--advertise-host <name|IP>', 'the host name or address put in every URL Kiln gives out (env KILN_ADVERTISE_HOST; default: --host, or for 0.0.0.0/:: this machine\'s first network address)', process.env.KILN_ADVERTISE_HOST || undefined)
     .option('--blob-port <port>', 'Blob service port (env KILN_BLOB_PORT)', process.env.KILN_BLOB_PORT ?? String(DEFAULT_BLOB_PORT))
     .option('--batch-port <port>', 'Batch service port (env KILN_BATCH_PORT)', process.env.KILN_BATCH_PORT ?? String(DEFAULT_BATCH_PORT))
     .option('--data <dir>', 'data directory (env KILN_DATA)', process.env.KILN_DATA ?? defaultDataDir())
@@ -59,6 +62,7 @@ export function registerUp(program: Command): void {
       const started = performance.now();
       const config: KilnConfig = {
         host: opts.host,
+        advertiseHost: opts.advertiseHost,
         blobPort: parsePort(opts.blobPort, '--blob-port'),
         batchPort: parsePort(opts.batchPort, '--batch-port'),
         dataDir: opts.data,
@@ -69,10 +73,12 @@ export function registerUp(program: Command): void {
         http: { headersMs: parseMs(opts.headerTimeout, '--header-timeout'), bodyIdleMs: parseMs(opts.bodyIdleTimeout, '--body-idle-timeout') },
       };
       if (process.getuid?.() === 0) assertSearchableByTasks(config.nodesDir, '--nodes-dir');
+      transferPolicy(); // its local agents inherit KILN_TRANSFER_*: a wrong one stops kiln up, not their tasks
       const kiln = await startKiln(config);
       const lines = [
         `Kiln is up (${Math.round(performance.now() - started)} ms). Data: ${config.dataDir}`,
-        `  Blob service:  http://${config.host}:${kiln.blobPort}/<account>`,
+        `  Listening on ${config.host}, advertised as ${kiln.advertised.host}${kiln.advertised.because ? ` (${kiln.advertised.because})` : ''}`,
+        `  Blob service:  ${kiln.blobUrl('<account>')}`,
         `  Batch service: ${kiln.batchUrl}`,
         ...config.accounts.flatMap((a) => [
           `  Account ${a.name}`,

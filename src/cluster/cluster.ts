@@ -1,6 +1,7 @@
 import type { JoinClaims, NodeClaims } from '../auth/agentTokens.js';
 import type { AccountRegistry } from '../config/accounts.js';
 import { nodeTimings, type NodeTimings } from '../config/timings.js';
+import { unmappedAddress } from '../config/advertise.js';
 import type { BatchHooks } from '../domain/batch/context.js';
 import { expireJobs } from '../domain/batch/jobs/jobWallClock.js';
 import { countPoolNodes, newNodeDoc, newNodeId, nodeJoined, unplannedNodeJoining } from '../domain/batch/nodes/lifecycle.js';
@@ -87,8 +88,10 @@ export class Cluster {
    * token proves it is (after a reboot, a crash, or a server restart; kiln up's local nodes with
    * the token they were started with). Whatever the node ran is gone, so those tasks go back to
    * the queue; then its start task, if any. Every join starts a new session, with a new token.
+   * The node's ipAddress is the address its join came from, as the server sees it (behind a NAT or a
+   * proxy, theirs): kiln up's local agents come over loopback, 127.0.0.1.
    */
-  join(claims: JoinClaims, body: JoinRequest): JoinResponse {
+  join(claims: JoinClaims, body: JoinRequest, peerAddress?: string): JoinResponse {
     const account = this.opts.accounts.get(claims.account)!;
     const ctx = this.ctx.batch(account.name);
     const { session, token, startTask } = this.ctx.store.tx(() => {
@@ -108,6 +111,7 @@ export class Cluster {
       const previous = this.ctx.session(account.name, pool.pk, node.id);
       previous?.close();
       clearNode(this.ctx, ctx, pool.doc, node.id, 'requeue', previous);
+      if (peerAddress) node.ipAddress = unmappedAddress(peerAddress);
       const issued = newSessionOf(account.name, pool.doc, node);
       nodeJoined(ctx, pool.pk, pool.doc, node);
       countPoolNodes(ctx, pool.pk, pool.doc);

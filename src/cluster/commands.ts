@@ -6,6 +6,7 @@ import type { TaskCommand } from '../protocol/agent/messages.js';
 import type { OutputFileSpec } from '../agent/outputFiles.js';
 import type { ResourceFileSource } from '../agent/resourceFiles.js';
 import type { TaskUserSpec } from '../agent/users.js';
+import { runId } from './runs.js';
 
 /** What a start task, job preparation/release task or task document says about running it. */
 export interface RunnableSpec {
@@ -93,4 +94,10 @@ export function taskCommand(
     maxWallClockMs: wallClockMs(spec),
     retentionMs: retentionMs(spec),
   };
+}
+
+/** The agent command for one try (`attempt`: its retry count) of the job's preparation task. */
+export function preparationCommand(ctx: CommandContext, jobPk: number, job: CloudJob, attempt: number): TaskCommand {
+  const prep = job.jobPreparationTask as RunnableSpec & { id?: string };
+  return taskCommand(ctx, runId({ kind: 'jobpreparation', jobPk, attempt }), 'jobpreparation', prep, { jobId: job.id, taskId: prep.id ?? 'jobpreparation' }, job);
 }

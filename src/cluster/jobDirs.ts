@@ -7,7 +7,8 @@ import type { ClusterContext } from './context.js';
  * Nodes, the Batch services deletes those Tasks' working directories and all their contents"
  * (Job - Delete). The job preparation and release tasks' directories are the job's too. Every node
  * of the pool is told (one may have run the job in an earlier session); the agent removes them once
- * the job's runs there (its release task) have ended.
+ * the job's runs there (its release task) have ended. A schedule's job takes its own directory
+ * only, and the schedule's folder once its last job's is gone (jobIds.ts jobRemovalDirs).
  */
 export function removeJobDirs(cluster: ClusterContext, account: string, job: CloudJob): void {
   const poolId = job.executionInfo.poolId ?? job.poolInfo.poolId;

@@ -9,7 +9,7 @@ import { taskCommand, type RunnableSpec } from './commands.js';
 import type { ClusterContext } from './context.js';
 import { runId, taskAttempt } from './runs.js';
 import type { NodeSession } from './session.js';
-import { releaseTask, settleJob, type Release } from './taskRuns.js';
+import { releaseTask, settleJob, takeBackTask } from './taskRuns.js';
 import { removeJobDirs } from './jobDirs.js';
 
 const TASK_ENDED = { category: 'usererror' as const, code: 'TaskEnded', message: 'The task was ended before it completed.' };
@@ -25,17 +25,35 @@ function tasksOnNode(cluster: ClusterContext, account: string, pool: CloudPool, 
   return out;
 }
 
-/** Takes every task off a node: requeued (the default) or ended, as the node operation's option says. */
-export function clearNode(cluster: ClusterContext, ctx: BatchContext, pool: CloudPool, nodeId: string, option: string | undefined, session: NodeSession | undefined): void {
-  const release: Release = option === 'terminate' ? { how: 'ended', outcome: { failureInfo: TASK_ENDED } } : { how: 'requeued' };
+/**
+ * Takes every task off a node: requeued (the default) or ended, as the node operation's option says.
+ * Ended tasks leave at once; requeued ones leave a connected node once its agent has reported their
+ * runs ended (takeBackTask). Returns how many tasks still wait for that.
+ */
+export function clearNode(cluster: ClusterContext, ctx: BatchContext, pool: CloudPool, nodeId: string, option: string | undefined, session: NodeSession | undefined): number {
+  let waiting = 0;
   for (const { jobPk, job, task } of tasksOnNode(cluster, ctx.account, pool, nodeId)) {
-    const id = runId({ kind: 'task', jobPk, taskId: task.id, attempt: taskAttempt(task) });
-    session?.send({ type: 'killTask', runId: id });
-    releaseTask(ctx, session, jobPk, job, task, release);
+    if (option !== 'terminate') {
+      if (takeBackTask(ctx, session, jobPk, job, task)) waiting++;
+      continue;
+    }
+    session?.send({ type: 'killTask', runId: runId({ kind: 'task', jobPk, taskId: task.id, attempt: taskAttempt(task) }) });
+    releaseTask(ctx, session, jobPk, job, task, { how: 'ended', outcome: { failureInfo: TASK_ENDED } });
   }
-  session?.tasks.clear();
+  if (waiting === 0) session?.tasks.clear();
   // Requeued tasks may run on another node now, whoever cleared this one (a resize, a reboot).
   cluster.wake(ctx.account);
+  return waiting;
+}
+
+/** Starts taking back the runs a node's session holds (takeBackTask); how many it waits for. */
+function takeBackRuns(cluster: ClusterContext, ctx: BatchContext, pool: CloudPool, nodeId: string, session: NodeSession | undefined): number {
+  if (!session || session.closed) return 0;
+  let waiting = 0;
+  for (const { jobPk, job, task } of tasksOnNode(cluster, ctx.account, pool, nodeId)) {
+    if (session.tasks.has(runId({ kind: 'task', jobPk, taskId: task.id, attempt: taskAttempt(task) })) && takeBackTask(ctx, session, jobPk, job, task)) waiting++;
+  }
+  return waiting;
 }
 
 /** A node that stopped answering: unusable, its tasks back in the queue for other nodes. */
@@ -144,13 +162,16 @@ function settleDeallocation(
   if (letsTasksFinish(pending.option)) {
     // setNodeLoad calls again when the last one ends.
     if (tasksOnNode(cluster, ctx.account, pool, node.id).length > 0) return undefined;
-    if (pending.option === 'retaineddata') {
-      pending.retainedUntil ??= retentionEnds(ctx, pool, node.id);
-      const left = pending.retainedUntil - ctx.now.getTime();
-      if (left > 0) {
-        saveNode(ctx, poolPk, node);
-        return left;
-      }
+  } else if (pending.option === 'requeue' && takeBackRuns(cluster, ctx, pool, node.id, session) > 0) {
+    // Its runs are being killed: setNodeLoad calls again when the agent has reported the last one.
+    return undefined;
+  }
+  if (pending.option === 'retaineddata') {
+    pending.retainedUntil ??= retentionEnds(ctx, pool, node.id);
+    const left = pending.retainedUntil - ctx.now.getTime();
+    if (left > 0) {
+      saveNode(ctx, poolPk, node);
+      return left;
     }
   }
   // The node record is saved before its tasks leave it: releasing them updates the stored record
@@ -222,9 +243,12 @@ export function onJobEnded(cluster: ClusterContext, account: string, jobDoc: Clo
     for (const task of cluster.store.tasks.inStates(job.pk, ['preparing', 'running'])) {
       const pool = task.nodeInfo?.poolId ? cluster.store.pools.get(account, task.nodeInfo.poolId) : undefined;
       const session = pool && task.nodeInfo?.nodeId ? cluster.session(account, pool.pk, task.nodeInfo.nodeId) : undefined;
+      if (option === 'requeue') {
+        takeBackTask(ctx, session, job.pk, job.doc, task);
+        continue;
+      }
       session?.send({ type: 'killTask', runId: runId({ kind: 'task', jobPk: job.pk, taskId: task.id, attempt: taskAttempt(task) }) });
-      const release: Release = option === 'requeue' ? { how: 'requeued' } : { how: 'ended', outcome: { failureInfo: TASK_ENDED } };
-      releaseTask(ctx, session, job.pk, job.doc, task, release);
+      releaseTask(ctx, session, job.pk, job.doc, task, { how: 'ended', outcome: { failureInfo: TASK_ENDED } });
     }
   });
   // Its tasks' slots are free for other jobs' tasks.

@@ -2,9 +2,9 @@ import type { TaskRunResult } from '../agent/runTask.js';
 import { startTaskEnded } from '../domain/batch/nodes/lifecycle.js';
 import type { CloudJob } from '../domain/batch/models.js';
 import { markRunning } from '../domain/batch/tasks/dispatch.js';
-import { nodeTaskEnded, nodeTaskStatuses } from '../domain/batch/jobs/nodeTaskStatus.js';
+import { nodeTaskEnded, nodeTaskStatuses, preparationRetryCount, retryPreparation } from '../domain/batch/jobs/nodeTaskStatus.js';
 import type { AgentReport, TaskCommand } from '../protocol/agent/messages.js';
-import { taskCommand, type RunnableSpec } from './commands.js';
+import { preparationCommand, taskCommand, type RunnableSpec } from './commands.js';
 import type { ClusterContext } from './context.js';
 import { parseRunId, runId, taskAttempt } from './runs.js';
 import type { NodeSession } from './session.js';
@@ -44,11 +44,20 @@ function currentTask(cluster: ClusterContext, session: NodeSession, jobPk: numbe
   return onThisNode && taskAttempt(t) === attempt ? { job: job.doc, task: t } : undefined;
 }
 
-/** Whether this node runs the job's preparation or release task now, as the job's status list says. */
-function runsJobTask(cluster: ClusterContext, session: NodeSession, jobPk: number, which: 'jobPreparationTaskExecutionInfo' | 'jobReleaseTaskExecutionInfo'): boolean {
-  const job = jobOfSession(cluster, session, jobPk);
-  return job !== undefined && nodeTaskStatuses(job.doc).some((s) => s.nodeId === session.nodeId && s[which]?.state === 'running');
+/**
+ * The job whose preparation or release task this node runs now, as the job's status list says; for
+ * a preparation, the try the report is of must be the current one (`attempt`, its retry count).
+ */
+function jobTaskRunning(cluster: ClusterContext, session: NodeSession, ref: { kind: 'jobpreparation'; jobPk: number; attempt: number } | { kind: 'jobrelease'; jobPk: number }): CloudJob | undefined {
+  const job = jobOfSession(cluster, session, ref.jobPk);
+  const which = ref.kind === 'jobrelease' ? 'jobReleaseTaskExecutionInfo' : 'jobPreparationTaskExecutionInfo';
+  const running = job !== undefined && nodeTaskStatuses(job.doc).some((s) => s.nodeId === session.nodeId && s[which]?.state === 'running');
+  if (!running || (ref.kind === 'jobpreparation' && preparationRetryCount(job.doc, session.nodeId) !== ref.attempt)) return undefined;
+  return job.doc;
 }
+
+/** Azure retries failed runs, not runs that failed before or after the command (downloads, uploads). */
+const retryable = (result: TaskRunResult): boolean => !result.preProcessingError && !result.fileUploadError;
 
 /**
  * Applies a batch of a node's reports in one transaction. A report for a run this session does not
@@ -78,8 +87,7 @@ function applyReport(cluster: ClusterContext, session: NodeSession, report: Agen
     releaseTask(ctx, session, ref.jobPk, current.job, current.task, {
       how: 'finished',
       outcome: outcomeOf(result),
-      // Azure retries failed runs, not runs that failed before or after the command (downloads, uploads).
-      retryable: !result.preProcessingError && !result.fileUploadError,
+      retryable: retryable(result),
     });
     return true;
   }
@@ -92,10 +100,21 @@ function applyReport(cluster: ClusterContext, session: NodeSession, report: Agen
     }
     return true;
   }
-  const which = ref.kind === 'jobrelease' ? 'jobReleaseTaskExecutionInfo' : 'jobPreparationTaskExecutionInfo';
-  if (!runsJobTask(cluster, session, ref.jobPk, which)) return false;
-  nodeTaskEnded(ctx, ref.jobPk, nodeRef(cluster, session), which, { ...outcomeOf(result), startTime: result.startTime, endTime: result.endTime });
-  if (ref.kind === 'jobrelease') return true;
+  const job = jobTaskRunning(cluster, session, ref);
+  if (!job) return false;
+  const node = nodeRef(cluster, session);
+  const outcome = { ...outcomeOf(result), startTime: result.startTime, endTime: result.endTime };
+  if (ref.kind === 'jobrelease') {
+    nodeTaskEnded(ctx, ref.jobPk, node, 'jobReleaseTaskExecutionInfo', outcome);
+    return true;
+  }
+  // A failed preparation runs again on this node while its retries last; its tasks keep waiting.
+  const retry = result.result !== 'success' && retryable(result) ? retryPreparation(ctx, ref.jobPk, job, node) : undefined;
+  if (retry !== undefined) {
+    followUps.push(preparationCommand(cluster.commands(session.account, session.poolPk), ref.jobPk, job, retry));
+    return true;
+  }
+  nodeTaskEnded(ctx, ref.jobPk, node, 'jobPreparationTaskExecutionInfo', outcome);
   const waiting = session.awaitingPreparation.get(ref.jobPk) ?? [];
   session.awaitingPreparation.delete(ref.jobPk);
   if (result.result !== 'success') {

@@ -8,7 +8,9 @@ import type { CloudTask } from '../domain/batch/models.js';
 export type RunRef =
   | { kind: 'task'; jobPk: number; taskId: string; attempt: string }
   | { kind: 'starttask'; attempt: number }
-  | { kind: 'jobpreparation' | 'jobrelease'; jobPk: number };
+  /** `attempt` is the preparation's retry count: a report of an earlier try matches no longer. */
+  | { kind: 'jobpreparation'; jobPk: number; attempt: number }
+  | { kind: 'jobrelease'; jobPk: number };
 
 export const taskAttempt = (task: CloudTask): string => `${task.executionInfo.retryCount}.${task.executionInfo.requeueCount}`;
 
@@ -18,6 +20,8 @@ export function runId(ref: RunRef): string {
       return `task/${ref.jobPk}/${ref.taskId}/${ref.attempt}`;
     case 'starttask':
       return `starttask/${ref.attempt}`;
+    case 'jobpreparation':
+      return `jobpreparation/${ref.jobPk}/${ref.attempt}`;
     default:
       return `${ref.kind}/${ref.jobPk}`;
   }
@@ -27,6 +31,7 @@ export function parseRunId(id: string): RunRef | undefined {
   const [kind, a, b, c] = id.split('/');
   if (kind === 'task' && a && b && c) return { kind, jobPk: Number(a), taskId: b, attempt: c };
   if (kind === 'starttask' && a) return { kind, attempt: Number(a) };
-  if ((kind === 'jobpreparation' || kind === 'jobrelease') && a) return { kind, jobPk: Number(a) };
+  if (kind === 'jobpreparation' && a && b) return { kind, jobPk: Number(a), attempt: Number(b) };
+  if (kind === 'jobrelease' && a) return { kind, jobPk: Number(a) };
   return undefined;
 }

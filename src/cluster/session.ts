@@ -24,6 +24,7 @@ export interface CommandSink {
 export class NodeSession {
   private queue: AgentCommand[] = [];
   private sink: CommandSink | undefined;
+  private isClosed = false;
   /** When the node was last heard from: joined, opened its stream, reported or sent a heartbeat. */
   lastSeen = Date.now();
   readonly tasks = new Map<string, RunningTask>();
@@ -83,7 +84,13 @@ export class NodeSession {
     this.lastSeen = Date.now();
   }
 
+  /** Closed: replaced by a new session of its node, or the node is gone. Its runs are over. */
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
   close(): void {
+    this.isClosed = true;
     this.sink?.end?.();
     this.sink = undefined;
     this.queue = [];

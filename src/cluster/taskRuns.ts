@@ -1,6 +1,6 @@
 import type { BatchContext } from '../domain/batch/context.js';
 import { completeTask, type TaskOutcome } from '../domain/batch/tasks/completeTask.js';
-import { requeueTask, retryTask, unassignTask } from '../domain/batch/tasks/dispatch.js';
+import { forgetTakenBack, isTakenBack, markTakenBack, requeueTask, retryTask, unassignTask } from '../domain/batch/tasks/dispatch.js';
 import { finishJobDeletion } from '../domain/batch/jobs/deleteJob.js';
 import { finishJobDisable } from '../domain/batch/jobs/disableJob.js';
 import { finishJobTermination } from '../domain/batch/jobs/terminateJob.js';
@@ -16,7 +16,10 @@ import { runId, taskAttempt } from './runs.js';
  */
 export type Release = { how: 'finished'; outcome: TaskOutcome; retryable: boolean } | { how: 'requeued' } | { how: 'unassigned' } | { how: 'ended'; outcome: TaskOutcome };
 
-export function releaseTask(ctx: BatchContext, session: NodeSession | undefined, jobPk: number, job: CloudJob, task: CloudTask, release: Release): void {
+export function releaseTask(ctx: BatchContext, session: NodeSession | undefined, jobPk: number, job: CloudJob, task: CloudTask, asked: Release): void {
+  // A run being taken back and killed ends as a requeue; one that succeeded before the kill stands.
+  const release: Release = asked.how === 'finished' && isTakenBack(task) && failed(asked.outcome) ? { how: 'requeued' } : asked;
+  forgetTakenBack(task); // every branch below saves the task
   const id = runId({ kind: 'task', jobPk, taskId: task.id, attempt: taskAttempt(task) });
   const held = session?.tasks.get(id);
   session?.tasks.delete(id);
@@ -36,6 +39,24 @@ export function releaseTask(ctx: BatchContext, session: NodeSession | undefined,
     if (node) setNodeLoad(ctx, session.poolPk, node.doc, session.tasks.size, session.usedSlots, { run: release.how === 'finished' ? 1 : 0, succeeded });
   }
   settleJob(ctx, jobPk);
+}
+
+/**
+ * Requeues a running task. From a node whose session holds the run, the run is killed first and
+ * the task requeued when the agent reports it ended (markTakenBack), so that it never runs twice at
+ * once; the node's loss ends the wait (loseNode: its runs are fenced or cut off by then). Without
+ * such a session (a lost node, or one whose agent restarted) it is requeued at once.
+ * Returns whether the task still waits for its run to end.
+ */
+export function takeBackTask(ctx: BatchContext, session: NodeSession | undefined, jobPk: number, job: CloudJob, task: CloudTask): boolean {
+  const id = runId({ kind: 'task', jobPk, taskId: task.id, attempt: taskAttempt(task) });
+  if (!session || session.closed || !session.tasks.has(id)) {
+    releaseTask(ctx, session, jobPk, job, task, { how: 'requeued' });
+    return false;
+  }
+  markTakenBack(ctx, jobPk, task);
+  session.send({ type: 'killTask', runId: id });
+  return true;
 }
 
 const failed = (o: TaskOutcome): boolean => o.failureInfo !== undefined || (o.exitCode !== undefined && o.exitCode !== 0);

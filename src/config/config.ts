@@ -7,7 +7,10 @@ import type { NodeTimings } from './timings.js';
 import type { HttpTimeouts } from '../protocol/http/server.js';
 
 export interface KilnConfig {
+  /** The address the services listen on (0.0.0.0: every interface, loopback included). */
   host: string;
+  /** The host name or address given out in URLs; chosen from `host` when not given (config/advertise.ts). */
+  advertiseHost?: string;
   blobPort: number;
   batchPort: number;
   dataDir: string;

@@ -1,5 +1,5 @@
 import type { ClusterContext } from '../cluster/context.js';
-import { taskCommand, type RunnableSpec } from '../cluster/commands.js';
+import { preparationCommand, taskCommand, type RunnableSpec } from '../cluster/commands.js';
 import { runId, taskAttempt } from '../cluster/runs.js';
 import type { NodeSession } from '../cluster/session.js';
 import { assignTask, markRunning } from '../domain/batch/tasks/dispatch.js';
@@ -188,6 +188,6 @@ export class Scheduler {
     }
     session.awaitingPreparation.set(jobPk, [command]);
     nodeTaskStarted(ctx, jobPk, job, { poolId: session.poolId, nodeId: session.nodeId, nodeUrl }, 'jobPreparationTaskExecutionInfo');
-    list.push(taskCommand(this.cluster.commands(ctx.account, session.poolPk), runId({ kind: 'jobpreparation', jobPk }), 'jobpreparation', prep, { jobId: job.id, taskId: (prep as { id?: string }).id ?? 'jobpreparation' }, job));
+    list.push(preparationCommand(this.cluster.commands(ctx.account, session.poolPk), jobPk, job, 0));
   }
 }

@@ -1,7 +1,7 @@
 import type { BatchHooks } from '../domain/batch/context.js';
 import { timeOutResizes } from '../domain/batch/pools/timeOutResizes.js';
 import type { BatchStore } from '../persistence/batch/store.js';
-import { DeadlineTimer } from './deadlineTimer.js';
+import { DeadlineTimer, everyAccount } from './deadlineTimer.js';
 
 export interface AllocationTimerOptions {
   store: BatchStore;
@@ -13,28 +13,17 @@ export interface AllocationTimerOptions {
   clock?: () => Date;
 }
 
-/** A failed pass tries again this much later. */
-const RETRY_MS = 60_000;
-
 /**
  * Enforces resizeTimeout (pools/timeOutResizes.ts): wakes at the earliest deadline of any pool's
  * resize, stored on the pool (so it holds across a restart), and is kicked on every Batch change
  * (a resize, a removal or a new pool may start a clock) and at start.
  */
 export function allocationTimer(opts: AllocationTimerOptions): DeadlineTimer {
-  return new DeadlineTimer((now) => {
-    let wake = Infinity;
-    for (const account of opts.accounts()) {
-      try {
-        const { timedOut, wakeAt } = timeOutResizes({ store: opts.store, account, now, hooks: opts.hooks });
-        for (const poolId of timedOut) opts.log(`pool ${poolId} of ${account}: its resize timed out before reaching its target node counts`);
-        if (wakeAt !== undefined) wake = Math.min(wake, wakeAt);
-        if (timedOut.length > 0) opts.hooks.changed?.(account);
-      } catch (err) {
-        opts.log(`resize timeouts of ${account}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-        wake = Math.min(wake, now.getTime() + RETRY_MS);
-      }
-    }
-    return Number.isFinite(wake) ? wake : undefined;
-  }, opts.clock);
+  const pass = (account: string, now: Date): number | undefined => {
+    const { timedOut, wakeAt } = timeOutResizes({ store: opts.store, account, now, hooks: opts.hooks });
+    for (const poolId of timedOut) opts.log(`pool ${poolId} of ${account}: its resize timed out before reaching its target node counts`);
+    if (timedOut.length > 0) opts.hooks.changed?.(account);
+    return wakeAt;
+  };
+  return new DeadlineTimer(everyAccount(opts.accounts, opts.log, 'resize timeouts', pass), opts.clock);
 }

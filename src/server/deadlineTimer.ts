@@ -52,3 +52,28 @@ export class DeadlineTimer {
     this.armedFor = undefined;
   }
 }
+
+/** A pass that failed tries again this much later. */
+export const RETRY_MS = 60_000;
+
+/**
+ * The `run` of a DeadlineTimer over every account: each account's pass says when it wants to run
+ * again; one that throws is logged (`what` names the work) and tried again RETRY_MS later, without
+ * holding up the other accounts.
+ */
+export function everyAccount(accounts: () => string[], log: (message: string) => void, what: string, pass: (account: string, now: Date) => number | undefined): (now: Date) => number | undefined {
+  return (now) => {
+    let wake = Infinity;
+    for (const account of accounts()) {
+      try {
+        wake = Math.min(wake, pass(account, now) ?? Infinity);
+      } catch (err) {
+        log(`${what} of ${account}: ${describeError(err)}`);
+        wake = Math.min(wake, now.getTime() + RETRY_MS);
+      }
+    }
+    return Number.isFinite(wake) ? wake : undefined;
+  };
+}
+
+export const describeError = (err: unknown): string => (err instanceof Error ? (err.stack ?? err.message) : String(err));

@@ -1,5 +1,6 @@
 import { AccountRegistry } from '../config/accounts.js';
 import type { KilnConfig } from '../config/config.js';
+import { advertisedHost, localHost, urlHost, type AdvertisedHost } from '../config/advertise.js';
 import { BlobService } from '../domain/blob/service.js';
 import { openStorage } from '../persistence/storage.js';
 import { answerBlobBusy, createBlobHandler } from '../protocol/blob/server.js';
@@ -12,7 +13,7 @@ import { Cluster } from '../cluster/cluster.js';
 import { LocalNodes } from '../cluster/local/localNodes.js';
 import { AGENT_PREFIX } from '../protocol/agent/messages.js';
 import { createAgentHandler } from '../protocol/agent/server.js';
-import { JobScheduleTimer } from './jobScheduleTimer.js';
+import { jobScheduleTimer } from './jobScheduleTimer.js';
 import { allocationTimer } from './allocationTimer.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +24,8 @@ export interface RunningKiln {
   /** The Batch service: one endpoint for every account (the account is in the signature). */
   batchUrl: string;
   batchPort: number;
+  /** The host in every URL Kiln gives out, and why it was chosen when not given. */
+  advertised: AdvertisedHost;
   /** What the API's changes are reported to: the cluster (scheduler, nodes) and the local nodes. */
   batchHooks: BatchHooks;
   cluster: Cluster;
@@ -35,6 +38,7 @@ const GARBAGE_INTERVAL_MS = 60 * 60 * 1000;
 /** Starts every Kiln service of one machine over one data directory. */
 export async function startKiln(config: KilnConfig, log: (m: string) => void = (m) => console.error(m)): Promise<RunningKiln> {
   const accounts = new AccountRegistry(config.accounts);
+  const advertised = advertisedHost(config.host, config.advertiseHost);
   const storage = openStorage(config.dataDir, { orphanExtentGraceMs: config.orphanExtentGraceMs });
   const { db, blobStore: store } = storage;
   const blobService = new BlobService(store, storage.extents);
@@ -75,13 +79,14 @@ export async function startKiln(config: KilnConfig, log: (m: string) => void = (
     throw err;
   }
   storage.lock.listening({ blobPort: blob.port, batchPort: batch.port });
-  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  // URLs given out name the advertised host; kiln up's own agents come in over loopback where it listens there.
+  const host = urlHost(advertised.host);
   const blobServer = blob;
   const batchUrl = `http://${host}:${batch.port}`;
   const blobAccountUrl = (account: string) => `http://${host}:${blobServer.port}/${account}`;
   cluster = new Cluster({ store: batchStore, accounts, batchUrl, blobAccountUrl, log, timings: config.timings, fenceLostNode: (session) => localNodes?.fence(session.key) });
   localNodes = new LocalNodes(cluster, {
-    batchUrl,
+    batchUrl: `http://${urlHost(localHost(config.host))}:${batch.port}`,
     nodesDir: config.nodesDir,
     cliEntry: fileURLToPath(new URL('../cli/main.js', import.meta.url)),
     log,
@@ -89,7 +94,7 @@ export async function startKiln(config: KilnConfig, log: (m: string) => void = (
   agentHandler = createAgentHandler(cluster, accounts, storage.durable);
   const clusterHooks = cluster.hooks();
   const local = localNodes;
-  const schedules = new JobScheduleTimer({ store: batchStore, accounts: () => accounts.all().map((a) => a.name), hooks: batchHooks, log });
+  const schedules = jobScheduleTimer({ store: batchStore, accounts: () => accounts.all().map((a) => a.name), hooks: batchHooks, log });
   const resizeTimeouts = allocationTimer({ store: batchStore, accounts: () => accounts.all().map((a) => a.name), hooks: batchHooks, log });
   Object.assign(batchHooks, clusterHooks, {
     changed: (account: string) => {
@@ -119,7 +124,8 @@ export async function startKiln(config: KilnConfig, log: (m: string) => void = (
   const runningCluster = cluster;
   return {
     blobPort: blobServer.port,
-    blobUrl: (account) => `http://${host}:${blobServer.port}/${account}`,
+    blobUrl: blobAccountUrl,
+    advertised,
     batchPort: batch.port,
     batchUrl,
     batchHooks,

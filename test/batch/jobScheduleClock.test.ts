@@ -8,7 +8,7 @@ import { runJobSchedules } from '../../src/domain/batch/jobSchedules/runSchedule
 import type { CloudJob, CloudJobSchedule } from '../../src/domain/batch/models.js';
 import { BatchStore } from '../../src/persistence/batch/store.js';
 import { openStorage, type Storage } from '../../src/persistence/storage.js';
-import { JobScheduleTimer } from '../../src/server/jobScheduleTimer.js';
+import { jobScheduleTimer } from '../../src/server/jobScheduleTimer.js';
 import { tempDir } from '../helpers/kiln.js';
 
 /**
@@ -115,7 +115,7 @@ describe('Job schedule runs on an injected clock', () => {
   it('arms one timer for the earliest run of any schedule', () => {
     const a = account('timer');
     let now = T0;
-    const timer = new JobScheduleTimer({ store, accounts: () => ['timer'], hooks: {}, log: () => undefined, clock: () => new Date(now) });
+    const timer = jobScheduleTimer({ store, accounts: () => ['timer'], hooks: {}, log: () => undefined, clock: () => new Date(now) });
     try {
       addJobSchedule(a.ctx(0), { id: 'late', schedule: { doNotRunUntil: at(60 * MIN) }, jobSpecification: { poolInfo: { poolId: 'p' } } });
       addJobSchedule(a.ctx(0), { id: 'soon', schedule: { doNotRunUntil: at(10 * MIN) }, jobSpecification: { poolInfo: { poolId: 'p' } } });

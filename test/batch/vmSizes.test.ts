@@ -12,7 +12,9 @@ const vm = { imageReference: { publisher: 'canonical', offer: '0001-com-ubuntu-s
 const NAMED = ['STANDARD_DS1_V2', 'BASIC_A1', 'STANDARD_A1', 'Standard_DS2_v2', 'Standard_D2_v5', 'Standard_E2_v3', 'Standard_NC6s_v3',
   // Issue 9's list of series the first catalogue refused.
   'Standard_D2ls_v5', 'Standard_D2pds_v6', 'Standard_E2ps_v5', 'Standard_E4-2s_v3', 'Standard_M8-2ms', 'Standard_DS11-1_v2', 'Standard_GS4-4',
-  'Standard_E2s_v4', 'Standard_E2as_v6', 'Standard_F2as_v6', 'Standard_M12s_v3', 'Standard_DC2s_v3', 'Standard_EC2as_v5', 'Standard_D2s_v7'];
+  'Standard_E2s_v4', 'Standard_E2as_v6', 'Standard_F2as_v6', 'Standard_M12s_v3', 'Standard_DC2s_v3', 'Standard_EC2as_v5', 'Standard_D2s_v7',
+  // The network-optimized memory series, added last (docs/vm-sizes.md).
+  'Standard_E2ns_v6', 'Standard_E4nds_v6'];
 const FIRST_CATALOGUE = [
   'standard_a1', 'standard_a2', 'standard_a3', 'standard_a4', 'standard_a1_v2', 'standard_a2_v2', 'standard_a4_v2', 'standard_a8_v2',
   'standard_d1_v2', 'standard_d2_v2', 'standard_d3_v2', 'standard_d4_v2', 'standard_d2_v3', 'standard_d4_v3', 'standard_d8_v3',

@@ -49,7 +49,7 @@ describe('no task runs twice at once', () => {
   });
 
   after(async () => {
-    for (const job of ['remote-job', 'local-job', 'hung-job', 'cut-job']) await batch.job.terminate(job).catch(() => undefined);
+    for (const job of ['remote-job', 'frozen-job', 'local-job', 'hung-job', 'taken-job', 'cut-job']) await batch.job.terminate(job).catch(() => undefined);
     for (const agent of agents) killProcessGroup(agent);
     // The SIGKILLed remote agents never left their pools: their machine's users are removed here.
     for (const root of roots) releaseNodeUsers(root);
@@ -74,6 +74,28 @@ describe('no task runs twice at once', () => {
     assert.ok(ledger.lastAlive(run) - killedAt < 1_000_000_000n, `the first run lived ${(ledger.lastAlive(run) - killedAt) / 1_000_000n} ms after its agent`);
   });
 
+  it('a remote agent that hangs (SIGSTOP): its reaper kills its runs before the server requeues them', async () => {
+    await batch.pool.add({ id: 'frozen', vmSize: 'standard_d2s_v3', targetDedicatedNodes: 0, virtualMachineConfiguration: vm });
+    const frozen = remoteAgent('frozen');
+    await waitForNodes(batch, 'frozen', 1);
+    const ledger = new Ledger();
+    await runLedgerTask('frozen', ledger);
+    remoteAgent('frozen');
+    await waitForNodes(batch, 'frozen', 2, ['idle', 'running']);
+
+    const stoppedAt = nowNs();
+    process.kill(frozen.child.pid!, 'SIGSTOP');
+    try {
+      await secondRun(ledger);
+      const { first: run } = ledger.assertNoOverlap();
+      const stoppedAfterMs = Number((ledger.lastAlive(run) - stoppedAt) / 1_000_000n);
+      // Killed at the agent's cut-off (0.6 of the node-loss timeout) after its last call, not at the node's loss.
+      assert.ok(stoppedAfterMs < 0.8 * LOST_AFTER_MS, `the hung agent's run lived ${stoppedAfterMs} ms after the agent stopped`);
+    } finally {
+      process.kill(frozen.child.pid!, 'SIGCONT');
+    }
+  });
+
   /** A one-node local pool runs the ledger task; its agent gets `signal`; the requeued run never overlaps the first. */
   const signalLocalAgent = async (poolId: string, signal: NodeJS.Signals): Promise<string> => {
     await batch.pool.add({ id: poolId, vmSize: 'standard_d2s_v3', targetDedicatedNodes: 1, virtualMachineConfiguration: vm });
@@ -95,6 +117,35 @@ describe('no task runs twice at once', () => {
   it("a local node's agent that hangs (SIGSTOP): kiln up kills it and its runs before requeuing them", async () => {
     const nodeId = await signalLocalAgent('hung', 'SIGSTOP');
     assert.match(kiln.output(), new RegExp(`node ${nodeId}: its agent stopped answering; killing it and its runs`));
+  });
+
+  it('a run requeued from a live node (remove nodes, requeue) stays its node\'s until the node lets it go', async () => {
+    // The node's agent cannot hear the kill (its link is cut just before): the task must not start
+    // elsewhere until that agent has stopped the run (its cut-off) or the node is lost.
+    const proxy = new CuttableProxy(kiln.batchPort);
+    const viaProxy = await proxy.listen();
+    try {
+      await batch.pool.add({ id: 'taken', vmSize: 'standard_d2s_v3', targetDedicatedNodes: 0, virtualMachineConfiguration: vm });
+      remoteAgent('taken', viaProxy);
+      await waitForNodes(batch, 'taken', 1);
+      const ledger = new Ledger();
+      const nodeId = await runLedgerTask('taken', ledger);
+      remoteAgent('taken');
+      await waitForNodes(batch, 'taken', 2, ['idle', 'running']);
+      await waitFor('the pool to be steady', async () => ((await batch.pool.get('taken')).allocationState === 'steady' ? true : undefined));
+
+      proxy.cut();
+      await batch.pool.removeNodes('taken', { nodeList: [nodeId], nodeDeallocationOption: 'requeue' });
+      await secondRun(ledger);
+      ledger.assertNoOverlap();
+      const task = await batch.task.get('taken-job', 'twice');
+      const nodes = (await batch.computeNode.list('taken')).map((n) => `${n.id} ${n.state}`);
+      assert.notEqual(task.nodeInfo?.nodeId, nodeId, `the requeued run is on the other node: ${JSON.stringify(task.executionInfo)}; nodes ${nodes.join(', ')}; ledger ${JSON.stringify(ledger.starts().map((e) => String(e.ns)))}\n${kiln.output().slice(-3000)}`);
+      assert.equal(task.executionInfo?.requeueCount, 1);
+      assert.equal(task.executionInfo?.retryCount, 0);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('an agent cut off from its server stops its runs before the server requeues them, then joins again', async () => {

@@ -8,8 +8,10 @@ import * as cgroups from './cgroups.js';
  * by a mechanism no task can change (docs/security.md, "No task runs twice at once").
  *
  * With cgroup v2 (exec/cgroups.ts) each run gets a group of its own, and its process is born in it
- * without a race or an extra exec: the agent moves itself into the run's group just around spawn()
- * (fork inherits the group) and back. Each agent keeps one "reaper": a `sh` in its own session,
+ * without a race or an extra exec: the agent is in the run's group when it calls spawn() (fork
+ * inherits the group), and moves on right after, into the empty group of the next run, where it
+ * waits (one move of the agent per run, not two: a move is costly for a process of many threads).
+ * Each agent keeps one "reaper": a `sh` in its own session,
  * outside every run's group, holding a pipe from the agent. When the pipe ends, because the agent
  * exited or was SIGKILLed, the reaper kills the agent's groups and removes them: no run outlives
  * its agent, even one never restarted. The server side (local nodes) and a restarted agent kill
@@ -60,21 +62,43 @@ const killProcessGroup = (pid: number | undefined): void => {
   }
 };
 
+/**
+ * The empty group this process waits in, ready to be the next run's (NodeRuns.newRun): after a
+ * spawn, the agent moves on to the next run's group rather than back to its own, so that each run
+ * costs one move of the agent (all its threads) instead of two. Only the agent's own synchronous
+ * helpers (getent, useradd: they have exited before the run starts) are born there before the run.
+ */
+let waitingIn: { runs: NodeRuns; dir: string } | undefined;
+let exitHooked = false;
+
+/** Back to the group this process started in (before anything kills groups it may wait in). */
+function stopWaiting(): void {
+  if (!waitingIn) return;
+  const { runs, dir } = waitingIn;
+  waitingIn = undefined;
+  cgroups.leave();
+  runs.giveBack(dir);
+}
+
 class CgroupRun implements RunGroup {
   private ended = false;
 
-  /** `done`: the group is empty again and may hold another run (saves a mkdir and an rmdir per run). */
+  /**
+   * `runs` takes the group back once it is empty, for another run (saves a mkdir and an rmdir per
+   * run). `entered`: this process waits in it already.
+   */
   constructor(
     private readonly dir: string,
-    private readonly done: (dir: string) => void,
+    private readonly runs: NodeRuns,
+    private readonly entered: boolean,
   ) {}
 
   spawn<T extends { pid?: number | undefined }>(start: () => T): T {
-    cgroups.enter(this.dir);
+    if (!this.entered) cgroups.enter(this.dir);
     try {
       return start();
     } finally {
-      cgroups.leave();
+      this.runs.waitForNextRun();
     }
   }
 
@@ -84,14 +108,15 @@ class CgroupRun implements RunGroup {
   }
 
   async end(): Promise<void> {
-    // Mostly nothing is left, and this is one write and one read.
+    // Mostly nothing is left, and this is one read: a group with no process gains none (only root
+    // moves processes into it, and only forks of its members are born in it), so there is nothing to kill.
     const deadline = Date.now() + 10_000;
     for (let wait = 1; ; wait = Math.min(wait * 2, 50)) {
-      cgroups.killGroup(this.dir);
       if (!cgroups.populated(this.dir)) {
         this.ended = true;
-        return this.done(this.dir);
+        return this.runs.giveBack(this.dir);
       }
+      cgroups.killGroup(this.dir);
       // Stuck in the kernel for this long: the group is left as it is, for killNodeRuns.
       if (Date.now() > deadline) return;
       await new Promise((r) => setTimeout(r, wait));
@@ -122,9 +147,28 @@ class ProcessGroupRun implements RunGroup {
   }
 }
 
+/**
+ * The reaper (bash, for `read -t`): $0 the agent's group, $1 the agent's pid, $2 the longest silence
+ * allowed in seconds (empty: none). Each line from the agent says it still reaches its server
+ * (NodeRuns.alive). Silence for longer than that means the agent hangs (stopped, stuck): its runs
+ * are killed, as the agent itself would on its cut-off, before the server counts the node lost and
+ * requeues them; the agent's own group is spared (it may wait in one for its next run). The end of
+ * the pipe means the agent is gone: everything goes, and the groups with it.
+ */
 const REAPER_SCRIPT = [
-  // Waits for the end of its stdin: the agent's pipe ends when the agent does, however it ends.
-  'read -r _',
+  'kill_runs() {',
+  '  for g in "$0"/*/; do',
+  '    grep -qsx "$1" "$g/cgroup.procs" && continue',
+  '    echo 1 > "$g/cgroup.kill" 2>/dev/null',
+  '  done',
+  '}',
+  'while :; do',
+  '  if [ -n "$2" ]; then IFS= read -r -t "$2" _; else IFS= read -r _; fi',
+  '  st=$?',
+  '  [ $st -eq 0 ] && continue',
+  '  [ $st -gt 128 ] || break',
+  '  kill_runs "$@"',
+  'done',
   'echo 1 > "$0/cgroup.kill" 2>/dev/null',
   'i=0',
   'while grep -qs "populated 1" "$0/cgroup.events" && [ $i -lt 500 ]; do sleep 0.01; i=$((i+1)); done',
@@ -141,6 +185,8 @@ export class NodeRuns {
   private readonly agentDir: string | undefined;
   private reaper: ChildProcess | undefined;
   private seq = 0;
+  /** The longest the agent may go without reaching its server before the reaper kills its runs. */
+  private silenceLimitMs: number | undefined;
   /** Empty run groups, ready for the next runs. */
   private readonly idle: string[] = [];
 
@@ -151,20 +197,61 @@ export class NodeRuns {
 
   newRun(uid: number | undefined, uidIsTheRunsOwn: boolean): RunGroup {
     if (!this.agentDir) return new ProcessGroupRun(uidIsTheRunsOwn ? uid : undefined);
-    this.reaper ??= startReaper(this.agentDir);
+    if (waitingIn?.runs === this) {
+      const { dir } = waitingIn;
+      waitingIn = undefined;
+      return new CgroupRun(dir, this, true);
+    }
+    // Waiting for another node's run (a process with several nodes' agents), or nowhere yet.
+    stopWaiting();
+    // Born outside every run's group (this process is home now).
+    this.reaper ??= startReaper(this.agentDir, this.silenceLimitMs);
+    return new CgroupRun(this.emptyGroup(), this, false);
+  }
+
+  /**
+   * The agent reaches its server (joined, or a call answered): its runs may go on. After `limitMs`
+   * without this the reaper kills them, even if this process hangs and can no longer do it itself.
+   */
+  alive(limitMs: number): void {
+    // A reaper already started keeps its limit (the server's cut-off, the same for every session of this agent).
+    this.silenceLimitMs = limitMs;
+    this.reaper?.stdin?.write('\n');
+  }
+
+  /** Right after a spawn: this process moves on to the group of the next run (or home, if it cannot). */
+  waitForNextRun(): void {
+    try {
+      const dir = this.emptyGroup();
+      cgroups.enter(dir);
+      waitingIn = { runs: this, dir };
+      // An exit never happens in a run's group: the reaper, seeing this process go, would kill it
+      // in the middle of its exit (and its exit status with it).
+      if (!exitHooked) process.once('exit', stopWaiting);
+      exitHooked = true;
+    } catch {
+      cgroups.leave();
+    }
+  }
+
+  /** A group of this agent's that holds no process any more. */
+  giveBack(dir: string): void {
+    if (this.idle.length < MAX_IDLE_GROUPS) this.idle.push(dir);
+    else cgroups.removeGroup(dir);
+  }
+
+  private emptyGroup(): string {
     let dir = this.idle.pop();
     if (dir === undefined || !fs.existsSync(dir)) {
-      dir = path.join(this.agentDir, `r${++this.seq}`);
+      dir = path.join(this.agentDir!, `r${++this.seq}`);
       cgroups.makeGroup(dir);
     }
-    return new CgroupRun(dir, (empty) => {
-      if (this.idle.length < MAX_IDLE_GROUPS) this.idle.push(empty);
-      else cgroups.removeGroup(empty);
-    });
+    return dir;
   }
 
   /** Kills every run of this agent and waits until they are gone; the reaper has nothing left to do. */
   close(): void {
+    if (waitingIn?.runs === this) stopWaiting();
     if (this.agentDir) {
       cgroups.killAndRemove(this.agentDir);
       cgroups.removeGroupIfEmpty(path.dirname(this.agentDir));
@@ -175,9 +262,10 @@ export class NodeRuns {
   }
 }
 
-function startReaper(agentDir: string): ChildProcess {
+function startReaper(agentDir: string, silenceLimitMs: number | undefined): ChildProcess {
   cgroups.makeGroup(agentDir);
-  const reaper = spawn('/bin/sh', ['-c', REAPER_SCRIPT, agentDir], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+  const limit = silenceLimitMs === undefined ? '' : (silenceLimitMs / 1000).toFixed(3);
+  const reaper = spawn('/bin/bash', ['-c', REAPER_SCRIPT, agentDir, String(process.pid), limit], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
   reaper.on('error', () => undefined);
   reaper.stdin!.on('error', () => undefined);
   // The reaper never keeps this process alive; it only outlives it.
@@ -210,6 +298,8 @@ export function closeNodeRuns(rootDir: string): void {
  */
 export function killNodeRuns(rootDir: string): void {
   const nodeDir = cgroups.nodeGroupDir(rootDir);
+  // This process may wait in one of the node's groups for its next run: it leaves first.
+  if (waitingIn && waitingIn.runs === registry.get(path.resolve(rootDir))) stopWaiting();
   if (nodeDir) {
     cgroups.killAndRemove(nodeDir);
     return;

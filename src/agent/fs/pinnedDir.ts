@@ -120,13 +120,17 @@ export class PinnedDir {
    */
   createFile(name: string, owner?: Owner, mode = 0o644): number {
     for (let attempt = 0; ; attempt++) {
-      this.remove(name);
       let fd: number;
       try {
+        // O_EXCL first: a new task's directory has nothing there, and a removal that finds nothing
+        // costs a system call and an exception per file. What is there (a retry's file, or anything
+        // a task made again after a removal) fails with EEXIST, is removed, and the creation is tried again.
         fd = fs.openSync(this.entry(name), CREATE_FLAGS, mode);
       } catch (err) {
-        // Someone made the name again between the removal and the creation: remove it again.
-        if (errno(err) === 'EEXIST' && attempt < REMOVE_ATTEMPTS) continue;
+        if (errno(err) === 'EEXIST' && attempt < REMOVE_ATTEMPTS) {
+          this.remove(name);
+          continue;
+        }
         throw err;
       }
       try {
@@ -247,6 +251,11 @@ function openDirectory(resolvable: string, shown: string): number {
 
 /** Removes a directory tree the agent laid out (a task's or a job's directory), safely: see PinnedDir.remove. */
 export function removeTree(dirPath: string): void {
+  inParent(dirPath, (parent, name) => parent.remove(name));
+}
+
+/** Runs `use` on the directory that holds `dirPath`, opened safely, unless that directory is gone. */
+function inParent(dirPath: string, use: (parent: PinnedDir, name: string) => void): void {
   let parent: PinnedDir;
   try {
     parent = PinnedDir.open(path.dirname(dirPath));
@@ -255,10 +264,24 @@ export function removeTree(dirPath: string): void {
     throw err;
   }
   try {
-    parent.remove(path.basename(dirPath));
+    use(parent, path.basename(dirPath));
   } finally {
     parent.close();
   }
+}
+
+/**
+ * Removes a directory the agent laid out if nothing is left in it; anything in it keeps it. rmdir
+ * removes no link and follows none: a link or file put in its place stays too.
+ */
+export function removeIfEmpty(dirPath: string): void {
+  inParent(dirPath, (parent, name) => {
+    try {
+      fs.rmdirSync(parent.entry(name));
+    } catch (err) {
+      if (!['ENOENT', 'ENOTEMPTY', 'EEXIST', 'ENOTDIR'].includes(errno(err) ?? '')) throw err;
+    }
+  });
 }
 
 /** Runs `use` with `dir` open, closing it after, however `use` ends. */

@@ -69,7 +69,7 @@ export function createAgentHandler(cluster: Cluster, accounts: AccountRegistry, 
       // /pools/{pool}/nodes  |  /nodes/{node}/commands  |  /nodes/{node}/reports  |  /nodes/{node}/files/{id}
       if (req.method === 'POST' && path[1] === 'pools' && path[3] === 'nodes' && path.length === 4) {
         if (claims.kind !== 'join' || path[2]!.toLowerCase() !== claims.poolId.toLowerCase()) throw new AgentApiError(403, 'this token may not join that pool');
-        const joined = cluster.join(claims, checkJoinRequest(await readJson(req)));
+        const joined = cluster.join(claims, checkJoinRequest(await readJson(req)), req.socket.remoteAddress);
         // The node's session secret must outlive a power loss before the agent relies on it.
         await durable();
         send(res, 200, joined);

@@ -1,4 +1,5 @@
 import { batchErrors } from '../../domain/batch/errors.js';
+import { BATCH_API_VERSIONS } from './apiVersions.js';
 import { readExpand } from './odata/listing.js';
 import type { BatchRequest, Conditions } from './request.js';
 
@@ -92,11 +93,17 @@ export function checkParameters(req: BatchRequest, op: OperationParameters): voi
 
 const API_VERSION = /^\d{4}-\d{2}-\d{2}(\.\d+\.\d+)?$/;
 
-/** api-version, which every operation requires (checked before the path is routed). */
+/**
+ * api-version, which every operation requires (checked before the path is routed): one of the
+ * Batch service's published versions (apiVersions.ts), as Azure answers no other.
+ */
 export function checkApiVersion(req: BatchRequest): void {
   const version = req.params.get('api-version');
   if (version === undefined) throw batchErrors.missingQuery('api-version');
   if (!API_VERSION.test(version)) throw batchErrors.invalidQuery('api-version', version, 'The value is not an API version such as 2022-10-01.16.0.');
+  if (!BATCH_API_VERSIONS.has(version)) {
+    throw batchErrors.invalidQuery('api-version', version, 'The Batch service has no such API version: Kiln takes the published ones, 2015-12-01.2.2 to 2025-06-01.');
+  }
 }
 
 /** return-client-request-id: true or false (default false); whether the answer echoes client-request-id. */

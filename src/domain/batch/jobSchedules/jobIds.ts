@@ -18,3 +18,14 @@ export function jobWorkDir(jobId: string): string {
   const scheduled = SCHEDULED_JOB_ID.exec(jobId);
   return scheduled ? `workitems/${scheduled[1]}/${scheduled[2]}` : `workitems/${jobId}/job-1`;
 }
+
+/**
+ * What removing a deleted job takes from a node, under its root: the directory that is the job's
+ * alone (workitems/<jobId> for a job, workitems/<scheduleId>/job-<n> for a schedule's job, never its
+ * schedule's other jobs'), and for a schedule's job the schedule's folder, once no job's directory
+ * is left in it (a later job of the schedule makes it again).
+ */
+export function jobRemovalDirs(jobId: string): { jobDir: string; scheduleDir?: string } {
+  const scheduled = SCHEDULED_JOB_ID.exec(jobId);
+  return scheduled ? { jobDir: `workitems/${scheduled[1]}/${scheduled[2]}`, scheduleDir: `workitems/${scheduled[1]}` } : { jobDir: `workitems/${jobId}` };
+}

@@ -16,6 +16,7 @@ interface ExecutionInfo {
   exitCode?: number;
   failureInfo?: FailureInfo;
   retryCount?: number;
+  lastRetryTime?: string;
   result?: 'success' | 'failure';
 }
 
@@ -47,17 +48,50 @@ function update(ctx: BatchContext, jobPk: number, node: NodeRef, which: Which, c
   ctx.store.jobs.update(ctx.account, stored.doc);
 }
 
-/** The job's preparation or release task starts on a node (its directory is under the job's). */
+/**
+ * The job's preparation or release task starts on a node (its directory is under the job's): a
+ * fresh series of tries, so a preparation's retry count starts at 0 (after a reboot too).
+ */
 export function nodeTaskStarted(ctx: BatchContext, jobPk: number, job: CloudJob, node: NodeRef, which: Which): void {
   const name = which === 'jobPreparationTaskExecutionInfo' ? 'jobpreparation' : 'jobrelease';
   const dir = `${jobWorkDir(job.id)}/${name}`;
-  update(ctx, jobPk, node, which, (before) => ({
+  update(ctx, jobPk, node, which, () => ({
     state: 'running',
     startTime: ctx.now.toISOString(),
     taskRootDirectory: dir,
     taskRootDirectoryUrl: `${node.nodeUrl}/files/${dir}`,
-    ...(which === 'jobPreparationTaskExecutionInfo' ? { retryCount: before?.retryCount ?? 0 } : {}),
+    ...(which === 'jobPreparationTaskExecutionInfo' ? { retryCount: 0 } : {}),
   }));
+}
+
+/** The retry count of the job's preparation task on a node now: which try a report is of. */
+export function preparationRetryCount(job: CloudJob, nodeId: string): number | undefined {
+  return ((job[KEY] ?? {}) as Record<string, NodeTaskStatus>)[nodeId]?.jobPreparationTaskExecutionInfo?.retryCount;
+}
+
+/**
+ * The job's preparation task failed on a node with a nonzero exit code: it runs again there while
+ * its constraints.maxTaskRetryCount allows (default 0, -1 without limit), before the node counts as
+ * failed for the job. "Task application failures (non-zero exit code) are retried, pre-processing
+ * errors (the Task could not be run) and file upload errors are not retried"
+ * (JobPreparationTaskExecutionInformation.retryCount). Returns the new retry count when it is to
+ * run again; undefined when the failure is final (then nodeTaskEnded records it).
+ */
+export function retryPreparation(ctx: BatchContext, jobPk: number, job: CloudJob, node: NodeRef): number | undefined {
+  const max = (job.jobPreparationTask as { constraints?: { maxTaskRetryCount?: number } } | undefined)?.constraints?.maxTaskRetryCount ?? 0;
+  const retries = preparationRetryCount(job, node.nodeId) ?? 0;
+  if (max !== -1 && retries >= max) return undefined;
+  const now = ctx.now.toISOString();
+  update(ctx, jobPk, node, 'jobPreparationTaskExecutionInfo', (before) => ({
+    // A running try shows no exit code or result ("set only if the Task is in the completed state").
+    taskRootDirectory: before?.taskRootDirectory ?? '',
+    taskRootDirectoryUrl: before?.taskRootDirectoryUrl ?? '',
+    state: 'running',
+    startTime: now,
+    retryCount: retries + 1,
+    lastRetryTime: now,
+  }));
+  return retries + 1;
 }
 
 export function nodeTaskEnded(ctx: BatchContext, jobPk: number, node: NodeRef, which: Which, outcome: { exitCode?: number; failureInfo?: FailureInfo; startTime: string; endTime: string }): void {

@@ -45,10 +45,10 @@ export const retainedUntil = (node: ComputeNode): number | undefined => pendingD
 /** Whether the node's running tasks are let finish (the node waits for them). */
 export const letsTasksFinish = (option: DeallocationOption): boolean => option === 'taskcompletion' || option === 'retaineddata';
 
-/** A node that waits for its running tasks before it leaves or restarts. */
+/** A node that waits for its running tasks (to finish, or to be killed and requeued) before it leaves or restarts. */
 export function drainsTasks(node: ComputeNode): boolean {
   const pending = pendingDeallocation(node);
-  return pending !== undefined && letsTasksFinish(pending.option);
+  return pending !== undefined && pending.option !== 'terminate';
 }
 
 /**

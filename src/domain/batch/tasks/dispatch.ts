@@ -23,6 +23,24 @@ export function markRunning(ctx: BatchContext, jobPk: number, task: CloudTask): 
   saveTask(ctx, jobPk, task);
 }
 
+/**
+ * A running task being taken back from a live node (requeued by a node operation or a job's
+ * disable): it stays running there, holding its slots, until the node's agent reports that run
+ * ended, and only then goes back to the queue. Otherwise it could start elsewhere while the old run
+ * is still being killed. Stored, so that a report arriving after a server restart is a requeue too.
+ */
+const TAKEN_BACK = '_takenBack';
+export function markTakenBack(ctx: BatchContext, jobPk: number, task: CloudTask): void {
+  if (task[TAKEN_BACK] === true) return;
+  task[TAKEN_BACK] = true;
+  saveTask(ctx, jobPk, task);
+}
+export const isTakenBack = (task: CloudTask): boolean => task[TAKEN_BACK] === true;
+/** The run left its node (however): the mark goes with the next save of the task. */
+export const forgetTakenBack = (task: CloudTask): void => {
+  delete task[TAKEN_BACK];
+};
+
 export function requeueTask(ctx: BatchContext, jobPk: number, task: CloudTask): void {
   transition(task, 'active', ctx.now);
   task.executionInfo.requeueCount += 1;
