@@ -11,16 +11,39 @@ import { fileURLToPath } from 'node:url';
 import * as mappers from '@azure/batch/dist-esm/src/models/mappers.js';
 
 type MapperType = { name: string; className?: string; allowedValues?: string[]; element?: { type: MapperType } };
-interface Mapper { serializedName?: string; required?: boolean; readOnly?: boolean; constraints?: { MaxItems?: number }; type: MapperType }
+interface Mapper {
+  serializedName?: string;
+  required?: boolean;
+  readOnly?: boolean;
+  constraints?: { MaxItems?: number };
+  type: MapperType;
+}
 
 const ROOTS = [
-  'PoolAddParameter', 'PoolPatchParameter', 'PoolUpdatePropertiesParameter', 'PoolResizeParameter',
-  'PoolEnableAutoScaleParameter', 'PoolEvaluateAutoScaleParameter', 'NodeRemoveParameter',
-  'JobAddParameter', 'JobPatchParameter', 'JobUpdateParameter', 'JobDisableParameter', 'JobTerminateParameter',
-  'TaskAddParameter', 'TaskAddCollectionParameter', 'TaskUpdateParameter',
-  'JobScheduleAddParameter', 'JobSchedulePatchParameter', 'JobScheduleUpdateParameter',
-  'NodeRebootParameter', 'NodeReimageParameter', 'NodeDisableSchedulingParameter',
-  'ComputeNodeUser', 'NodeUpdateUserParameter', 'UploadBatchServiceLogsConfiguration',
+  'PoolAddParameter',
+  'PoolPatchParameter',
+  'PoolUpdatePropertiesParameter',
+  'PoolResizeParameter',
+  'PoolEnableAutoScaleParameter',
+  'PoolEvaluateAutoScaleParameter',
+  'NodeRemoveParameter',
+  'JobAddParameter',
+  'JobPatchParameter',
+  'JobUpdateParameter',
+  'JobDisableParameter',
+  'JobTerminateParameter',
+  'TaskAddParameter',
+  'TaskAddCollectionParameter',
+  'TaskUpdateParameter',
+  'JobScheduleAddParameter',
+  'JobSchedulePatchParameter',
+  'JobScheduleUpdateParameter',
+  'NodeRebootParameter',
+  'NodeReimageParameter',
+  'NodeDisableSchedulingParameter',
+  'ComputeNodeUser',
+  'NodeUpdateUserParameter',
+  'UploadBatchServiceLogsConfiguration',
 ];
 
 const all = mappers as unknown as Record<string, { type: { modelProperties?: Record<string, Mapper> } }>;
@@ -28,17 +51,29 @@ const out: Record<string, Record<string, unknown>> = {};
 
 function typeOf(t: MapperType, maxItems?: number): unknown {
   switch (t.name) {
-    case 'String': return 'string';
-    case 'Uuid': return 'string';
-    case 'Number': return 'number';
-    case 'Boolean': return 'boolean';
-    case 'DateTime': return 'datetime';
-    case 'TimeSpan': return 'duration';
-    case 'Object': return 'any';
-    case 'Enum': return { enum: t.allowedValues };
-    case 'Composite': visit(t.className!); return { model: t.className };
-    case 'Sequence': return maxItems === undefined ? { array: typeOf(t.element!.type) } : { array: typeOf(t.element!.type), maxItems };
-    default: throw new Error(`unknown mapper type ${t.name}`);
+    case 'String':
+      return 'string';
+    case 'Uuid':
+      return 'string';
+    case 'Number':
+      return 'number';
+    case 'Boolean':
+      return 'boolean';
+    case 'DateTime':
+      return 'datetime';
+    case 'TimeSpan':
+      return 'duration';
+    case 'Object':
+      return 'any';
+    case 'Enum':
+      return { enum: t.allowedValues };
+    case 'Composite':
+      visit(t.className!);
+      return { model: t.className };
+    case 'Sequence':
+      return maxItems === undefined ? { array: typeOf(t.element!.type) } : { array: typeOf(t.element!.type), maxItems };
+    default:
+      throw new Error(`unknown mapper type ${t.name}`);
   }
 }
 
@@ -56,7 +91,11 @@ function visit(name: string): void {
 }
 
 ROOTS.forEach(visit);
-const sorted = Object.fromEntries(Object.keys(out).sort().map((k) => [k, out[k]]));
+const sorted = Object.fromEntries(
+  Object.keys(out)
+    .sort()
+    .map((k) => [k, out[k]]),
+);
 const target = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/domain/batch/schema/models.generated.ts');
 fs.writeFileSync(
   target,
@@ -65,7 +104,12 @@ fs.writeFileSync(
     `import type { ModelTable } from './types.js';\n\n` +
     `export const MODELS: ModelTable = {\n` +
     Object.entries(sorted)
-      .map(([name, props]) => `  ${name}: {\n${Object.entries(props).map(([p, d]) => `    ${JSON.stringify(p)}: ${JSON.stringify(d)},\n`).join('')}  },\n`)
+      .map(
+        ([name, props]) =>
+          `  ${name}: {\n${Object.entries(props)
+            .map(([p, d]) => `    ${JSON.stringify(p)}: ${JSON.stringify(d)},\n`)
+            .join('')}  },\n`,
+      )
       .join('') +
     `};\n`,
 );

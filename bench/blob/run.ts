@@ -132,16 +132,15 @@ function render(
   azuriteRssKiB: number | undefined,
   other: { mean: number; max: number } | undefined,
 ): string {
-  const lines = [
-    '| metric | Kiln | Azurite | ratio | target | result |',
-    '|---|---:|---:|---:|---:|---|',
-  ];
+  const lines = ['| metric | Kiln | Azurite | ratio | target | result |', '|---|---:|---:|---:|---:|---|'];
   for (const row of ROWS) {
     const k = median(kiln[row.metric]);
     const a = median(azurite[row.metric]);
     const ratio = row.lowerIsBetter ? a / k : k / a;
     const target = row.lowerIsBetter ? `≥ ${row.target}× faster` : `≥ ${row.target}×`;
-    lines.push(`| ${row.label} | ${cell(kiln[row.metric], row.unit)} | ${cell(azurite[row.metric], row.unit)} | ${ratio.toFixed(2)}× | ${target} | ${ratio >= row.target ? 'PASS' : '**MISS**'} |`);
+    lines.push(
+      `| ${row.label} | ${cell(kiln[row.metric], row.unit)} | ${cell(azurite[row.metric], row.unit)} | ${ratio.toFixed(2)}× | ${target} | ${ratio >= row.target ? 'PASS' : '**MISS**'} |`,
+    );
   }
   const mib = (kib?: number) => (kib === undefined ? 'n/a' : `${Math.round(kib / 1024)} MiB`);
   lines.push(

@@ -27,7 +27,10 @@ export function cleanupOnExit(): void {
     for (const pid of groups) killGroup(pid, 'SIGKILL');
     for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
   });
-  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
     process.once(signal, () => {
       console.error(`\n${signal}: stopping servers`);
       process.exit(code);

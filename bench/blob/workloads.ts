@@ -128,12 +128,7 @@ export function serviceClient(connectionString: string): BlobServiceClient {
 }
 
 /** uploadFile then downloadToFile of `source` (default options), in MB/s; the copy is checked untimed. */
-export async function largeTransfer(
-  service: BlobServiceClient,
-  source: string,
-  sourceSha256: string,
-  scratchDir: string,
-): Promise<{ uploadMBps: number; downloadMBps: number }> {
+export async function largeTransfer(service: BlobServiceClient, source: string, sourceSha256: string, scratchDir: string): Promise<{ uploadMBps: number; downloadMBps: number }> {
   const container = await newContainer(service, 'large');
   const blob = container.getBlockBlobClient('1gib.bin');
   const copy = path.join(scratchDir, 'download.bin');

@@ -29,7 +29,6 @@ const { values: args } = parseArgs({
 const TASKS = Number(args.tasks);
 const SLOTS = Number(args.slots);
 const WARMUP = Number(args.warmup);
-const log = (m: string) => console.error(`[bench:tasks:cpu] ${m}`);
 const IMAGE = {
   imageReference: { publisher: 'canonical', offer: '0001-com-ubuntu-server-jammy', sku: '22_04-lts', version: 'latest' },
   nodeAgentSKUId: 'batch.node.ubuntu 22.04',
@@ -49,15 +48,16 @@ interface Times {
 function times(pid: number): Times {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
   // Fields after the command name (which may hold spaces): state is field 3, utime 14 … cstime 17.
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+  const f = stat
+    .slice(stat.lastIndexOf(')') + 2)
+    .split(' ')
+    .map(Number);
   const at = (field: number) => f[field - 3]!;
   return { self: ((at(14) + at(15)) * 1000) / HZ, system: (at(15) * 1000) / HZ, children: ((at(16) + at(17)) * 1000) / HZ };
 }
 
 function childPids(pid: number): number[] {
-  return fs
-    .readdirSync(`/proc/${pid}/task`)
-    .flatMap((tid) => fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
+  return fs.readdirSync(`/proc/${pid}/task`).flatMap((tid) => fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
 }
 
 const isAgent = (pid: number): boolean => {
@@ -74,10 +74,14 @@ async function runTasks(batch: BatchServiceClient, jobId: string, poolId: string
     const tasks = Array.from({ length: Math.min(100, n - first) }, (_, k) => ({ id: `t${first + k}`, commandLine: '/bin/true' }));
     await batch.task.addCollection(jobId, tasks);
   }
-  await waitFor(`${n} tasks of ${jobId} completed`, async () => {
-    const counts = await batch.job.getTaskCounts(jobId);
-    return counts.taskCounts.completed === n ? counts : undefined;
-  }, 600_000);
+  await waitFor(
+    `${n} tasks of ${jobId} completed`,
+    async () => {
+      const counts = await batch.job.getTaskCounts(jobId);
+      return counts.taskCounts.completed === n ? counts : undefined;
+    },
+    600_000,
+  );
   const counts = await batch.job.getTaskCounts(jobId);
   if (counts.taskCounts.succeeded !== n) throw new Error(`only ${counts.taskCounts.succeeded} of ${n} tasks succeeded`);
 }
@@ -96,10 +100,14 @@ async function main(): Promise<void> {
     const batch = kiln.batchClient();
     const poolId = 'cpu';
     await batch.pool.add({ id: poolId, vmSize: 'standard_d2s_v3', targetDedicatedNodes: 2, taskSlotsPerNode: SLOTS, virtualMachineConfiguration: IMAGE });
-    await waitFor('2 idle nodes', async () => {
-      const nodes = await batch.computeNode.list(poolId);
-      return nodes.length === 2 && nodes.every((x) => x.state === 'idle') ? true : undefined;
-    }, 60_000);
+    await waitFor(
+      '2 idle nodes',
+      async () => {
+        const nodes = await batch.computeNode.list(poolId);
+        return nodes.length === 2 && nodes.every((x) => x.state === 'idle') ? true : undefined;
+      },
+      60_000,
+    );
     await runTasks(batch, 'warmup', poolId, WARMUP);
     const server = kiln.child.pid!;
     const agents = childPids(server).filter(isAgent);
@@ -112,7 +120,10 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 500)); // strace attaches asynchronously; a bench, not a test
     }
     if (args.perf) {
-      traces.push({ tracer: spawn('perf', ['record', '-F', '1999', '-g', '-o', args.perf, '-p', args['perf-server'] ? String(server) : agents.join(',')], { stdio: 'ignore' }), file: '' });
+      traces.push({
+        tracer: spawn('perf', ['record', '-F', '1999', '-g', '-o', args.perf, '-p', args['perf-server'] ? String(server) : agents.join(',')], { stdio: 'ignore' }),
+        file: '',
+      });
       await new Promise((r) => setTimeout(r, 500));
     }
     const before = [server, ...agents].map(times);
@@ -127,7 +138,10 @@ async function main(): Promise<void> {
     const agentSelf = agents.reduce((sum, _, i) => sum + after[i + 1]!.self - before[i + 1]!.self, 0);
     const agentSystem = agents.reduce((sum, _, i) => sum + after[i + 1]!.system - before[i + 1]!.system, 0);
     const agentChildren = agents.reduce((sum, _, i) => sum + after[i + 1]!.children - before[i + 1]!.children, 0);
-    const load = os.loadavg().map((l) => l.toFixed(2)).join(' ');
+    const load = os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ');
     console.log(
       `${TASKS} tasks, 2 nodes × ${SLOTS} slot(s), ${(TASKS / seconds).toFixed(0)} tasks/s, load ${load}\n` +
         `CPU µs per task: server ${perTask(serverMs)} (system ${perTask(after[0]!.system - before[0]!.system)}), agents ${perTask(agentSelf)} (system ${perTask(agentSystem)}; + children waited for ${perTask(agentChildren)}), ` +
@@ -159,7 +173,13 @@ function summarise(table: string, tasks: number): string {
     .filter((r) => Number.isFinite(r.calls))
     .sort((a, b) => b.calls - a.calls);
   const total = rows.reduce((s, r) => s + r.calls, 0);
-  return `agent syscalls per task: ${(total / tasks).toFixed(1)} — ` + rows.slice(0, 25).map((r) => `${r.name} ${(r.calls / tasks).toFixed(1)}`).join(', ');
+  return (
+    `agent syscalls per task: ${(total / tasks).toFixed(1)} — ` +
+    rows
+      .slice(0, 25)
+      .map((r) => `${r.name} ${(r.calls / tasks).toFixed(1)}`)
+      .join(', ')
+  );
 }
 
 main().catch((err: unknown) => {

@@ -41,10 +41,14 @@ function runner(command: string, n: number): number {
 }
 
 async function idleNodes(batch: BatchServiceClient, poolId: string, n: number): Promise<void> {
-  await waitFor(`${n} idle nodes`, async () => {
-    const nodes = await batch.computeNode.list(poolId);
-    return nodes.length === n && nodes.every((x) => x.state === 'idle') ? true : undefined;
-  }, 60_000);
+  await waitFor(
+    `${n} idle nodes`,
+    async () => {
+      const nodes = await batch.computeNode.list(poolId);
+      return nodes.length === n && nodes.every((x) => x.state === 'idle') ? true : undefined;
+    },
+    60_000,
+  );
 }
 
 async function throughput(batch: BatchServiceClient, poolId: string): Promise<number> {
@@ -63,10 +67,14 @@ async function throughput(batch: BatchServiceClient, poolId: string): Promise<nu
       }
     }),
   );
-  await waitFor('all tasks completed', async () => {
-    const counts = await batch.job.getTaskCounts(jobId);
-    return counts.taskCounts.completed === TASKS ? counts : undefined;
-  }, 600_000);
+  await waitFor(
+    'all tasks completed',
+    async () => {
+      const counts = await batch.job.getTaskCounts(jobId);
+      return counts.taskCounts.completed === TASKS ? counts : undefined;
+    },
+    600_000,
+  );
   const seconds = (performance.now() - started) / 1000;
   const counts = await batch.job.getTaskCounts(jobId);
   if (counts.taskCounts.succeeded !== TASKS) throw new Error(`only ${counts.taskCounts.succeeded} of ${TASKS} tasks succeeded`);
@@ -122,11 +130,7 @@ async function main(): Promise<void> {
       `| single task add → completed, p50 | ${p50.toFixed(1)} ms | | | | ≤ ${TARGETS.p50Ms} ms | ${p50 <= TARGETS.p50Ms ? 'PASS' : '**MISS**'} |`,
       `| single task add → completed, p99 | ${p99.toFixed(1)} ms | | | | ≤ ${TARGETS.p99Ms} ms | ${p99 <= TARGETS.p99Ms ? 'PASS' : '**MISS**'} |`,
     ];
-    const table = [
-      '| measure | Kiln | GNU parallel -j2 | xargs -P2 | ratio | target | result |',
-      '|---|---:|---:|---:|---:|---:|---|',
-      ...rows,
-    ].join('\n');
+    const table = ['| measure | Kiln | GNU parallel -j2 | xargs -P2 | ratio | target | result |', '|---|---:|---:|---:|---:|---:|---|', ...rows].join('\n');
     console.log(table);
     if (args['write-docs']) writeDocs(table);
   } finally {

@@ -24,13 +24,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import {
-  BlobSASPermissions,
-  BlobServiceClient,
-  ContainerSASPermissions,
-  StorageSharedKeyCredential,
-  generateBlobSASQueryParameters,
-} from '@azure/storage-blob';
+import { BlobSASPermissions, BlobServiceClient, ContainerSASPermissions, StorageSharedKeyCredential, generateBlobSASQueryParameters } from '@azure/storage-blob';
 import { BatchServiceClient, BatchSharedKeyCredentials, type BatchServiceModels } from '@azure/batch';
 
 // The original's constants. Its pool and job ids stay as they were, so that a reader of the Azure
@@ -267,7 +261,14 @@ export async function selectLatestVerifiedVmImageWithNodeAgentSku(
  * Creates a pool of compute nodes whose start task copies the task program into the node's shared
  * directory; the original's create_pool.
  */
-export async function createPool(batchClient: BatchServiceClient, poolId: string, resourceFiles: BatchServiceModels.ResourceFile[], publisher: string, offer: string, print: Print): Promise<void> {
+export async function createPool(
+  batchClient: BatchServiceClient,
+  poolId: string,
+  resourceFiles: BatchServiceModels.ResourceFile[],
+  publisher: string,
+  offer: string,
+  print: Print,
+): Promise<void> {
   print(`Creating pool [${poolId}]...`);
 
   // The start task runs on each node as it joins the pool (and when it is rebooted or reimaged).
@@ -372,7 +373,13 @@ export function formatDuration(ms: number): string {
  * Returns when every task of the job is completed, or throws when `timeoutMs` passes first; the
  * original's wait_for_tasks_to_complete.
  */
-export async function waitForTasksToComplete(batchClient: BatchServiceClient, jobId: string, timeoutMs: number, print: Print, printPart: PrintPart): Promise<BatchServiceModels.CloudTask[]> {
+export async function waitForTasksToComplete(
+  batchClient: BatchServiceClient,
+  jobId: string,
+  timeoutMs: number,
+  print: Print,
+  printPart: PrintPart,
+): Promise<BatchServiceModels.CloudTask[]> {
   const timeoutExpiration = Date.now() + timeoutMs;
   printPart(`Monitoring all tasks for 'Completed' state, timeout in ${formatDuration(timeoutMs)}...`);
   while (Date.now() < timeoutExpiration) {
@@ -413,7 +420,9 @@ export async function printTaskOutput(batchClient: BatchServiceClient, jobId: st
     for (const line of stdout.replace(/\n$/, '').split('\n')) print(`  ${line}`);
     const result = task.executionInfo?.result;
     if (result !== 'success') {
-      print(`Result: ${result ?? 'none'}, exit code ${task.executionInfo?.exitCode ?? '-'}${task.executionInfo?.failureInfo ? `, ${task.executionInfo.failureInfo.code}: ${task.executionInfo.failureInfo.message}` : ''}`);
+      print(
+        `Result: ${result ?? 'none'}, exit code ${task.executionInfo?.exitCode ?? '-'}${task.executionInfo?.failureInfo ? `, ${task.executionInfo.failureInfo.code}: ${task.executionInfo.failureInfo.message}` : ''}`,
+      );
       try {
         const stderr = await readStream((await batchClient.file.getFromTask(jobId, taskId, 'stderr.txt')).readableStreamBody);
         print('Standard error:');

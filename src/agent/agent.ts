@@ -1,6 +1,5 @@
 import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import {
   AGENT_PREFIX,
   FILE_RESULT_HEADER,
@@ -16,6 +15,7 @@ import type { NodeIdentity } from './environment.js';
 import { answerFileCommand } from './files.js';
 import { removeIfEmpty, removeTree } from './fs/pinnedDir.js';
 import { closeNodeRuns, killNodeRuns, nodeRuns } from './exec/containment.js';
+import { slowMovesHint } from './exec/cgroups.js';
 import { NodeLayout, type TaskDirs } from './layout.js';
 import { TaskDirRetention } from './retention.js';
 import { runTask, type TaskRun } from './runTask.js';
@@ -35,7 +35,10 @@ export interface AgentOptions {
 }
 
 class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -57,6 +60,9 @@ const agentFailed = (runId: string, err: unknown): AgentReport => ({
 /** How long a call may take before the agent has a session (and its cut-off) to go by. */
 const CALL_TIMEOUT_MS = 30_000;
 
+/** Report calls at once: enough that a report rarely waits for another's answer, few enough to keep batching. */
+const REPORTS_IN_FLIGHT = 4;
+
 const backoff = (attempt: number) => new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** attempt)));
 
 /**
@@ -71,7 +77,9 @@ export class NodeAgent {
   /** The job of each run in flight that has one, for removing a deleted job's directories after them. */
   private readonly runJobs = new Map<string, string>();
   private readonly outbox: AgentReport[] = [];
-  private flushing: Promise<void> | undefined;
+  /** Report calls under way, and calls failed in a row (for their backoff). */
+  private reportCalls = 0;
+  private reportFailures = 0;
   private session: JoinResponse | undefined;
   /** This session's reach of the server, and what aborts its calls when the agent is cut off. */
   private contact: ServerContact | undefined;
@@ -92,6 +100,8 @@ export class NodeAgent {
 
   /** Runs until told to leave the pool, or until `stop()`. */
   async run(): Promise<void> {
+    const hint = slowMovesHint();
+    if (hint) this.log(hint);
     while (!this.stopped) {
       this.layout.prepare();
       // What an earlier agent of this node left running, however it ended, goes before anything runs.
@@ -185,7 +195,7 @@ export class NodeAgent {
   }
 
   private async serveCommands(): Promise<'reboot' | 'reimage' | 'leave'> {
-    for (let failures = 0; !this.stopped; ) {
+    for (let failures = 0; !this.stopped;) {
       if (this.contact?.cutOff) return 'reboot';
       const session = this.session!;
       let response: Response;
@@ -318,9 +328,8 @@ export class NodeAgent {
         nodeId: session.nodeId,
         isDedicated: this.opts.isDedicated ?? true,
       };
-      const jobPreparation = command.kind === 'task' && command.jobId && fs.existsSync(this.layout.jobPreparation(command.jobId).taskDir)
-        ? this.layout.jobPreparation(command.jobId)
-        : undefined;
+      const jobPreparation =
+        command.kind === 'task' && command.jobId && fs.existsSync(this.layout.jobPreparation(command.jobId).taskDir) ? this.layout.jobPreparation(command.jobId) : undefined;
       dirs = this.dirsFor(command);
       if (command.kind === 'task') this.retention.cancel(dirs.taskDir);
       run = runTask(node, this.layout, dirs, { ...command, jobPreparation });
@@ -344,28 +353,42 @@ export class NodeAgent {
       });
   }
 
-  /** Queues a report; reports go out in batches, one request at a time. */
+  /**
+   * Queues a report. Reports go out at once, batched only while REPORTS_IN_FLIGHT calls are under
+   * way: the server frees a run's slot and sends the next command when it applies the report, but
+   * answers only once the report is durable (docs/security.md, "Durable as Azure promises"), so a
+   * report that waited for the previous one's answer would keep its slot idle for that flush.
+   */
   private report(report: AgentReport): void {
     if (this.dropped.delete(report.runId)) return;
     this.outbox.push(report);
-    this.flushing ??= this.flush().finally(() => (this.flushing = undefined));
+    this.sendReports();
   }
 
-  private async flush(): Promise<void> {
-    for (let attempt = 0; this.outbox.length > 0 && !this.stopped; ) {
+  private sendReports(): void {
+    while (this.outbox.length > 0 && this.reportCalls < REPORTS_IN_FLIGHT && !this.stopped) {
       const batch = this.outbox.splice(0, this.outbox.length);
-      try {
-        const session = this.session!;
-        await this.call('POST', `/nodes/${session.nodeId}/reports`, session.nodeToken, { reports: batch });
-        attempt = 0;
-      } catch (err) {
-        if (err instanceof HttpError && err.status < 500) {
-          this.log(`reports refused: ${err.message}`);
-          continue;
-        }
-        this.outbox.unshift(...batch);
-        await backoff(attempt++);
+      this.reportCalls++;
+      void this.sendReportBatch(batch).finally(() => {
+        this.reportCalls--;
+        this.sendReports();
+      });
+    }
+  }
+
+  /** One call; a batch the server did not get goes back to the outbox, sent again after a backoff. */
+  private async sendReportBatch(batch: AgentReport[]): Promise<void> {
+    try {
+      const session = this.session!;
+      await this.call('POST', `/nodes/${session.nodeId}/reports`, session.nodeToken, { reports: batch });
+      this.reportFailures = 0;
+    } catch (err) {
+      if (err instanceof HttpError && err.status < 500) {
+        this.log(`reports refused: ${err.message}`);
+        return;
       }
+      this.outbox.unshift(...batch);
+      await backoff(this.reportFailures++);
     }
   }
 

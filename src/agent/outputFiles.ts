@@ -93,11 +93,7 @@ function openOutput(taskDir: PinnedDir, components: string[]): { fd: number; siz
  * working directory and may reach up into the task directory (`../std*.txt`), never beyond it,
  * and never through a link.
  */
-export async function uploadOutputFiles(
-  specs: OutputFileSpec[],
-  dirs: { taskDir: string; workingDir: string },
-  succeeded: boolean,
-): Promise<UploadFailure[]> {
+export async function uploadOutputFiles(specs: OutputFileSpec[], dirs: { taskDir: string; workingDir: string }, succeeded: boolean): Promise<UploadFailure[]> {
   const failures: UploadFailure[] = [];
   let taskDir: PinnedDir | undefined;
   // Opened on the first upload only: tasks without output files pay nothing.

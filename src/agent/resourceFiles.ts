@@ -80,7 +80,7 @@ async function saveTo(url: string, workingDir: PinnedDir, components: string[], 
         for await (const chunk of response.body ? Readable.fromWeb(response.body as import('node:stream/web').ReadableStream) : []) {
           attempt.progress();
           const bytes = chunk as Buffer;
-          for (let offset = 0; offset < bytes.length; ) offset += (await file.write(bytes, offset)).bytesWritten;
+          for (let offset = 0; offset < bytes.length;) offset += (await file.write(bytes, offset)).bytesWritten;
         }
         dir.rename(temporary, name);
       } catch (err) {

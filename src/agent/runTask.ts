@@ -53,7 +53,11 @@ const failure = (code: string, message: string, details?: FailureInfo['details']
 function downloadFailure(err: unknown): FailureInfo {
   const message = err instanceof Error ? err.message : String(err);
   const code = / 404 /.test(message) ? 'BlobNotFound' : / 403 /.test(message) ? 'BlobAccessDenied' : 'BlobDownloadMiscError';
-  return failure(code, `A resource file could not be downloaded: ${message}`, err instanceof ResourceFileError && err.source ? [{ name: 'FilePath', value: err.source.split('?')[0] ?? '' }] : undefined);
+  return failure(
+    code,
+    `A resource file could not be downloaded: ${message}`,
+    err instanceof ResourceFileError && err.source ? [{ name: 'FilePath', value: err.source.split('?')[0] ?? '' }] : undefined,
+  );
 }
 
 /**
@@ -137,7 +141,19 @@ export function runTask(node: NodeIdentity, layout: NodeLayout, dirs: TaskDirs, 
     try {
       const stderr = createOutputFile(taskDir, dirs.stderrFile, owner);
       try {
-        running = runProcess({ argv, cwd: dirs.workingDir, env, stdout, stderr, uid: user.uid, gid: user.gid, groups: user.groups, maxWallClockMs: spec.maxWallClockMs, nodeRoot: layout.rootDir, uidIsTheRunsOwn: user.perRun });
+        running = runProcess({
+          argv,
+          cwd: dirs.workingDir,
+          env,
+          stdout,
+          stderr,
+          uid: user.uid,
+          gid: user.gid,
+          groups: user.groups,
+          maxWallClockMs: spec.maxWallClockMs,
+          nodeRoot: layout.rootDir,
+          uidIsTheRunsOwn: user.perRun,
+        });
         return { child: running, argv };
       } catch (err) {
         return ended({ result: 'failure', failureInfo: launchFailure(argv[0] ?? '', err), preProcessingError: true });
@@ -163,7 +179,13 @@ export function runTask(node: NodeIdentity, layout: NodeLayout, dirs: TaskDirs, 
     } else if (outcome.exitCode === undefined) {
       result = ended({ result: 'failure', failureInfo: failure('TaskEnded', `The task process was killed by ${outcome.signal ?? 'a signal'}.`) });
     } else if (outcome.exitCode !== 0) {
-      result = ended({ exitCode: outcome.exitCode, result: 'failure', failureInfo: failure('FailureExitCode', 'The task process exited with an unexpected exit code', [{ name: 'Message', value: `The task exited with an exit code representing a failure` }]) });
+      result = ended({
+        exitCode: outcome.exitCode,
+        result: 'failure',
+        failureInfo: failure('FailureExitCode', 'The task process exited with an unexpected exit code', [
+          { name: 'Message', value: `The task exited with an exit code representing a failure` },
+        ]),
+      });
     } else {
       result = ended({ exitCode: 0, result: 'success' });
     }
@@ -174,12 +196,17 @@ export function runTask(node: NodeIdentity, layout: NodeLayout, dirs: TaskDirs, 
         endTime: new Date().toISOString(),
         result: 'failure',
         fileUploadError: true,
-        failureInfo: failure('FileUploadMiscError', 'One or more output files could not be uploaded.', uploadFailures.map((f) => ({ name: f.filePattern, value: f.message }))),
+        failureInfo: failure(
+          'FileUploadMiscError',
+          'One or more output files could not be uploaded.',
+          uploadFailures.map((f) => ({ name: f.filePattern, value: f.message })),
+        ),
       };
     }
     return result;
   };
-  const done = run().catch((err: unknown) => ended({ result: 'failure', failureInfo: preparationFailure(err), preProcessingError: true }))
+  const done = run()
+    .catch((err: unknown) => ended({ result: 'failure', failureInfo: preparationFailure(err), preProcessingError: true }))
     // A task-scope user goes with its run (its processes are gone: runProcess waits for that).
     .finally(() => taskUser?.release?.());
   return {

@@ -77,6 +77,12 @@ export const canSeparateUsers = isRoot;
 /** Root-only: which OS users each node made, so that they can be removed with their pool. */
 const STATE_DIR = process.env.KILN_USERS_STATE_DIR ?? '/var/lib/kiln/node-users';
 
+/** The records' directory is root's alone; the one above it (/var/lib/kiln, which also holds local nodes) is not. */
+function makeStateDir(): void {
+  fs.mkdirSync(path.dirname(STATE_DIR), { recursive: true, mode: 0o755 });
+  fs.mkdirSync(STATE_DIR, { recursive: true, mode: 0o700 });
+}
+
 const pause = new Int32Array(new SharedArrayBuffer(4));
 /** A zombie holds nothing: kiln up waits here for a lock its just-killed agent held, before reaping it. */
 const alive = (pid: number): boolean => {
@@ -94,7 +100,7 @@ const alive = (pid: number): boolean => {
  * fail on /etc/passwd's lock and race to make the same pool user. A lock whose holder died is taken.
  */
 function withUsersLock<T>(work: () => T): T {
-  fs.mkdirSync(STATE_DIR, { recursive: true, mode: 0o700 });
+  makeStateDir();
   const lock = path.join(STATE_DIR, '.lock');
   const deadline = Date.now() + 30_000;
   for (;;) {
@@ -203,7 +209,9 @@ function nodeUser(rootDir: string, osName: string, wanted: Wanted): OsUser {
     recordUse(rootDir, osName);
     const found = lookup(osName) ?? makeUser(osName, wanted);
     if ((wanted.uid !== undefined && found.uid !== wanted.uid) || (wanted.gid !== undefined && found.gid !== wanted.gid)) {
-      throw new UserAccountError(`the user account exists with uid ${found.uid} and gid ${found.gid}, not the uid ${wanted.uid ?? '(any)'} and gid ${wanted.gid ?? '(any)'} its pool asks for`);
+      throw new UserAccountError(
+        `the user account exists with uid ${found.uid} and gid ${found.gid}, not the uid ${wanted.uid ?? '(any)'} and gid ${wanted.gid ?? '(any)'} its pool asks for`,
+      );
     }
     return found;
   });
@@ -213,7 +221,9 @@ function nodeUser(rootDir: string, osName: string, wanted: Wanted): OsUser {
 
 function getent(database: 'passwd' | 'group', key: string): string[] | undefined {
   try {
-    return execFileSync('getent', [database, key], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split(':');
+    return execFileSync('getent', [database, key], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+      .trim()
+      .split(':');
   } catch {
     return undefined; // exit status 2: no such entry
   }
@@ -253,7 +263,20 @@ function makeUser(osName: string, wanted: Wanted): OsUser {
     if (ownGroup) run('groupadd', [...(gid !== undefined ? ['--gid', String(gid)] : []), osName]);
     const groups = [...(ownGroup && wanted.pool ? [wanted.pool] : []), ...(wanted.sudo && getent('group', 'sudo') ? ['sudo'] : [])];
     // --no-log-init: no lastlog/faillog entries, which are sparse files as big as the uid.
-    run('useradd', ['--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', '--no-log-init', '--uid', String(uid), '--gid', primary, ...(groups.length > 0 ? ['--groups', groups.join(',')] : []), osName]);
+    run('useradd', [
+      '--no-create-home',
+      '--home-dir',
+      '/nonexistent',
+      '--shell',
+      '/usr/sbin/nologin',
+      '--no-log-init',
+      '--uid',
+      String(uid),
+      '--gid',
+      primary,
+      ...(groups.length > 0 ? ['--groups', groups.join(',')] : []),
+      osName,
+    ]);
   } catch (err) {
     removeUser(osName, uid);
     throw new UserAccountError(`the user could not be made: ${(err as { stderr?: Buffer }).stderr?.toString().trim() || String(err)}`);
@@ -291,7 +314,7 @@ const stateFile = (rootDir: string): string => path.join(STATE_DIR, nodeKey(root
 
 /** A node's record: its root directory on the first line, then the OS users it made, one a line. */
 function recordUse(rootDir: string, osName: string): void {
-  fs.mkdirSync(STATE_DIR, { recursive: true, mode: 0o700 });
+  makeStateDir();
   const file = stateFile(rootDir);
   const record = readRecord(file);
   if (!record) fs.writeFileSync(file, `${path.resolve(rootDir)}\n${osName}\n`, { mode: 0o600 });

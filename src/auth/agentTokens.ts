@@ -19,8 +19,7 @@ import { hmacSha256 } from './hmac.js';
  */
 const B64URL = /^[A-Za-z0-9_-]+$/;
 
-const joinMac = (account: Account, poolId: string): string =>
-  hmacSha256(account.key, ['kiln-agent', account.name, 'join', poolId.toLowerCase()].join('\n')).toString('base64url');
+const joinMac = (account: Account, poolId: string): string => hmacSha256(account.key, ['kiln-agent', account.name, 'join', poolId.toLowerCase()].join('\n')).toString('base64url');
 
 export function joinToken(account: Account, poolId: string): string {
   return `${account.name}.${poolId}.${joinMac(account, poolId)}`;

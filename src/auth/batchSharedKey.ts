@@ -18,7 +18,6 @@ export interface BatchSignedRequest {
   headers: [string, string][];
 }
 
-
 const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 function canonicalizedOcpHeaders(req: BatchSignedRequest): string {

@@ -45,7 +45,8 @@ function nodeTokenOf(opts: AgentCliOptions): string | undefined {
   const token = process.env.KILN_NODE_TOKEN?.trim() || undefined;
   delete process.env.KILN_NODE_TOKEN;
   if (opts.nodeId === undefined) return token;
-  if (!token || parseNodeToken(token)?.nodeId !== opts.nodeId) fail(`--node-id ${opts.nodeId} needs that node's token in env KILN_NODE_TOKEN: the service picks the ids of the nodes that join it`);
+  if (!token || parseNodeToken(token)?.nodeId !== opts.nodeId)
+    fail(`--node-id ${opts.nodeId} needs that node's token in env KILN_NODE_TOKEN: the service picks the ids of the nodes that join it`);
   return token;
 }
 

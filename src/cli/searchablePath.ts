@@ -30,6 +30,14 @@ function statMode(p: string): number | undefined {
 export function assertSearchableByTasks(dir: string, flag: string, { self = true } = {}): void {
   const blocked = unsearchableAncestor(self ? dir : path.dirname(path.resolve(dir)));
   if (blocked) {
-    throw new Error(`${flag} ${dir}: ${blocked} does not let other users through, so non-admin tasks could not reach their files; chmod o+x ${blocked}, or choose another directory`);
+    throw new Error(
+      `${flag} ${dir}: ${blocked} does not let other users through, so non-admin tasks could not reach their files; chmod o+x ${blocked}, or choose another directory`,
+    );
   }
+}
+
+/** Makes a directory of Kiln's own (root's) passable by other users, as its local nodes below need. */
+export function letTasksThrough(dir: string): void {
+  const stat = fs.statSync(dir, { throwIfNoEntry: false });
+  if (stat && stat.uid === 0 && (stat.mode & 0o001) === 0) fs.chmodSync(dir, (stat.mode & 0o7777) | 0o055);
 }

@@ -62,7 +62,11 @@ export function registerTutorial(program: Command): void {
     .description(
       "run the Azure Batch Python tutorial's client, ported to TypeScript, end to end: on an embedded Kiln (temporary, on free ports), or on a running one with --batch-url and --blob-url",
     )
-    .option('--batch-url <url>', "a running Kiln's Batch account URL, e.g. http://127.0.0.1:10100 (env KILN_BATCH_URL); without it an embedded Kiln is started", process.env.KILN_BATCH_URL || undefined)
+    .option(
+      '--batch-url <url>',
+      "a running Kiln's Batch account URL, e.g. http://127.0.0.1:10100 (env KILN_BATCH_URL); without it an embedded Kiln is started",
+      process.env.KILN_BATCH_URL || undefined,
+    )
     .option('--blob-url <url>', "the storage account's blob URL, e.g. http://127.0.0.1:10000/devstoreaccount1 (env KILN_BLOB_URL)", process.env.KILN_BLOB_URL || undefined)
     .option('--account-name <name>', 'the Batch and storage account (env KILN_ACCOUNT_NAME)', process.env.KILN_ACCOUNT_NAME || DEV_ACCOUNT_NAME)
     .option('--account-key <base64>', "the account's key (env KILN_ACCOUNT_KEY; default: the development key)")

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_BATCH_PORT, DEFAULT_BLOB_PORT, defaultDataDir, defaultNodesDir, parsePort, resolveAccounts, type KilnConfig } from '../config/config.js';
 import { startKiln } from '../server/kiln.js';
@@ -5,7 +6,7 @@ import { transferPolicy } from '../agent/transfers.js';
 import { DEFAULT_HTTP_TIMEOUTS, DRAIN_MS } from '../protocol/http/server.js';
 import { DEFAULT_NODE_LOST_AFTER_MS, nodeTimings } from '../config/timings.js';
 import { DEFAULT_ORPHAN_GRACE_MS } from '../persistence/blob/extentStore.js';
-import { assertSearchableByTasks } from './searchablePath.js';
+import { assertSearchableByTasks, letTasksThrough } from './searchablePath.js';
 
 interface UpOptions {
   host: string;
@@ -37,14 +38,30 @@ export function registerUp(program: Command): void {
     .command('up')
     .description('start Kiln in the foreground: the Blob and Batch services and the local nodes of its pools')
     .option('--host <host>', 'address to listen on (env KILN_HOST)', process.env.KILN_HOST ?? '127.0.0.1')
-    .option('--advertise-host <name|IP>', 'the host name or address put in every URL Kiln gives out (env KILN_ADVERTISE_HOST; default: --host, or for 0.0.0.0/:: this machine\'s first network address)', process.env.KILN_ADVERTISE_HOST || undefined)
+    .option(
+      '--advertise-host <name|IP>',
+      "the host name or address put in every URL Kiln gives out (env KILN_ADVERTISE_HOST; default: --host, or for 0.0.0.0/:: this machine's first network address)",
+      process.env.KILN_ADVERTISE_HOST || undefined,
+    )
     .option('--blob-port <port>', 'Blob service port (env KILN_BLOB_PORT)', process.env.KILN_BLOB_PORT ?? String(DEFAULT_BLOB_PORT))
     .option('--batch-port <port>', 'Batch service port (env KILN_BATCH_PORT)', process.env.KILN_BATCH_PORT ?? String(DEFAULT_BATCH_PORT))
     .option('--data <dir>', 'data directory (env KILN_DATA)', process.env.KILN_DATA ?? defaultDataDir())
     .option('--nodes-dir <dir>', "local nodes' root directories (env KILN_NODES_DIR; default: DATA/nodes, or /var/lib/kiln/nodes/… as root)", process.env.KILN_NODES_DIR)
-    .option('--node-lost-after <ms>', 'a node not heard from for this long is lost and its tasks requeued; heartbeats and agent cut-off follow from it (env KILN_NODE_LOST_AFTER_MS)', process.env.KILN_NODE_LOST_AFTER_MS ?? String(DEFAULT_NODE_LOST_AFTER_MS))
-    .option('--header-timeout <ms>', 'a connection must send a complete request head within this long (env KILN_HEADER_TIMEOUT_MS)', process.env.KILN_HEADER_TIMEOUT_MS ?? String(DEFAULT_HTTP_TIMEOUTS.headersMs))
-    .option('--body-idle-timeout <ms>', 'the longest pause allowed while a request body arrives; there is no limit on total time (env KILN_BODY_IDLE_TIMEOUT_MS)', process.env.KILN_BODY_IDLE_TIMEOUT_MS ?? String(DEFAULT_HTTP_TIMEOUTS.bodyIdleMs))
+    .option(
+      '--node-lost-after <ms>',
+      'a node not heard from for this long is lost and its tasks requeued; heartbeats and agent cut-off follow from it (env KILN_NODE_LOST_AFTER_MS)',
+      process.env.KILN_NODE_LOST_AFTER_MS ?? String(DEFAULT_NODE_LOST_AFTER_MS),
+    )
+    .option(
+      '--header-timeout <ms>',
+      'a connection must send a complete request head within this long (env KILN_HEADER_TIMEOUT_MS)',
+      process.env.KILN_HEADER_TIMEOUT_MS ?? String(DEFAULT_HTTP_TIMEOUTS.headersMs),
+    )
+    .option(
+      '--body-idle-timeout <ms>',
+      'the longest pause allowed while a request body arrives; there is no limit on total time (env KILN_BODY_IDLE_TIMEOUT_MS)',
+      process.env.KILN_BODY_IDLE_TIMEOUT_MS ?? String(DEFAULT_HTTP_TIMEOUTS.bodyIdleMs),
+    )
     .option(
       '--account <name:base64key>',
       'an account, repeatable; its key is then visible to every local user, prefer --accounts-file or env KILN_ACCOUNTS (separated by ";"); default devstoreaccount1 with the development key',
@@ -57,7 +74,11 @@ export function registerUp(program: Command): void {
       (value: string, previous: string[]) => [...previous, value],
       process.env.KILN_ACCOUNTS_FILE ? [process.env.KILN_ACCOUNTS_FILE] : [],
     )
-    .option('--orphan-extent-grace <ms>', 'garbage collection keeps unreferenced blob files younger than this; uploads in flight renew theirs (env KILN_ORPHAN_EXTENT_GRACE_MS)', process.env.KILN_ORPHAN_EXTENT_GRACE_MS ?? String(DEFAULT_ORPHAN_GRACE_MS))
+    .option(
+      '--orphan-extent-grace <ms>',
+      'garbage collection keeps unreferenced blob files younger than this; uploads in flight renew theirs (env KILN_ORPHAN_EXTENT_GRACE_MS)',
+      process.env.KILN_ORPHAN_EXTENT_GRACE_MS ?? String(DEFAULT_ORPHAN_GRACE_MS),
+    )
     .action(async (opts: UpOptions) => {
       const started = performance.now();
       const config: KilnConfig = {
@@ -72,7 +93,11 @@ export function registerUp(program: Command): void {
         timings: nodeTimings(Number(opts.nodeLostAfter)),
         http: { headersMs: parseMs(opts.headerTimeout, '--header-timeout'), bodyIdleMs: parseMs(opts.bodyIdleTimeout, '--body-idle-timeout') },
       };
-      if (process.getuid?.() === 0) assertSearchableByTasks(config.nodesDir, '--nodes-dir');
+      if (process.getuid?.() === 0) {
+        // Kiln's own /var/lib/kiln: earlier versions made it 0700, which kept tasks out of local nodes.
+        if (opts.nodesDir === undefined) letTasksThrough(path.dirname(path.dirname(config.nodesDir)));
+        assertSearchableByTasks(config.nodesDir, '--nodes-dir');
+      }
       transferPolicy(); // its local agents inherit KILN_TRANSFER_*: a wrong one stops kiln up, not their tasks
       const kiln = await startKiln(config);
       const lines = [

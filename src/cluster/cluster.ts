@@ -58,10 +58,13 @@ export class Cluster {
     this.files = new FileRequests(this.ctx);
     const restored = restoreSessions(this.ctx);
     if (restored > 0) opts.log(`waiting for the agents of ${restored} node(s) to reconnect`);
-    this.monitor = setInterval(() => {
-      this.findLostNodes();
-      this.expireJobs();
-    }, Math.min(1000, this.timings.lostAfterMs / 4));
+    this.monitor = setInterval(
+      () => {
+        this.findLostNodes();
+        this.expireJobs();
+      },
+      Math.min(1000, this.timings.lostAfterMs / 4),
+    );
     this.monitor.unref();
   }
 

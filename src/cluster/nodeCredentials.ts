@@ -47,7 +47,7 @@ export function rejoiningNode(cluster: ClusterContext, account: string, poolPk: 
   const claims = parseNodeToken(nodeToken);
   const ofThisPool = claims !== undefined && claims.account === account && claims.poolId.toLowerCase() === pool.id.toLowerCase();
   const node = ofThisPool ? cluster.store.nodes.get(poolPk, claims.nodeId)?.doc : undefined;
-  if (!node || !secretMatches(claims!, storedSecretHash(node))) throw new AgentApiError(403, "this node token is not the current one of a node of this pool");
+  if (!node || !secretMatches(claims!, storedSecretHash(node))) throw new AgentApiError(403, 'this node token is not the current one of a node of this pool');
   if (node.state === 'leavingpool') throw new AgentApiError(410, `node ${node.id} is leaving the pool`);
   return node;
 }

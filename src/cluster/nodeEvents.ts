@@ -134,13 +134,16 @@ export function onNodeChanged(cluster: ClusterContext, account: string, pool: Cl
  * restart restoreSessions calls this again for every node still waiting.
  */
 export function awaitRetention(cluster: ClusterContext, account: string, pool: CloudPool, node: ComputeNode, ms: number): void {
-  const timer = setTimeout(() => {
-    try {
-      onNodeChanged(cluster, account, pool, node);
-    } catch (err) {
-      cluster.log(`cluster: removing node ${node.id} after its tasks' retention failed: ${String(err)}`);
-    }
-  }, Math.min(MAX_TIMER_MS, Math.max(0, ms)));
+  const timer = setTimeout(
+    () => {
+      try {
+        onNodeChanged(cluster, account, pool, node);
+      } catch (err) {
+        cluster.log(`cluster: removing node ${node.id} after its tasks' retention failed: ${String(err)}`);
+      }
+    },
+    Math.min(MAX_TIMER_MS, Math.max(0, ms)),
+  );
   timer.unref();
 }
 
@@ -261,9 +264,24 @@ export function onJobEnded(cluster: ClusterContext, account: string, jobDoc: Clo
     session.preparedJobs.delete(job.pk);
     if (release) {
       cluster.store.tx(() =>
-        nodeTaskStarted(ctx, job.pk, job.doc, { poolId: session.poolId, nodeId: session.nodeId, nodeUrl: cluster.nodeUrl(session.poolId, session.nodeId) }, 'jobReleaseTaskExecutionInfo'),
+        nodeTaskStarted(
+          ctx,
+          job.pk,
+          job.doc,
+          { poolId: session.poolId, nodeId: session.nodeId, nodeUrl: cluster.nodeUrl(session.poolId, session.nodeId) },
+          'jobReleaseTaskExecutionInfo',
+        ),
       );
-      session.send(taskCommand(cluster.commands(account, session.poolPk), runId({ kind: 'jobrelease', jobPk: job.pk }), 'jobrelease', release, { jobId: job.doc.id, taskId: (release as { id?: string }).id ?? 'jobrelease' }, job.doc));
+      session.send(
+        taskCommand(
+          cluster.commands(account, session.poolPk),
+          runId({ kind: 'jobrelease', jobPk: job.pk }),
+          'jobrelease',
+          release,
+          { jobId: job.doc.id, taskId: (release as { id?: string }).id ?? 'jobrelease' },
+          job.doc,
+        ),
+      );
     }
   }
   if (state === 'deleting') removeJobDirs(cluster, account, job.doc);

@@ -48,7 +48,11 @@ function currentTask(cluster: ClusterContext, session: NodeSession, jobPk: numbe
  * The job whose preparation or release task this node runs now, as the job's status list says; for
  * a preparation, the try the report is of must be the current one (`attempt`, its retry count).
  */
-function jobTaskRunning(cluster: ClusterContext, session: NodeSession, ref: { kind: 'jobpreparation'; jobPk: number; attempt: number } | { kind: 'jobrelease'; jobPk: number }): CloudJob | undefined {
+function jobTaskRunning(
+  cluster: ClusterContext,
+  session: NodeSession,
+  ref: { kind: 'jobpreparation'; jobPk: number; attempt: number } | { kind: 'jobrelease'; jobPk: number },
+): CloudJob | undefined {
   const job = jobOfSession(cluster, session, ref.jobPk);
   const which = ref.kind === 'jobrelease' ? 'jobReleaseTaskExecutionInfo' : 'jobPreparationTaskExecutionInfo';
   const running = job !== undefined && nodeTaskStatuses(job.doc).some((s) => s.nodeId === session.nodeId && s[which]?.state === 'running');
@@ -96,7 +100,15 @@ function applyReport(cluster: ClusterContext, session: NodeSession, report: Agen
     if (!node) return false;
     if (startTaskEnded(ctx, session.poolPk, node.doc, { ...outcomeOf(result), startTime: result.startTime })) {
       session.startTaskAttempt += 1;
-      followUps.push(taskCommand(cluster.commands(session.account, session.poolPk), runId({ kind: 'starttask', attempt: session.startTaskAttempt }), 'starttask', node.doc['startTask'] as RunnableSpec, {}));
+      followUps.push(
+        taskCommand(
+          cluster.commands(session.account, session.poolPk),
+          runId({ kind: 'starttask', attempt: session.startTaskAttempt }),
+          'starttask',
+          node.doc['startTask'] as RunnableSpec,
+          {},
+        ),
+      );
     }
     return true;
   }

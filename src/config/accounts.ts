@@ -9,8 +9,7 @@ export interface Account {
 
 /** The emulator account every Azure tool knows (the key Azurite publishes). */
 export const DEV_ACCOUNT_NAME = 'devstoreaccount1';
-export const DEV_ACCOUNT_KEY =
-  'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+export const DEV_ACCOUNT_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 
 const ACCOUNT_NAME = /^[a-z0-9]{3,24}$/;
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;

@@ -64,15 +64,15 @@ export interface AccountSources {
  * The accounts of flags and files together; with neither, those of KILN_ACCOUNTS (separated by ';' or
  * ','); with none at all, the dev account. `warn` hears of every key given on the command line.
  */
-export function resolveAccounts(
-  sources: AccountSources,
-  env: NodeJS.ProcessEnv = process.env,
-  warn: (message: string) => void = (m) => console.error(m),
-): Account[] {
+export function resolveAccounts(sources: AccountSources, env: NodeJS.ProcessEnv = process.env, warn: (message: string) => void = (m) => console.error(m)): Account[] {
   const fromFiles = sources.files.flatMap(readAccountsFile);
   const fromFlags = sources.specs.map(parseAccountSpec);
   for (const account of fromFlags) warn(keyInArgvWarning(account.name, 'KILN_ACCOUNTS or a file only you can read (--accounts-file)'));
-  const fromEnv = (env.KILN_ACCOUNTS ?? '').split(/[;,]/).map((s) => s.trim()).filter(Boolean).map(parseAccountSpec);
+  const fromEnv = (env.KILN_ACCOUNTS ?? '')
+    .split(/[;,]/)
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map(parseAccountSpec);
   const chosen = fromFlags.length + fromFiles.length > 0 ? [...fromFlags, ...fromFiles] : fromEnv;
   return chosen.length > 0 ? chosen : [devAccount()];
 }
@@ -84,9 +84,7 @@ export function readAccountsFile(file: string): Account[] {
     const stat = fs.fstatSync(fd);
     if (!stat.isFile()) throw new Error(`the accounts file ${file} is not a regular file`);
     if ((stat.mode & 0o077) !== 0) {
-      throw new Error(
-        `the accounts file ${file} holds account keys but is mode ${(stat.mode & 0o777).toString(8).padStart(4, '0')}, open to other users: chmod 600 it`,
-      );
+      throw new Error(`the accounts file ${file} holds account keys but is mode ${(stat.mode & 0o777).toString(8).padStart(4, '0')}, open to other users: chmod 600 it`);
     }
     return fs
       .readFileSync(fd, 'utf8')

@@ -115,7 +115,5 @@ export function slotsNeeded(pool: CloudPool, task: CloudTask): number {
 export function fitsPool(pool: CloudPool, task: CloudTask): Verdict {
   const need = task.requiredSlots ?? 1;
   const per = slotsPerNode(pool);
-  return need <= per
-    ? OK
-    : no(`CannotRun: the task needs ${need} task slots, but nodes of pool ${pool.id} have ${per} (taskSlotsPerNode); it can never run on this pool.`);
+  return need <= per ? OK : no(`CannotRun: the task needs ${need} task slots, but nodes of pool ${pool.id} have ${per} (taskSlotsPerNode); it can never run on this pool.`);
 }

@@ -132,7 +132,7 @@ export class Scheduler {
       const manager = job.jobManagerTask ? store.tasks.get(jobPk, managerId ?? 'jobmanager')?.doc : undefined;
       if (manager?.state === 'active' && withinParallelLimit(job, running).ok) tryPlace(manager);
       let after = '';
-      for (let scanned = 0; scanned < SCAN_LIMIT; ) {
+      for (let scanned = 0; scanned < SCAN_LIMIT;) {
         if (!usable.some((c) => c.free > 0)) break;
         // Fetch about as many queued tasks as there are free slots: a pass places few, and parsing
         // a big page of a long queue on every pass would cost more than the placing.
@@ -158,7 +158,15 @@ export class Scheduler {
   }
 
   /** Gives one task to one node: the store first (in the pass's transaction), then the command. */
-  private place(ctx: ReturnType<ClusterContext['batch']>, jobPk: number, job: CloudJob, task: CloudTask, slots: number, session: NodeSession, commands: Map<NodeSession, AgentCommand[]>): void {
+  private place(
+    ctx: ReturnType<ClusterContext['batch']>,
+    jobPk: number,
+    job: CloudJob,
+    task: CloudTask,
+    slots: number,
+    session: NodeSession,
+    commands: Map<NodeSession, AgentCommand[]>,
+  ): void {
     const taskDir = `${jobWorkDir(job.id)}/${task.id}`;
     const nodeUrl = this.cluster.nodeUrl(session.poolId, session.nodeId);
     assignTask(ctx, jobPk, job, task, {

@@ -80,7 +80,8 @@ export class WaitingReasons {
     const up = nodes.filter(nodeIsUp);
     if (up.length === 0) return notUp(pool.id, nodes);
     const enabled = up.filter((n) => n.schedulingState === 'enabled');
-    if (enabled.length === 0) return `NodeSchedulingDisabled: task scheduling is disabled on every node of pool ${pool.id} that is up; enable it (enablescheduling) to run tasks there.`;
+    if (enabled.length === 0)
+      return `NodeSchedulingDisabled: task scheduling is disabled on every node of pool ${pool.id} that is up; enable it (enablescheduling) to run tasks there.`;
     const failed = job.jobPreparationTask ? preparationFailedOn(job) : undefined;
     const eligible = failed?.size ? enabled.filter((n) => !failed.has(n.id.toLowerCase())) : enabled;
     if (eligible.length === 0) {

@@ -36,10 +36,13 @@ export class DeadlineTimer {
     this.timer = undefined;
     this.armedFor = at;
     if (at === undefined || this.closed) return undefined;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.runNow();
-    }, Math.min(Math.max(0, at - now.getTime()), MAX_DELAY_MS));
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.runNow();
+      },
+      Math.min(Math.max(0, at - now.getTime()), MAX_DELAY_MS),
+    );
     this.timer.unref();
     return at;
   }
@@ -61,7 +64,12 @@ export const RETRY_MS = 60_000;
  * again; one that throws is logged (`what` names the work) and tried again RETRY_MS later, without
  * holding up the other accounts.
  */
-export function everyAccount(accounts: () => string[], log: (message: string) => void, what: string, pass: (account: string, now: Date) => number | undefined): (now: Date) => number | undefined {
+export function everyAccount(
+  accounts: () => string[],
+  log: (message: string) => void,
+  what: string,
+  pass: (account: string, now: Date) => number | undefined,
+): (now: Date) => number | undefined {
   return (now) => {
     let wake = Infinity;
     for (const account of accounts()) {

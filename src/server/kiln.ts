@@ -53,25 +53,40 @@ export async function startKiln(config: KilnConfig, log: (m: string) => void = (
 
   const batchStore = new BatchStore(db);
   const batchHooks: BatchHooks = {};
+  // Assigned once, below, after the servers listen; `let` (not const) because closures may read them
+  // before that, and must see undefined rather than throw (late wiring: issue 10 item 4 removes it).
+  /* eslint-disable prefer-const */
   let cluster: Cluster | undefined;
   let localNodes: LocalNodes | undefined;
   // Agents and clients share the Batch port: agents under their own prefix, with their own tokens.
   let agentHandler: ((req: IncomingMessage, res: ServerResponse) => Promise<void>) | undefined;
+  /* eslint-enable prefer-const */
   const batchHandler = createBatchHandler({ accounts, store: batchStore, hooks: batchHooks, log, files: () => cluster?.files, durable: storage.durable });
-  const batchOrAgent = (req: IncomingMessage, res: ServerResponse) =>
-    agentHandler && req.url?.startsWith(AGENT_PREFIX) ? agentHandler(req, res) : batchHandler(req, res);
+  const batchOrAgent = (req: IncomingMessage, res: ServerResponse) => (agentHandler && req.url?.startsWith(AGENT_PREFIX) ? agentHandler(req, res) : batchHandler(req, res));
 
   let blob: RunningServer | undefined;
   let batch: RunningServer;
   try {
-    blob = await listen(createBlobHandler({ accounts, store, service: blobService, log }), config.host, config.blobPort, (err, res) => {
-      log(`blob: unhandled ${String(err)}`);
-      if (!res.headersSent && !(err instanceof StorageError)) res.writeHead(500).end();
-    }, { timeouts: config.http, busy: answerBlobBusy });
-    batch = await listen(batchOrAgent, config.host, config.batchPort, (err, res) => {
-      log(`batch: unhandled ${String(err)}`);
-      if (!res.headersSent) res.writeHead(500).end();
-    }, { timeouts: config.http, busy: answerBatchBusy });
+    blob = await listen(
+      createBlobHandler({ accounts, store, service: blobService, log }),
+      config.host,
+      config.blobPort,
+      (err, res) => {
+        log(`blob: unhandled ${String(err)}`);
+        if (!res.headersSent && !(err instanceof StorageError)) res.writeHead(500).end();
+      },
+      { timeouts: config.http, busy: answerBlobBusy },
+    );
+    batch = await listen(
+      batchOrAgent,
+      config.host,
+      config.batchPort,
+      (err, res) => {
+        log(`batch: unhandled ${String(err)}`);
+        if (!res.headersSent) res.writeHead(500).end();
+      },
+      { timeouts: config.http, busy: answerBatchBusy },
+    );
   } catch (err) {
     clearInterval(garbageTimer);
     await blob?.close();

@@ -98,7 +98,7 @@ describe('task processes', () => {
     assert.equal(isRunning(escaped), false, 'the setsid child is gone when the run is');
   });
 
-  it("a late kill of a finished run does not reach the next run, which may reuse its group", async () => {
+  it('a late kill of a finished run does not reach the next run, which may reuse its group', async () => {
     const first = run('first', { argv: ['/bin/true'], cwd: dir, env: {} });
     assert.equal((await first.done).exitCode, 0);
     const second = run('second', { argv: ['/bin/sleep', '0.2'], cwd: dir, env: {} });

@@ -24,8 +24,16 @@ function signed(method: string, url: string, headers: Record<string, string>): B
 const V = 'api-version=2022-10-01.16.0';
 const vectors: [string, BatchSignedRequest, string][] = [
   ['GET with a filter, no Content-Type', signed('GET', `/pools?${V}&$filter=state%20eq%20%27active%27&maxresults=10`, {}), 'ESRczrilmDvSoJE88Hoj79TrZAONkCWHkhzJ7MFYfJM='],
-  ['GET, JS-style Content-Type', signed('GET', `/pools?${V}&$filter=state%20eq%20%27active%27&maxresults=10`, { 'Content-Type': 'application/json; charset=utf-8' }), 'qAQC/O6j0RvXpgdvYP6hceKMdTHXrPLqvd2+v4RIupo='],
-  ['POST addtaskcollection', signed('POST', `/jobs/job1/addtaskcollection?${V}`, { 'Content-Type': 'application/json; odata=minimalmetadata; charset=utf-8', 'Content-Length': '50' }), 'Km+k0N52TP4Ukg+dsGjle2zhbZiG5EGdnyQkctRLAqQ='],
+  [
+    'GET, JS-style Content-Type',
+    signed('GET', `/pools?${V}&$filter=state%20eq%20%27active%27&maxresults=10`, { 'Content-Type': 'application/json; charset=utf-8' }),
+    'qAQC/O6j0RvXpgdvYP6hceKMdTHXrPLqvd2+v4RIupo=',
+  ],
+  [
+    'POST addtaskcollection',
+    signed('POST', `/jobs/job1/addtaskcollection?${V}`, { 'Content-Type': 'application/json; odata=minimalmetadata; charset=utf-8', 'Content-Length': '50' }),
+    'Km+k0N52TP4Ukg+dsGjle2zhbZiG5EGdnyQkctRLAqQ=',
+  ],
   ['DELETE with Content-Length 0 (Python)', signed('DELETE', `/pools/pool1?${V}`, { 'Content-Length': '0' }), 'zpmPzApI86uFt5iRrMguSMoTzvUjeCgHnX/RGcDgwpY='],
   ['DELETE without Content-Length (JS)', signed('DELETE', `/pools/pool1?${V}`, {}), 'pA7qYHqo7uWJW+s8eMESVAW6KqelOok1f6TDP8B7UlU='],
   ['POST stopresize, no body', signed('POST', `/pools/pool1/stopresize?${V}`, { 'Content-Length': '0' }), '52Guj/VsdvbH5pEEMojnTt8eQS2C6p0GWVh5hCOLRyo='],
@@ -64,7 +72,9 @@ describe('Batch Shared Key over HTTP', () => {
 
   it('accepts the SDK and answers request-id and the client-request-id it was given', async () => {
     // Echoed when return-client-request-id is true, as Azure does (test/batch/queryRefusals.test.ts: not otherwise).
-    const res = await batchRequest(kiln.batchUrl, 'GET', '/pools', { headers: { 'client-request-id': 'c0ffee00-0000-4000-8000-000000000001', 'return-client-request-id': 'true' } });
+    const res = await batchRequest(kiln.batchUrl, 'GET', '/pools', {
+      headers: { 'client-request-id': 'c0ffee00-0000-4000-8000-000000000001', 'return-client-request-id': 'true' },
+    });
     assert.equal(res.status, 200);
     assert.match(String(res.headers['request-id']), /^[0-9a-f-]{36}$/);
     assert.equal(res.headers['client-request-id'], 'c0ffee00-0000-4000-8000-000000000001');

@@ -11,7 +11,10 @@ describe('Batch state survives kill -9', () => {
       const client = first.batchClient();
       await client.pool.add({ id: 'durable-pool', vmSize: 'standard_a1', virtualMachineConfiguration: vm, targetDedicatedNodes: 0 });
       await client.job.add({ id: 'durable-job', poolInfo: { poolId: 'durable-pool' } });
-      await client.task.addCollection('durable-job', Array.from({ length: 50 }, (_, i) => ({ id: `t${i}`, commandLine: 'x' })));
+      await client.task.addCollection(
+        'durable-job',
+        Array.from({ length: 50 }, (_, i) => ({ id: `t${i}`, commandLine: 'x' })),
+      );
       await client.task.terminate('durable-job', 't7');
     } finally {
       await first.kill9();

@@ -57,11 +57,17 @@ describe('Batch errors: status, code and body as Azure answers', () => {
   });
 
   it('missing required properties', async () => {
-    await expectError(call('POST', '/pools', { body: { id: 'q', virtualMachineConfiguration: vm, targetDedicatedNodes: 0 } }), 400, 'MissingRequiredProperty', { PropertyName: 'vmSize' });
+    await expectError(call('POST', '/pools', { body: { id: 'q', virtualMachineConfiguration: vm, targetDedicatedNodes: 0 } }), 400, 'MissingRequiredProperty', {
+      PropertyName: 'vmSize',
+    });
     await expectError(call('POST', '/jobs/j/tasks', { body: { id: 'u' } }), 400, 'MissingRequiredProperty', { PropertyName: 'commandLine' });
-    await expectError(call('POST', '/pools', { body: pool('q', { virtualMachineConfiguration: { imageReference: {} } }) }), 400, 'MissingRequiredProperty', { PropertyName: 'virtualMachineConfiguration.nodeAgentSKUId' });
+    await expectError(call('POST', '/pools', { body: pool('q', { virtualMachineConfiguration: { imageReference: {} } }) }), 400, 'MissingRequiredProperty', {
+      PropertyName: 'virtualMachineConfiguration.nodeAgentSKUId',
+    });
     await expectError(call('POST', '/jobs/j/disable', { body: {} }), 400, 'MissingRequiredProperty', { PropertyName: 'disableTasks' });
-    await expectError(call('POST', '/pools', { body: { id: 'q', vmSize: 'standard_a1', virtualMachineConfiguration: vm } }), 400, 'MissingRequiredProperty', { PropertyName: 'targetDedicatedNodes' });
+    await expectError(call('POST', '/pools', { body: { id: 'q', vmSize: 'standard_a1', virtualMachineConfiguration: vm } }), 400, 'MissingRequiredProperty', {
+      PropertyName: 'targetDedicatedNodes',
+    });
   });
 
   it('bad enum values, wrong types, unknown properties, bad JSON', async () => {
@@ -76,9 +82,14 @@ describe('Batch errors: status, code and body as Azure answers', () => {
     await expectError(call('POST', '/jobs/j/tasks', { body: { id: 'e2', commandLine: 'x', requiredSlots: 'two' } }), 400, 'InvalidRequestBody');
     await expectError(call('POST', '/jobs/j/tasks', { body: { id: 'e3', commandLine: 'x', colour: 'red' } }), 400, 'InvalidRequestBody');
     await expectError(call('POST', '/jobs/j/tasks', { body: '{"id": "e4", ' }), 400, 'InvalidRequestBody');
-    await expectError(call('POST', '/jobs/j/tasks', { body: { id: 'e5', commandLine: 'x', constraints: { maxWallClockTime: 'an hour' } } }), 400, 'InvalidPropertyValue', { PropertyName: 'constraints.maxWallClockTime' });
+    await expectError(call('POST', '/jobs/j/tasks', { body: { id: 'e5', commandLine: 'x', constraints: { maxWallClockTime: 'an hour' } } }), 400, 'InvalidPropertyValue', {
+      PropertyName: 'constraints.maxWallClockTime',
+    });
     // Any case in; the API's case out.
-    assert.equal((await call('POST', '/jobs/j/tasks', { body: { id: 'e6', commandLine: 'x', userIdentity: { autoUser: { elevationLevel: 'NonAdmin', scope: 'Task' } } } })).status, 201);
+    assert.equal(
+      (await call('POST', '/jobs/j/tasks', { body: { id: 'e6', commandLine: 'x', userIdentity: { autoUser: { elevationLevel: 'NonAdmin', scope: 'Task' } } } })).status,
+      201,
+    );
     assert.deepEqual((await call('GET', '/jobs/j/tasks/e6')).json().userIdentity, { autoUser: { elevationLevel: 'nonadmin', scope: 'task' } });
   });
 

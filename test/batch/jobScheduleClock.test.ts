@@ -55,7 +55,13 @@ describe('Job schedule runs on an injected clock', () => {
     assert.equal(a.jobs().length, 1);
     terminateJob(a.ctx(90_000), 's:job-1', {});
     a.run(90_000);
-    assert.deepEqual(a.jobs().map((j) => j.slice(0, 2)), [['s:job-1', 'completed'], ['s:job-2', 'active']]);
+    assert.deepEqual(
+      a.jobs().map((j) => j.slice(0, 2)),
+      [
+        ['s:job-1', 'completed'],
+        ['s:job-2', 'active'],
+      ],
+    );
     assert.equal(a.jobs()[1]![2], at(90_000));
     assert.equal(a.schedule('s').executionInfo.nextRunTime, at(2 * MIN));
     assert.deepEqual(a.schedule('s').executionInfo.recentJob, { id: 's:job-2' });
@@ -73,15 +79,31 @@ describe('Job schedule runs on an injected clock', () => {
     a.run(6.5 * MIN);
     assert.equal(a.jobs().length, 1, 'no job between runs');
     a.run(10 * MIN + 1000);
-    assert.deepEqual(a.jobs().map((j) => j.slice(0, 2)), [['s:job-1', 'completed'], ['s:job-2', 'active']]);
+    assert.deepEqual(
+      a.jobs().map((j) => j.slice(0, 2)),
+      [
+        ['s:job-1', 'completed'],
+        ['s:job-2', 'active'],
+      ],
+    );
   });
 
   it('after a long downtime makes the latest run whose window is open, once', () => {
     const a = account('downtime');
-    addJobSchedule(a.ctx(0), { id: 's', schedule: { recurrenceInterval: 'PT1M', startWindow: 'PT1M' }, jobSpecification: { poolInfo: { poolId: 'p' }, onAllTasksComplete: 'terminatejob' } });
-    assert.deepEqual(a.jobs().map((j) => j.slice(0, 2)), [['s:job-1', 'completed']]);
+    addJobSchedule(a.ctx(0), {
+      id: 's',
+      schedule: { recurrenceInterval: 'PT1M', startWindow: 'PT1M' },
+      jobSpecification: { poolInfo: { poolId: 'p' }, onAllTasksComplete: 'terminatejob' },
+    });
+    assert.deepEqual(
+      a.jobs().map((j) => j.slice(0, 2)),
+      [['s:job-1', 'completed']],
+    );
     a.run(365 * 24 * 60 * MIN + 10_000); // a year and ten seconds later
-    assert.deepEqual(a.jobs().map((j) => j[0]), ['s:job-1', 's:job-2']);
+    assert.deepEqual(
+      a.jobs().map((j) => j[0]),
+      ['s:job-1', 's:job-2'],
+    );
     assert.equal(a.schedule('s').executionInfo.nextRunTime, at(365 * 24 * 60 * MIN + MIN));
   });
 
@@ -94,7 +116,10 @@ describe('Job schedule runs on an injected clock', () => {
     });
     a.run(MIN);
     const last = a.run(2 * MIN).runs[0]!;
-    assert.deepEqual(a.jobs().map((j) => j[0]), ['r:job-1', 'r:job-2', 'r:job-3']);
+    assert.deepEqual(
+      a.jobs().map((j) => j[0]),
+      ['r:job-1', 'r:job-2', 'r:job-3'],
+    );
     assert.equal(a.schedule('r').executionInfo.nextRunTime, undefined);
     assert.equal(last.wakeAt, T0 + 2.5 * MIN + 1);
     assert.equal(a.schedule('r').state, 'active');
@@ -109,7 +134,10 @@ describe('Job schedule runs on an injected clock', () => {
     a.run(2 * MIN); // its window closed while disabled: no run is left
     assert.equal(a.schedule('once').state, 'completed');
     assert.throws(() => enableJobSchedule(a.ctx(3 * MIN), 'once'), { code: 'JobScheduleCompleted' });
-    assert.deepEqual(a.jobs().filter((j) => String(j[0]).startsWith('once')), []);
+    assert.deepEqual(
+      a.jobs().filter((j) => String(j[0]).startsWith('once')),
+      [],
+    );
   });
 
   it('arms one timer for the earliest run of any schedule', () => {
@@ -122,7 +150,10 @@ describe('Job schedule runs on an injected clock', () => {
       assert.equal(timer.runNow(), T0 + 10 * MIN);
       now = T0 + 10 * MIN;
       assert.equal(timer.runNow(), T0 + 60 * MIN);
-      assert.deepEqual(a.jobs().map((j) => j[0]), ['soon:job-1']);
+      assert.deepEqual(
+        a.jobs().map((j) => j[0]),
+        ['soon:job-1'],
+      );
     } finally {
       timer.close();
     }

@@ -46,7 +46,10 @@ describe('Batch job schedules through @azure/batch', () => {
     assert.equal(schedule.executionInfo?.recentJob, undefined);
     const raw = (await batchRequest(kiln.batchUrl, 'GET', '/jobschedules/sched-1')).json();
     assert.equal(raw.kilnNote, undefined);
-    assert.deepEqual(Object.keys(raw).filter((k) => k.startsWith('_')), []);
+    assert.deepEqual(
+      Object.keys(raw).filter((k) => k.startsWith('_')),
+      [],
+    );
     assert.equal(raw['odata.metadata'], `${kiln.batchUrl}/$metadata#jobschedules/@Element`);
 
     assert.equal((await client.jobSchedule.exists('sched-1')).body, true);
@@ -58,14 +61,26 @@ describe('Batch job schedules through @azure/batch', () => {
     await client.jobSchedule.add({ id: 'sched-2', schedule: {}, jobSpecification });
     await client.jobSchedule.add({ id: 'sched-3', schedule: {}, jobSpecification });
     const all = await client.jobSchedule.list();
-    assert.deepEqual(all.map((s) => s.id), ['sched-1', 'sched-2', 'sched-3']);
+    assert.deepEqual(
+      all.map((s) => s.id),
+      ['sched-1', 'sched-2', 'sched-3'],
+    );
     const filtered = await client.jobSchedule.list({ jobScheduleListOptions: { filter: "state eq 'active' and startswith(id, 'sched-1')", select: 'id,state' } });
-    assert.deepEqual(filtered.map((s) => ({ id: s.id, state: s.state, displayName: s.displayName })), [{ id: 'sched-1', state: 'active', displayName: undefined }]);
+    assert.deepEqual(
+      filtered.map((s) => ({ id: s.id, state: s.state, displayName: s.displayName })),
+      [{ id: 'sched-1', state: 'active', displayName: undefined }],
+    );
     const page = await client.jobSchedule.list({ jobScheduleListOptions: { maxResults: 2 } });
-    assert.deepEqual(page.map((s) => s.id), ['sched-1', 'sched-2']);
+    assert.deepEqual(
+      page.map((s) => s.id),
+      ['sched-1', 'sched-2'],
+    );
     assert.ok(page.odatanextLink);
     const next = await client.jobSchedule.listNext(page.odatanextLink!);
-    assert.deepEqual(next.map((s) => s.id), ['sched-3']);
+    assert.deepEqual(
+      next.map((s) => s.id),
+      ['sched-3'],
+    );
     assert.equal(next.odatanextLink, undefined);
   });
 
@@ -99,10 +114,7 @@ describe('Batch job schedules through @azure/batch', () => {
 
   it('honours If-Match and If-None-Match', async () => {
     const { eTag } = await client.jobSchedule.get('sched-2');
-    await assert.rejects(
-      client.jobSchedule.patch('sched-2', { metadata: [] }, { jobSchedulePatchOptions: { ifMatch: '"0x0"' } }),
-      isError(412, 'ConditionNotMet'),
-    );
+    await assert.rejects(client.jobSchedule.patch('sched-2', { metadata: [] }, { jobSchedulePatchOptions: { ifMatch: '"0x0"' } }), isError(412, 'ConditionNotMet'));
     await client.jobSchedule.patch('sched-2', { metadata: [{ name: 'a', value: 'b' }] }, { jobSchedulePatchOptions: { ifMatch: eTag } });
     const stale = await batchRequest(kiln.batchUrl, 'PUT', '/jobschedules/sched-2', { body: { schedule: {}, jobSpecification }, headers: { 'If-Match': eTag! } });
     assert.equal(stale.status, 412);
@@ -143,18 +155,33 @@ describe('Batch job schedules through @azure/batch', () => {
     await assert.rejects(client.jobSchedule.enable('sched-2'), isError(409, 'JobScheduleCompleted'));
     await assert.rejects(client.jobSchedule.patch('sched-2', { metadata: [] }), isError(409, 'JobScheduleCompleted'));
     const completed = await client.jobSchedule.list({ jobScheduleListOptions: { filter: "state eq 'completed'" } });
-    assert.deepEqual(completed.map((s) => s.id), ['sched-2']);
+    assert.deepEqual(
+      completed.map((s) => s.id),
+      ['sched-2'],
+    );
   });
 
   it("lists a schedule's jobs", async () => {
     // sched-1's new schedule (patched above, without doNotRunUntil) ran at once; the one after it
     // waits for that job, which is still active.
-    assert.deepEqual([...(await client.job.listFromJobSchedule('sched-1'))].map((j) => j.id), ['sched-1:job-1']);
+    assert.deepEqual(
+      [...(await client.job.listFromJobSchedule('sched-1'))].map((j) => j.id),
+      ['sched-1:job-1'],
+    );
     const raw = await batchRequest(kiln.batchUrl, 'GET', '/jobschedules/sched-1/jobs');
     assert.equal(raw.status, 200);
-    assert.deepEqual(raw.json().value.map((j: { id: string }) => j.id), ['sched-1:job-1']);
-    assert.deepEqual(Object.keys(raw.json().value[0]).filter((k) => k.startsWith('_')), []);
-    assert.deepEqual([...(await client.job.listFromJobSchedule('sched-3'))].map((j) => j.id), ['sched-3:job-1']);
+    assert.deepEqual(
+      raw.json().value.map((j: { id: string }) => j.id),
+      ['sched-1:job-1'],
+    );
+    assert.deepEqual(
+      Object.keys(raw.json().value[0]).filter((k) => k.startsWith('_')),
+      [],
+    );
+    assert.deepEqual(
+      [...(await client.job.listFromJobSchedule('sched-3'))].map((j) => j.id),
+      ['sched-3:job-1'],
+    );
   });
 
   it('deletes a schedule', async () => {
@@ -187,7 +214,10 @@ describe('Batch job schedules through @azure/batch', () => {
     assert.equal(batchErrorOf(res).code, 'InvalidRequestBody');
     res = await post({ id: 's', schedule: { recurrenceInterval: 'PT30S' }, jobSpecification });
     assert.equal(res.status, 400);
-    assert.deepEqual(batchErrorOf(res).values?.slice(0, 2), [{ key: 'PropertyName', value: 'schedule.recurrenceInterval' }, { key: 'PropertyValue', value: 'PT30S' }]);
+    assert.deepEqual(batchErrorOf(res).values?.slice(0, 2), [
+      { key: 'PropertyName', value: 'schedule.recurrenceInterval' },
+      { key: 'PropertyValue', value: 'PT30S' },
+    ]);
     res = await post({ id: 's', schedule: {}, jobSpecification: { ...jobSpecification, priority: 5000 } });
     assert.equal(res.status, 400);
     assert.deepEqual(batchErrorOf(res).values?.[0], { key: 'PropertyName', value: 'jobSpecification.priority' });
@@ -253,7 +283,10 @@ describe('Job schedules make jobs, through @azure/batch', () => {
     assert.deepEqual(job!.commonEnvironmentSettings, [{ name: 'COLOUR', value: 'blue' }]);
     assert.deepEqual(job!.metadata, [{ name: 'from', value: 'schedule' }]);
     assert.equal((await client.job.get('nightly:job-1')).id, 'nightly:job-1');
-    assert.deepEqual([...(await client.job.list({ jobListOptions: { filter: "startswith(id, 'nightly')" } }))].map((j) => j.id), ['nightly:job-1']);
+    assert.deepEqual(
+      [...(await client.job.list({ jobListOptions: { filter: "startswith(id, 'nightly')" } }))].map((j) => j.id),
+      ['nightly:job-1'],
+    );
 
     schedule = await client.jobSchedule.get('nightly');
     assert.deepEqual(schedule.executionInfo?.recentJob, { id: 'nightly:job-1', url: `${kiln.batchUrl}/jobs/nightly%3Ajob-1` });
@@ -283,7 +316,10 @@ describe('Job schedules make jobs, through @azure/batch', () => {
     assert.equal(schedule.executionInfo?.nextRunTime, undefined);
     assert.equal(schedule.executionInfo?.recentJob?.id, 'ends:job-1');
     const jobs = [...(await client.job.listFromJobSchedule('ends'))];
-    assert.deepEqual(jobs.map((j) => [j.id, j.state, j.executionInfo?.terminateReason]), [['ends:job-1', 'completed', 'AllTasksComplete']]);
+    assert.deepEqual(
+      jobs.map((j) => [j.id, j.state, j.executionInfo?.terminateReason]),
+      [['ends:job-1', 'completed', 'AllTasksComplete']],
+    );
   });
 
   it('keeps at most one active job: a run that falls due waits for the previous job to finish', async () => {
@@ -293,14 +329,23 @@ describe('Job schedules make jobs, through @azure/batch', () => {
     await client.jobSchedule.patch('one', { schedule: { recurrenceInterval: 'PT1M' } });
     let schedule = await client.jobSchedule.get('one');
     assert.ok(schedule.executionInfo!.nextRunTime!.getTime() <= Date.now());
-    assert.deepEqual([...(await client.job.listFromJobSchedule('one'))].map((j) => j.id), ['one:job-1']);
+    assert.deepEqual(
+      [...(await client.job.listFromJobSchedule('one'))].map((j) => j.id),
+      ['one:job-1'],
+    );
     // The job ends: the waiting run is made.
     await client.job.terminate('one:job-1');
     const jobs = await waitFor('the second job', async () => {
       const list = [...(await client.job.listFromJobSchedule('one'))];
       return list.length === 2 ? list : undefined;
     });
-    assert.deepEqual(jobs.map((j) => [j.id, j.state]), [['one:job-1', 'completed'], ['one:job-2', 'active']]);
+    assert.deepEqual(
+      jobs.map((j) => [j.id, j.state]),
+      [
+        ['one:job-1', 'completed'],
+        ['one:job-2', 'active'],
+      ],
+    );
     schedule = await client.jobSchedule.get('one');
     assert.equal(schedule.executionInfo?.recentJob?.id, 'one:job-2');
     assert.ok(schedule.executionInfo!.nextRunTime!.getTime() > Date.now());
@@ -317,7 +362,10 @@ describe('Job schedules make jobs, through @azure/batch', () => {
     assert.equal(disabled.state, 'disabled');
     assert.equal(disabled.executionInfo?.nextRunTime?.toISOString(), due.toISOString());
     await client.jobSchedule.enable('paused');
-    assert.deepEqual([...(await client.job.listFromJobSchedule('paused'))].map((j) => j.id), ['paused:job-1']);
+    assert.deepEqual(
+      [...(await client.job.listFromJobSchedule('paused'))].map((j) => j.id),
+      ['paused:job-1'],
+    );
     // No recurrence: that was its one run, and it completes once the job does.
     const schedule = await client.jobSchedule.get('paused');
     assert.equal(schedule.state, 'active');
@@ -350,7 +398,18 @@ describe('Job schedules make jobs, through @azure/batch', () => {
       body: {
         id: 'autopool',
         schedule: {},
-        jobSpecification: { poolInfo: { autoPoolSpecification: { poolLifetimeOption: 'jobschedule', pool: { vmSize: 'standard_d2s_v3', targetDedicatedNodes: 0, virtualMachineConfiguration: { imageReference: { publisher: 'debian', offer: 'debian-12', sku: '12' }, nodeAgentSKUId: 'batch.node.debian 12' } } } } },
+        jobSpecification: {
+          poolInfo: {
+            autoPoolSpecification: {
+              poolLifetimeOption: 'jobschedule',
+              pool: {
+                vmSize: 'standard_d2s_v3',
+                targetDedicatedNodes: 0,
+                virtualMachineConfiguration: { imageReference: { publisher: 'debian', offer: 'debian-12', sku: '12' }, nodeAgentSKUId: 'batch.node.debian 12' },
+              },
+            },
+          },
+        },
       },
     });
     assert.equal(res.status, 400);
@@ -366,8 +425,16 @@ describe('Job schedules across a restart (kill -9)', () => {
     try {
       let client = kiln.batchClient();
       const due = inMs(1500);
-      await client.jobSchedule.add({ id: 'restart', schedule: { doNotRunUntil: due, recurrenceInterval: 'PT1M', startWindow: 'PT10M' }, jobSpecification: { poolInfo: { poolId: 'p' } } });
-      await client.jobSchedule.add({ id: 'later', schedule: { doNotRunUntil: new Date('2031-06-01T12:00:00Z'), recurrenceInterval: 'P1D' }, jobSpecification: { poolInfo: { poolId: 'p' } } });
+      await client.jobSchedule.add({
+        id: 'restart',
+        schedule: { doNotRunUntil: due, recurrenceInterval: 'PT1M', startWindow: 'PT10M' },
+        jobSpecification: { poolInfo: { poolId: 'p' } },
+      });
+      await client.jobSchedule.add({
+        id: 'later',
+        schedule: { doNotRunUntil: new Date('2031-06-01T12:00:00Z'), recurrenceInterval: 'P1D' },
+        jobSpecification: { poolInfo: { poolId: 'p' } },
+      });
       assert.deepEqual([...(await client.job.list())], []);
       await kiln.kill9();
       await passed(due);
@@ -380,7 +447,10 @@ describe('Job schedules across a restart (kill -9)', () => {
       // The grid is the stored one: a minute after the due time, not after the restart.
       assert.equal(restart.executionInfo?.nextRunTime?.toISOString(), new Date(due.getTime() + 60_000).toISOString());
       assert.equal((await client.jobSchedule.get('later')).executionInfo?.nextRunTime?.toISOString(), '2031-06-01T12:00:00.000Z');
-      assert.deepEqual([...(await client.job.list())].map((j) => j.id), ['restart:job-1']);
+      assert.deepEqual(
+        [...(await client.job.list())].map((j) => j.id),
+        ['restart:job-1'],
+      );
     } finally {
       await kiln.stop();
     }

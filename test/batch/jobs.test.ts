@@ -33,7 +33,10 @@ describe('Batch jobs through @azure/batch', () => {
     assert.equal(job.executionInfo?.poolId, 'pool');
     assert.ok(job.executionInfo?.startTime instanceof Date);
     const jobs = await client.job.list({ jobListOptions: { filter: "executionInfo/poolId eq 'pool' and state eq 'active'" } });
-    assert.deepEqual(jobs.map((j) => j.id), ['job-1']);
+    assert.deepEqual(
+      jobs.map((j) => j.id),
+      ['job-1'],
+    );
     await assert.rejects(client.job.add({ id: 'JOB-1', poolInfo: { poolId: 'pool' } }), (e: any) => e.statusCode === 409 && e.code === 'JobExists');
   });
 
@@ -58,7 +61,7 @@ describe('Batch jobs through @azure/batch', () => {
     assert.equal((await client.job.enable('job-1'))._response.status, 202);
     job = await client.job.get('job-1');
     assert.equal(job.state, 'active');
-    assert.equal((await client.job.terminate('job-1', { jobTerminateOptions: { } }))._response.status, 202);
+    assert.equal((await client.job.terminate('job-1', { jobTerminateOptions: {} }))._response.status, 202);
     job = await client.job.get('job-1');
     assert.equal(job.state, 'completed');
     assert.equal(job.executionInfo?.terminateReason, 'UserTerminate');
@@ -80,7 +83,10 @@ describe('Batch jobs through @azure/batch', () => {
     assert.equal(job.executionInfo?.terminateReason, 'AllTasksComplete');
 
     await client.job.add({ id: 'later', poolInfo: { poolId: 'pool' } });
-    await client.task.addCollection('later', [{ id: 'a', commandLine: 'x' }, { id: 'b', commandLine: 'x' }]);
+    await client.task.addCollection('later', [
+      { id: 'a', commandLine: 'x' },
+      { id: 'b', commandLine: 'x' },
+    ]);
     await client.job.patch('later', { onAllTasksComplete: 'terminatejob' });
     assert.equal((await client.job.get('later')).state, 'active');
     await client.task.terminate('later', 'a');
@@ -113,7 +119,9 @@ describe('Batch jobs through @azure/batch', () => {
   it('creates an auto pool for a job and deletes it with the job', async () => {
     await client.job.add({
       id: 'autopool-job',
-      poolInfo: { autoPoolSpecification: { autoPoolIdPrefix: 'auto', poolLifetimeOption: 'job', pool: { vmSize: 'standard_a1', virtualMachineConfiguration: vm, targetDedicatedNodes: 0 } } },
+      poolInfo: {
+        autoPoolSpecification: { autoPoolIdPrefix: 'auto', poolLifetimeOption: 'job', pool: { vmSize: 'standard_a1', virtualMachineConfiguration: vm, targetDedicatedNodes: 0 } },
+      },
     });
     const job = await client.job.get('autopool-job');
     const poolId = job.executionInfo?.poolId;
@@ -136,11 +144,16 @@ describe('Batch jobs through @azure/batch', () => {
   it('validates job properties', async () => {
     const bad = await batchRequest(kiln.batchUrl, 'POST', '/jobs', { body: { id: 'j', poolInfo: { poolId: 'pool' }, priority: 5000 } });
     assert.equal(bad.status, 400);
-    assert.deepEqual(batchErrorOf(bad).values?.slice(0, 2), [{ key: 'PropertyName', value: 'priority' }, { key: 'PropertyValue', value: '5000' }]);
+    assert.deepEqual(batchErrorOf(bad).values?.slice(0, 2), [
+      { key: 'PropertyName', value: 'priority' },
+      { key: 'PropertyValue', value: '5000' },
+    ]);
     const noPool = await batchRequest(kiln.batchUrl, 'POST', '/jobs', { body: { id: 'j' } });
     assert.equal(noPool.status, 400);
     assert.equal(batchErrorOf(noPool).code, 'MissingRequiredProperty');
-    const enumCase = await batchRequest(kiln.batchUrl, 'POST', '/jobs', { body: { id: 'j-case', poolInfo: { poolId: 'pool' }, onAllTasksComplete: 'NoAction', onTaskFailure: 'PerformExitOptionsJobAction' } });
+    const enumCase = await batchRequest(kiln.batchUrl, 'POST', '/jobs', {
+      body: { id: 'j-case', poolInfo: { poolId: 'pool' }, onAllTasksComplete: 'NoAction', onTaskFailure: 'PerformExitOptionsJobAction' },
+    });
     assert.equal(enumCase.status, 201);
     const job = await client.job.get('j-case');
     assert.equal(job.onTaskFailure, 'performexitoptionsjobaction');

@@ -26,7 +26,10 @@ describe('Batch account and pools through @azure/batch', () => {
     assert.ok(images.some((i) => i.nodeAgentSKUId === 'batch.node.ubuntu 22.04' && i.osType === 'linux' && i.verificationType === 'verified'));
     assert.ok(images.some((i) => i.nodeAgentSKUId.startsWith('batch.node.debian')));
     const ubuntu = await client.account.listSupportedImages({ accountListSupportedImagesOptions: { filter: "nodeAgentSKUId eq 'batch.node.ubuntu 20.04'" } });
-    assert.deepEqual(ubuntu.map((i) => i.imageReference.sku), ['20_04-lts']);
+    assert.deepEqual(
+      ubuntu.map((i) => i.imageReference.sku),
+      ['20_04-lts'],
+    );
     const legacy = await batchRequest(kiln.batchUrl, 'GET', '/nodeagentskus', { noApiVersion: true, query: 'api-version=2016-07-01.3.1' });
     assert.equal(legacy.status, 200);
     const skus = legacy.json().value as { id: string; verifiedImageReferences: { offer: string; sku: string }[] }[];
@@ -60,8 +63,14 @@ describe('Batch account and pools through @azure/batch', () => {
     assert.equal((await client.pool.exists('Pool-1')).body, true);
     assert.equal((await client.pool.exists('nope')).body, false);
     const pools = await client.pool.list({ poolListOptions: { filter: "state eq 'active'", select: 'id,state' } });
-    assert.deepEqual(pools.map((p) => ({ id: p.id, state: p.state, vmSize: p.vmSize })), [{ id: 'Pool-1', state: 'active', vmSize: undefined }]);
-    await assert.rejects(client.pool.add({ id: 'POOL-1', vmSize: 'standard_a1', virtualMachineConfiguration: vm, targetDedicatedNodes: 0 }), (e: any) => e.statusCode === 409 && e.code === 'PoolExists');
+    assert.deepEqual(
+      pools.map((p) => ({ id: p.id, state: p.state, vmSize: p.vmSize })),
+      [{ id: 'Pool-1', state: 'active', vmSize: undefined }],
+    );
+    await assert.rejects(
+      client.pool.add({ id: 'POOL-1', vmSize: 'standard_a1', virtualMachineConfiguration: vm, targetDedicatedNodes: 0 }),
+      (e: any) => e.statusCode === 409 && e.code === 'PoolExists',
+    );
     const deleted = await client.pool.deleteMethod('Pool-1');
     assert.equal(deleted._response.status, 202);
     await assert.rejects(client.pool.get('Pool-1'), (e: any) => e.statusCode === 404 && e.code === 'PoolNotFound');
@@ -86,10 +95,14 @@ describe('Batch account and pools through @azure/batch', () => {
     assert.equal(resized._response.status, 202);
     // kiln up allocates local nodes at once: the pool is soon steady again, with its nodes.
     const steady = (dedicated: number, lowPriority: number) =>
-      waitFor(`p3 steady at ${dedicated}/${lowPriority}`, async () => {
-        const p = await client.pool.get('p3');
-        return p.allocationState === 'steady' && p.currentDedicatedNodes === dedicated && p.currentLowPriorityNodes === lowPriority ? p : undefined;
-      }, 30_000); // steady once the nodes' agents have joined: slower on a loaded machine
+      waitFor(
+        `p3 steady at ${dedicated}/${lowPriority}`,
+        async () => {
+          const p = await client.pool.get('p3');
+          return p.allocationState === 'steady' && p.currentDedicatedNodes === dedicated && p.currentLowPriorityNodes === lowPriority ? p : undefined;
+        },
+        30_000,
+      ); // steady once the nodes' agents have joined: slower on a loaded machine
     let pool = await steady(2, 1);
     assert.equal(pool.targetDedicatedNodes, 2);
     assert.equal(pool.targetLowPriorityNodes, 1);
@@ -112,9 +125,17 @@ describe('Batch account and pools through @azure/batch', () => {
       body: {
         id: 'PythonTutorialPool',
         vmSize: 'STANDARD_A1',
-        virtualMachineConfiguration: { imageReference: { publisher: 'Canonical', offer: 'UbuntuServer', sku: '16.04-LTS', version: 'latest' }, nodeAgentSKUId: 'batch.node.ubuntu 16.04' },
+        virtualMachineConfiguration: {
+          imageReference: { publisher: 'Canonical', offer: 'UbuntuServer', sku: '16.04-LTS', version: 'latest' },
+          nodeAgentSKUId: 'batch.node.ubuntu 16.04',
+        },
         targetDedicated: 1,
-        startTask: { commandLine: "/bin/bash -c 'true'", runElevated: true, waitForSuccess: true, resourceFiles: [{ blobSource: 'http://127.0.0.1/x?sig=1', filePath: 'python_tutorial_task.py' }] },
+        startTask: {
+          commandLine: "/bin/bash -c 'true'",
+          runElevated: true,
+          waitForSuccess: true,
+          resourceFiles: [{ blobSource: 'http://127.0.0.1/x?sig=1', filePath: 'python_tutorial_task.py' }],
+        },
       },
     });
     assert.equal(res.status, 201, res.text);

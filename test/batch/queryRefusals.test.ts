@@ -107,7 +107,10 @@ describe('Batch query parameters and headers: honoured or refused', () => {
     await refused(call('GET', '/supportedimages', { query: '$select=osType' }), 400, 'UnsupportedQueryParameter', ['QueryParameterName', '$select']);
     const ignored = await call('GET', '/pools', { query: 'cachebuster=123' });
     assert.equal(ignored.status, 200, ignored.text);
-    assert.deepEqual((ignored.json().value as { id: string }[]).map((p) => p.id), [poolId]);
+    assert.deepEqual(
+      (ignored.json().value as { id: string }[]).map((p) => p.id),
+      [poolId],
+    );
   });
 
   it('refuses force=true on delete and terminate (2023-11-01 and later) and accepts force=false', async () => {
@@ -181,7 +184,10 @@ describe('Batch query parameters and headers: honoured or refused', () => {
     const head = await call('HEAD', fileUrl, { headers: { 'If-Modified-Since': past } });
     assert.equal(head.status, 200);
     assert.equal(head.headers['content-length'], '10');
-    await refused(call('GET', `/pools/${poolId}/nodes/${nodeId}/files/startup%2Fstdout.txt`, { headers: { 'If-Modified-Since': 'not a date' } }), 400, 'InvalidHeaderValue', ['HeaderName', 'if-modified-since']);
+    await refused(call('GET', `/pools/${poolId}/nodes/${nodeId}/files/startup%2Fstdout.txt`, { headers: { 'If-Modified-Since': 'not a date' } }), 400, 'InvalidHeaderValue', [
+      'HeaderName',
+      'if-modified-since',
+    ]);
     // A HEAD answer has no body: the status says it.
     assert.equal((await call('HEAD', fileUrl, { headers: { 'If-Unmodified-Since': 'not a date' } })).status, 400);
   });

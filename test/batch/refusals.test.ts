@@ -89,8 +89,14 @@ describe('Batch refuses what Kiln does not implement', () => {
       path: p,
       send: ['POST', `/pools/${emptyPool}/updateproperties`, { certificateReferences: [], applicationPackageReferences: [], metadata: [], [p]: v }],
     }),
-    TaskSchedulingPolicy: (p, v) => ({ path: `taskSchedulingPolicy.${p}`, send: ['POST', '/pools', { ...basePool(uid('p')), taskSchedulingPolicy: { nodeFillType: 'spread', [p]: v } }] }),
-    VirtualMachineConfiguration: (p, v) => ({ path: `virtualMachineConfiguration.${p}`, send: ['POST', '/pools', { ...basePool(uid('p')), virtualMachineConfiguration: { ...vm, [p]: v } }] }),
+    TaskSchedulingPolicy: (p, v) => ({
+      path: `taskSchedulingPolicy.${p}`,
+      send: ['POST', '/pools', { ...basePool(uid('p')), taskSchedulingPolicy: { nodeFillType: 'spread', [p]: v } }],
+    }),
+    VirtualMachineConfiguration: (p, v) => ({
+      path: `virtualMachineConfiguration.${p}`,
+      send: ['POST', '/pools', { ...basePool(uid('p')), virtualMachineConfiguration: { ...vm, [p]: v } }],
+    }),
     ImageReference: (p, v) => ({
       path: `virtualMachineConfiguration.imageReference.${p}`,
       send: ['POST', '/pools', { ...basePool(uid('p')), virtualMachineConfiguration: { ...vm, imageReference: { ...vm.imageReference, [p]: v } } }],
@@ -124,7 +130,12 @@ describe('Batch refuses what Kiln does not implement', () => {
       send: [
         'POST',
         `/jobs/${jobId}/tasks`,
-        taskLike({ id: uid('t'), outputFiles: [{ filePattern: '*.txt', destination: { container: { containerUrl: 'http://127.0.0.1:1/c', [p]: v } }, uploadOptions: { uploadCondition: 'taskcompletion' } }] }),
+        taskLike({
+          id: uid('t'),
+          outputFiles: [
+            { filePattern: '*.txt', destination: { container: { containerUrl: 'http://127.0.0.1:1/c', [p]: v } }, uploadOptions: { uploadCondition: 'taskcompletion' } },
+          ],
+        }),
       ],
     }),
   };
@@ -198,8 +209,14 @@ describe('Batch refuses what Kiln does not implement', () => {
       client.pool.add({ id: uid('cloud'), vmSize: 'standard_d2s_v3', cloudServiceConfiguration: { osFamily: '6' }, targetDedicatedNodes: 0 }),
       refusedWith('UnsupportedProperty', 'cloudServiceConfiguration'),
     );
-    const windows = { imageReference: { publisher: 'MicrosoftWindowsServer', offer: 'WindowsServer', sku: '2022-datacenter', version: 'latest' }, nodeAgentSKUId: 'batch.node.ubuntu 22.04' };
-    await assert.rejects(client.pool.add({ ...sdkPool(uid('w')), virtualMachineConfiguration: windows }), refusedWith('InvalidPropertyValue', 'virtualMachineConfiguration.imageReference.publisher'));
+    const windows = {
+      imageReference: { publisher: 'MicrosoftWindowsServer', offer: 'WindowsServer', sku: '2022-datacenter', version: 'latest' },
+      nodeAgentSKUId: 'batch.node.ubuntu 22.04',
+    };
+    await assert.rejects(
+      client.pool.add({ ...sdkPool(uid('w')), virtualMachineConfiguration: windows }),
+      refusedWith('InvalidPropertyValue', 'virtualMachineConfiguration.imageReference.publisher'),
+    );
     await assert.rejects(
       client.pool.add({ ...sdkPool(uid('w')), virtualMachineConfiguration: { ...vm, nodeAgentSKUId: 'batch.node.windows amd64' } }),
       refusedWith('InvalidPropertyValue', 'virtualMachineConfiguration.nodeAgentSKUId'),
@@ -245,14 +262,19 @@ describe('Batch refuses what Kiln does not implement', () => {
       assert.match(messageOf(e), /Kiln does not support the operation/, what);
       return true;
     };
-    const notFound = (code: string, what: string) => (e: { statusCode?: number; code?: string }) => e.statusCode === 404 && e.code === code ? true : assert.fail(`${what}: ${e.statusCode} ${e.code}`);
+    const notFound = (code: string, what: string) => (e: { statusCode?: number; code?: string }) =>
+      e.statusCode === 404 && e.code === code ? true : assert.fail(`${what}: ${e.statusCode} ${e.code}`);
     for (const [what, op] of nodeOps) {
       await assert.rejects(op(poolId, nodeId), notImplemented(what));
       await assert.rejects(op(poolId, 'tvm-missing'), notFound('NodeNotFound', what));
       await assert.rejects(op('no-such-pool', nodeId), notFound('PoolNotFound', what));
     }
     // The RDP file is a stream the SDK does not parse errors of; deallocate and start are newer than the SDK.
-    for (const [method, verb] of [['GET', 'rdp'], ['POST', 'deallocate'], ['POST', 'start']] as const) {
+    for (const [method, verb] of [
+      ['GET', 'rdp'],
+      ['POST', 'deallocate'],
+      ['POST', 'start'],
+    ] as const) {
       const res = await batchRequest(kiln.batchUrl, method, `/pools/${poolId}/nodes/${nodeId}/${verb}`);
       assert.equal(res.status, 400, res.text);
       assert.equal(batchErrorOf(res).code, 'NotImplemented');

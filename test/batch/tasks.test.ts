@@ -37,7 +37,13 @@ describe('Batch tasks through @azure/batch', () => {
       displayName: 'a full task',
       commandLine: "/bin/bash -c 'echo $AZ_BATCH_TASK_ID'",
       resourceFiles: [{ httpUrl: 'http://127.0.0.1:1/in.txt', filePath: 'in.txt', fileMode: '0644' }],
-      outputFiles: [{ filePattern: '*.txt', destination: { container: { containerUrl: 'http://127.0.0.1:1/c?sig=x', path: 'out' } }, uploadOptions: { uploadCondition: 'taskCompletion' as 'taskcompletion' } }],
+      outputFiles: [
+        {
+          filePattern: '*.txt',
+          destination: { container: { containerUrl: 'http://127.0.0.1:1/c?sig=x', path: 'out' } },
+          uploadOptions: { uploadCondition: 'taskCompletion' as 'taskcompletion' },
+        },
+      ],
       environmentSettings: [{ name: 'A', value: '1' }],
       constraints: { maxWallClockTime: 'PT1H', maxTaskRetryCount: 3 },
       requiredSlots: 1,
@@ -72,7 +78,10 @@ describe('Batch tasks through @azure/batch', () => {
     assert.equal(byId('c2')[0]!.status, 'success');
     assert.equal(byId('c2')[0]!.location, `${kiln.batchUrl}/jobs/job/tasks/c2`);
     assert.match(byId('c2')[0]!.eTag!, /^0x/);
-    assert.deepEqual(byId('c1').map((r) => r.status), ['success', 'clienterror']);
+    assert.deepEqual(
+      byId('c1').map((r) => r.status),
+      ['success', 'clienterror'],
+    );
     assert.equal(byId('c1')[1]!.error?.code, 'TaskExists');
     assert.equal(byId('full')[0]!.error?.code, 'TaskExists');
     assert.equal(byId('bad id!')[0]!.status, 'clienterror');
@@ -123,12 +132,18 @@ describe('Batch tasks through @azure/batch', () => {
     await client.job.add({ id: 'big', poolInfo: { poolId: 'pool' } });
     const ids = Array.from({ length: 2500 }, (_, i) => `task-${String(i).padStart(5, '0')}`);
     for (let i = 0; i < ids.length; i += 100) {
-      const result = await client.task.addCollection('big', ids.slice(i, i + 100).map((id) => ({ id, commandLine: `echo ${id}` })));
+      const result = await client.task.addCollection(
+        'big',
+        ids.slice(i, i + 100).map((id) => ({ id, commandLine: `echo ${id}` })),
+      );
       assert.ok(result.value!.every((r) => r.status === 'success'));
     }
     const { tasks, pages } = await listAll(client, 'big');
     assert.equal(pages, 3);
-    assert.deepEqual(tasks.map((t) => t.id), ids);
+    assert.deepEqual(
+      tasks.map((t) => t.id),
+      ids,
+    );
     const small = await listAll(client, 'big', { maxResults: 700, filter: "startswith(id,'task-01')" });
     assert.equal(small.tasks.length, 1000);
     assert.equal(small.pages, 2);
@@ -139,18 +154,33 @@ describe('Batch tasks through @azure/batch', () => {
     await client.task.terminate('big', 'task-00007');
     await client.task.terminate('big', 'task-02000');
     const completed = await listAll(client, 'big', { filter: "state eq 'completed'" });
-    assert.deepEqual(completed.tasks.map((t) => t.id), ['task-00007', 'task-02000']);
+    assert.deepEqual(
+      completed.tasks.map((t) => t.id),
+      ['task-00007', 'task-02000'],
+    );
     const notActive = await listAll(client, 'big', { filter: "state ne 'active' and id gt 'task-01000'" });
-    assert.deepEqual(notActive.tasks.map((t) => t.id), ['task-02000']);
+    assert.deepEqual(
+      notActive.tasks.map((t) => t.id),
+      ['task-02000'],
+    );
     const either = await listAll(client, 'big', { filter: "id eq 'TASK-00001' or executionInfo/result eq 'failure'" });
-    assert.deepEqual(either.tasks.map((t) => t.id), ['task-00001', 'task-00007', 'task-02000']);
+    assert.deepEqual(
+      either.tasks.map((t) => t.id),
+      ['task-00001', 'task-00007', 'task-02000'],
+    );
     const ended = await listAll(client, 'big', { filter: "executionInfo/failureInfo/code eq 'TaskEnded'" });
     assert.equal(ended.tasks.length, 2);
     const future = new Date(Date.now() + 3600_000).toISOString();
     assert.equal((await listAll(client, 'big', { filter: `creationTime gt datetime'${future}'` })).tasks.length, 0);
     assert.equal((await listAll(client, 'big', { filter: `creationTime lt '${future}'` })).tasks.length, 2500);
     const selected = await client.task.list('big', { taskListOptions: { select: 'id,state', maxResults: 2 } });
-    assert.deepEqual(selected.map((t) => Object.keys(t).sort()), [['id', 'state'], ['id', 'state']]);
+    assert.deepEqual(
+      selected.map((t) => Object.keys(t).sort()),
+      [
+        ['id', 'state'],
+        ['id', 'state'],
+      ],
+    );
   });
 
   it('refuses dependencies on a job without usesTaskDependencies, and jobAction with onTaskFailure noaction', async () => {
@@ -192,7 +222,10 @@ describe('Batch tasks through @azure/batch', () => {
     const list = (await batchRequest(kiln.batchUrl, 'GET', '/jobs/waiting/tasks')).json();
     assert.deepEqual(
       list.value.map((t: { id: string; kilnWaitingReason: string }) => [t.id, t.kilnWaitingReason.split(':')[0]]),
-      [['first', 'NoNodes'], ['second', 'WaitingForDependencies']],
+      [
+        ['first', 'NoNodes'],
+        ['second', 'WaitingForDependencies'],
+      ],
     );
     await client.job.disable('waiting', 'requeue');
     const disabled = (await batchRequest(kiln.batchUrl, 'GET', '/jobs/waiting/tasks/first')).json();

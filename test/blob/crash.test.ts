@@ -37,8 +37,7 @@ describe('durability across kill -9', () => {
     // A blob that an interrupted overwrite must leave as it was.
     const original = randomBytes(3 << 20);
     await container.getBlockBlobClient('overwritten').upload(original, original.length);
-    const sas = (name: string) =>
-      container.getBlockBlobClient(name).generateSasUrl({ permissions: BlobSASPermissions.parse('rw'), expiresOn: new Date(Date.now() + 600_000) });
+    const sas = (name: string) => container.getBlockBlobClient(name).generateSasUrl({ permissions: BlobSASPermissions.parse('rw'), expiresOn: new Date(Date.now() + 600_000) });
     const cutOverwrite = halfUpload(await sas('overwritten'), randomBytes(4 << 20));
     const cutNew = halfUpload(await sas('never-finished'), randomBytes(4 << 20));
 
@@ -84,9 +83,9 @@ describe('durability across kill -9', () => {
 
     // The bytes of cut-off uploads were swept at start-up: every extent file left is referenced.
     const db = new Database(path.join(second.dataDir, 'kiln.sqlite'), { readonly: true });
-    const referenced = db
-      .prepare('SELECT COUNT(*) AS n FROM (SELECT extent FROM blob_segments WHERE extent IS NOT NULL UNION SELECT extent FROM uncommitted_blocks)')
-      .get() as { n: number };
+    const referenced = db.prepare('SELECT COUNT(*) AS n FROM (SELECT extent FROM blob_segments WHERE extent IS NOT NULL UNION SELECT extent FROM uncommitted_blocks)').get() as {
+      n: number;
+    };
     db.close();
     assert.equal(countExtents(second.dataDir), referenced.n);
   });

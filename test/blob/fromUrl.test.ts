@@ -85,7 +85,7 @@ describe('Put Blob From URL (syncUploadFromURL)', () => {
     assert.deepEqual((await target.getProperties()).metadata, { second: '1' });
   });
 
-  test('the caller\'s Shared Key does not authorize the source, even in its own account: 401 CannotVerifyCopySource', async () => {
+  test("the caller's Shared Key does not authorize the source, even in its own account: 401 CannotVerifyCopySource", async () => {
     const { container, blob } = await newSource('pbfu-nosas');
     const target = container.getBlockBlobClient('t.txt');
     await rejectsWith(target.syncUploadFromURL(blob.url), 401, 'CannotVerifyCopySource');
@@ -147,7 +147,10 @@ describe('Put Block From URL (stageBlockFromURL)', () => {
     await target.stageBlockFromURL(id(3), sasUrl);
     await target.stageBlockFromURL(id(4), sasUrl, 14);
     const list = await target.getBlockList('uncommitted');
-    assert.deepEqual(list.uncommittedBlocks?.map((b) => b.size), [6, 10, 16, 2]);
+    assert.deepEqual(
+      list.uncommittedBlocks?.map((b) => b.size),
+      [6, 10, 16, 2],
+    );
     await target.commitBlockList([id(1), id(2), id(4), id(3)]);
     assert.equal(await text(target), 'abcdef0123456789ef0123456789abcdef');
   });
@@ -162,7 +165,10 @@ describe('Put Block From URL (stageBlockFromURL)', () => {
     assert.deepEqual((await target.getBlockList('all').catch(() => ({ uncommittedBlocks: [] }))).uncommittedBlocks, []);
     // The right MD5 of the range passes.
     await target.stageBlockFromURL(id, sasUrl, 0, 4, { sourceContentMD5: md5('0123') });
-    assert.deepEqual((await target.getBlockList('uncommitted')).uncommittedBlocks?.map((b) => b.size), [4]);
+    assert.deepEqual(
+      (await target.getBlockList('uncommitted')).uncommittedBlocks?.map((b) => b.size),
+      [4],
+    );
   });
 });
 

@@ -64,8 +64,7 @@ const text = async (blob: { download(): Promise<{ readableStreamBody?: NodeJS.Re
 };
 
 /** A blob SAS URL with every permission, for raw requests that must get past authentication. */
-const rawSasUrl = (blob: BlockBlobClient): Promise<string> =>
-  blob.generateSasUrl({ permissions: BlobSASPermissions.parse('racwd'), expiresOn: inHours(1) });
+const rawSasUrl = (blob: BlockBlobClient): Promise<string> => blob.generateSasUrl({ permissions: BlobSASPermissions.parse('racwd'), expiresOn: inHours(1) });
 
 /** Re-targets a SAS URL (its query) at another resource URL. */
 const withSas = (resourceUrl: string, sasUrl: string): string => `${resourceUrl}?${new URL(sasUrl).search.slice(1)}`;
@@ -104,7 +103,11 @@ describe('authentication', () => {
     const undated = await sharedKeyFetch(blob.url, {}, { date: null });
     await expectRawError(undated, 403, 'AuthenticationFailed');
     // A stale write is refused before it changes anything.
-    const stale = await sharedKeyFetch(blob.url, { method: 'PUT', headers: { 'x-ms-blob-type': 'BlockBlob' }, body: Buffer.from('replay') }, { date: new Date(Date.now() - 3600_000) });
+    const stale = await sharedKeyFetch(
+      blob.url,
+      { method: 'PUT', headers: { 'x-ms-blob-type': 'BlockBlob' }, body: Buffer.from('replay') },
+      { date: new Date(Date.now() - 3600_000) },
+    );
     await expectRawError(stale, 403, 'AuthenticationFailed');
     assert.equal(await text(blob), 'hello world');
   });

@@ -81,7 +81,7 @@ describe('blob round trips through @azure/storage-blob', () => {
     const part = await blob.download(2, 5);
     assert.equal(part.contentRange, 'bytes 2-6/10');
     assert.equal(part.contentLength, 5);
-    assert.equal((await streamText(part.readableStreamBody!)), '23456');
+    assert.equal(await streamText(part.readableStreamBody!), '23456');
     const tail = await blob.download(7);
     assert.equal(await streamText(tail.readableStreamBody!), '789');
     const clamped = await blob.download(5, 100);
@@ -116,7 +116,10 @@ describe('blob round trips through @azure/storage-blob', () => {
       assert.ok(page.segment.blobItems.length <= 3);
       small.push(...page.segment.blobItems.map((b) => b.name));
     }
-    assert.deepEqual(small, names.filter((n) => n.startsWith('logs/0000')));
+    assert.deepEqual(
+      small,
+      names.filter((n) => n.startsWith('logs/0000')),
+    );
 
     const top: string[] = [];
     for await (const item of container.listBlobsByHierarchy('/')) top.push(`${item.kind}:${item.name}`);
@@ -144,7 +147,13 @@ describe('blob round trips through @azure/storage-blob', () => {
     const blob = container.getBlockBlobClient('doc.html');
     await blob.upload('<p>hi</p>', 9, {
       metadata: { Author: 'ada', n: '1' },
-      blobHTTPHeaders: { blobContentType: 'text/html', blobContentLanguage: 'en', blobCacheControl: 'max-age=60', blobContentDisposition: 'inline', blobContentEncoding: 'identity' },
+      blobHTTPHeaders: {
+        blobContentType: 'text/html',
+        blobContentLanguage: 'en',
+        blobCacheControl: 'max-age=60',
+        blobContentDisposition: 'inline',
+        blobContentEncoding: 'identity',
+      },
     });
     let props = await blob.getProperties();
     assert.equal(props.contentType, 'text/html');
@@ -170,7 +179,10 @@ describe('blob round trips through @azure/storage-blob', () => {
 
     const containers = [];
     for await (const c of service.listContainers({ prefix: 'prop', includeMetadata: true })) containers.push(c);
-    assert.deepEqual(containers.map((c) => [c.name, c.metadata]), [['props', { stage: 'two' }]]);
+    assert.deepEqual(
+      containers.map((c) => [c.name, c.metadata]),
+      [['props', { stage: 'two' }]],
+    );
   });
 
   it('stages and commits blocks, and keeps uncommitted ones apart', async () => {
@@ -182,12 +194,18 @@ describe('blob round trips through @azure/storage-blob', () => {
     await blob.stageBlock(id(2), 'world', 5);
     await blob.stageBlock(id(3), 'unused', 6);
     let list = await blob.getBlockList('all');
-    assert.deepEqual(list.uncommittedBlocks?.map((b) => b.size), [6, 5, 6]);
+    assert.deepEqual(
+      list.uncommittedBlocks?.map((b) => b.size),
+      [6, 5, 6],
+    );
     await assert.rejects(blob.getProperties(), { statusCode: 404 }, 'staged blocks are not a blob');
     await blob.commitBlockList([id(1), id(2)]);
     assert.equal((await blob.downloadToBuffer()).toString(), 'hello world');
     list = await blob.getBlockList('all');
-    assert.deepEqual(list.committedBlocks?.map((b) => b.name), [id(1), id(2)]);
+    assert.deepEqual(
+      list.committedBlocks?.map((b) => b.name),
+      [id(1), id(2)],
+    );
     assert.deepEqual(list.uncommittedBlocks, [], 'a commit discards the uncommitted blocks');
     // Reuse a committed block in a new list, together with a new one.
     await blob.stageBlock(id(4), '!', 1);
@@ -206,7 +224,9 @@ describe('blob round trips through @azure/storage-blob', () => {
     assert.equal(copied.copyStatus, 'success');
     assert.equal((await target.downloadToBuffer()).toString(), 'copy me');
     assert.deepEqual((await target.getProperties()).metadata, { origin: 'source' });
-    const poller = await container.getBlobClient('target2.txt').beginCopyFromURL(await source.generateSasUrl({ permissions: BlobSASPermissions.parse('r'), expiresOn: new Date(Date.now() + 60_000) }));
+    const poller = await container
+      .getBlobClient('target2.txt')
+      .beginCopyFromURL(await source.generateSasUrl({ permissions: BlobSASPermissions.parse('r'), expiresOn: new Date(Date.now() + 60_000) }));
     const result = await poller.pollUntilDone();
     assert.equal(result.copyStatus, 'success');
     await source.delete();

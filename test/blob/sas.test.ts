@@ -100,7 +100,10 @@ describe('service SAS', () => {
     assert.equal(await text(viaSas.getBlockBlobClient('one.txt')), 'first');
     assert.equal(await text(viaSas.getBlockBlobClient('nested/two.bin')), 'abcd');
     const list = await viaSas.getBlockBlobClient('nested/two.bin').getBlockList('committed');
-    assert.deepEqual(list.committedBlocks?.map((b) => b.name), ids);
+    assert.deepEqual(
+      list.committedBlocks?.map((b) => b.name),
+      ids,
+    );
 
     await viaSas.getBlockBlobClient('one.txt').delete();
     assert.deepEqual(await names(container), ['nested/two.bin', 'three.txt']);
@@ -186,7 +189,13 @@ describe('stored access policies', () => {
       { id: 'expired', accessPolicy: { permissions: 'rl', startsOn: inHours(-2), expiresOn: inHours(-1) } },
     ]);
     const acl = await container.getAccessPolicy();
-    assert.deepEqual(acl.signedIdentifiers.map((s) => [s.id, s.accessPolicy.permissions]), [['readers', 'rl'], ['expired', 'rl']]);
+    assert.deepEqual(
+      acl.signedIdentifiers.map((s) => [s.id, s.accessPolicy.permissions]),
+      [
+        ['readers', 'rl'],
+        ['expired', 'rl'],
+      ],
+    );
 
     const sasUrl = await container.generateSasUrl({ identifier: 'readers' });
     const sas = new URL(sasUrl).searchParams;

@@ -280,6 +280,9 @@ describe('verifySas', () => {
     for (const level of ['service', 'container', 'blob'] as const) {
       assert.doesNotThrow(() => verifySas(account, request({ params: p, target: { level, container: 'c', blob: 'b' }, allowedBy: ['l', 'r'] })));
     }
-    assert.throws(() => verifySas(account, request({ params: p, protocol: 'http', clientIp: '127.0.0.1', now: Date.parse('2027-01-01T00:00:00Z') })), refusal(403, 'AuthenticationFailed'));
+    assert.throws(
+      () => verifySas(account, request({ params: p, protocol: 'http', clientIp: '127.0.0.1', now: Date.parse('2027-01-01T00:00:00Z') })),
+      refusal(403, 'AuthenticationFailed'),
+    );
   });
 });

@@ -34,13 +34,19 @@ describe('blob storage housekeeping', () => {
     assert.equal(expiredBlocks, 1);
     assert.equal(countExtents(dir), 1);
     assert.throws(() => service.blocks.list('acct', 'box', 'old', 'all'), { code: 'BlobNotFound' });
-    assert.deepEqual(service.blocks.list('acct', 'box', 'fresh', 'uncommitted').uncommitted.map((b) => b.size), [6]);
+    assert.deepEqual(
+      service.blocks.list('acct', 'box', 'fresh', 'uncommitted').uncommitted.map((b) => b.size),
+      [6],
+    );
   });
 
   it('replaces a block staged twice under one id, freeing the first', async () => {
     await stage('twice', 'bb', 'first');
     await stage('twice', 'bb', 'second!');
-    assert.deepEqual(service.blocks.list('acct', 'box', 'twice', 'all').uncommitted.map((b) => b.size), [7]);
+    assert.deepEqual(
+      service.blocks.list('acct', 'box', 'twice', 'all').uncommitted.map((b) => b.size),
+      [7],
+    );
     assert.equal(countExtents(dir), 2);
   });
 

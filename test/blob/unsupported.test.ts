@@ -91,7 +91,16 @@ describe('snapshots and versions', () => {
     const blob = await newBlob('list-include');
     const container = service.getContainerClient(blob.containerName);
     const names = [];
-    for await (const item of container.listBlobsFlat({ includeSnapshots: true, includeVersions: true, includeDeleted: true, includeTags: true, includeMetadata: true, includeCopy: true, includeLegalHold: true, includeImmutabilityPolicy: true })) {
+    for await (const item of container.listBlobsFlat({
+      includeSnapshots: true,
+      includeVersions: true,
+      includeDeleted: true,
+      includeTags: true,
+      includeMetadata: true,
+      includeCopy: true,
+      includeLegalHold: true,
+      includeImmutabilityPolicy: true,
+    })) {
       names.push(item.name);
     }
     assert.deepEqual(names, [blob.name]);
@@ -149,7 +158,10 @@ describe('tags, tiers, leases, immutability', () => {
   test('immutability policy and legal hold: 400 UnsupportedHeader; legal hold false accepted', async () => {
     const container = await newContainer('immutable');
     const blob = container.getBlockBlobClient('i.txt');
-    await refusedHeader(blob.upload('x', 1, { immutabilityPolicy: { expiriesOn: new Date(Date.now() + 3600_000), policyMode: 'Unlocked' } }), 'x-ms-immutability-policy-until-date');
+    await refusedHeader(
+      blob.upload('x', 1, { immutabilityPolicy: { expiriesOn: new Date(Date.now() + 3600_000), policyMode: 'Unlocked' } }),
+      'x-ms-immutability-policy-until-date',
+    );
     await refusedHeader(blob.upload('x', 1, { legalHold: true }), 'x-ms-legal-hold');
     await refusedQuery(blob.setLegalHold(true), 'comp');
     assert.equal(await blob.exists(), false);
@@ -170,7 +182,10 @@ describe('encryption, blob types, CRC64, service operations', () => {
     });
     assert.match(await expectRawError(cpk, 400, 'UnsupportedHeader'), /<HeaderName>x-ms-encryption-key<\/HeaderName>/);
     await refusedHeader(blob.upload('x', 1, { encryptionScope: 'myscope' }), 'x-ms-encryption-scope');
-    await refusedHeader(service.getContainerClient(uniqueName('scoped')).create({ containerEncryptionScope: { defaultEncryptionScope: 'myscope' } }), 'x-ms-default-encryption-scope');
+    await refusedHeader(
+      service.getContainerClient(uniqueName('scoped')).create({ containerEncryptionScope: { defaultEncryptionScope: 'myscope' } }),
+      'x-ms-default-encryption-scope',
+    );
     assert.equal(await blob.exists(), false);
     await blob.upload('x', 1, { encryptionScope: '$account-encryption-key' });
     assert.equal(await text(blob), 'x');

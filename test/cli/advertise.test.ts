@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import { after, describe, it } from 'node:test';
 import type { BatchServiceClient } from '@azure/batch';
 import { advertisedHost, interfaceAddresses, localHost, urlHost } from '../../src/config/advertise.js';
-import { KILN_BIN, nodesTempDir, startKiln, tempDir, waitFor, type KilnProcess } from '../helpers/kiln.js';
+import { KILN_BIN, nodesTempDir, startKiln, tempDir, type KilnProcess } from '../helpers/kiln.js';
 import { addPool, stopKiln, taskStdout, uid, vm, waitForNodes, waitForTask } from '../nodes/helpers.js';
 
 const nic = (address: string, internal = false) => ({ address, internal, family: 'IPv4' as const, netmask: '255.255.255.0', mac: '00:00:00:00:00:00', cidr: `${address}/24` });
@@ -26,7 +26,7 @@ describe('the advertised host (in-process)', () => {
     assert.throws(() => advertisedHost('0.0.0.0', 'http://x/', interfaces), /host name or an IP address/);
   });
 
-  it('goes in URLs bracketed when IPv6; kiln up\'s own agents come in over loopback', () => {
+  it("goes in URLs bracketed when IPv6; kiln up's own agents come in over loopback", () => {
     assert.equal(urlHost('fd00::2'), '[fd00::2]');
     assert.equal(urlHost('10.0.0.1'), '10.0.0.1');
     assert.equal(localHost('0.0.0.0'), '127.0.0.1');
@@ -64,42 +64,50 @@ describe('kiln up --host 0.0.0.0: loopback and the LAN served, the LAN address g
     if (kiln) await stopKiln(kiln, root);
   });
 
-  it('advertises the first network address everywhere, and each node reports the address it joined from', { skip: lan === undefined && 'this machine has no network address but loopback' }, async () => {
-    kiln = await startKiln({ extraArgs: ['--host', '0.0.0.0'] });
-    const out = kiln.output();
-    assert.match(out, new RegExp(`Listening on 0\\.0\\.0\\.0, advertised as ${lan!.replaceAll('.', '\\.')} \\(--host is 0\\.0\\.0\\.0`));
-    assert.ok(out.includes(`Blob service:  http://${lan}:${kiln.blobPort}/<account>`), out);
-    assert.ok(out.includes(`Batch service: http://${lan}:${kiln.batchPort}`), out);
-    assert.ok(out.includes(`BlobEndpoint=http://${lan}:${kiln.blobPort}/devstoreaccount1;`), out);
-    assert.ok(out.includes(`--batch-url http://${lan}:${kiln.batchPort} --pool <pool>`), out);
-    assert.doesNotMatch(out, /0\.0\.0\.0:\d/, 'no URL names the wildcard address');
+  it(
+    'advertises the first network address everywhere, and each node reports the address it joined from',
+    { skip: lan === undefined && 'this machine has no network address but loopback' },
+    async () => {
+      kiln = await startKiln({ extraArgs: ['--host', '0.0.0.0'] });
+      const out = kiln.output();
+      assert.match(out, new RegExp(`Listening on 0\\.0\\.0\\.0, advertised as ${lan!.replaceAll('.', '\\.')} \\(--host is 0\\.0\\.0\\.0`));
+      assert.ok(out.includes(`Blob service:  http://${lan}:${kiln.blobPort}/<account>`), out);
+      assert.ok(out.includes(`Batch service: http://${lan}:${kiln.batchPort}`), out);
+      assert.ok(out.includes(`BlobEndpoint=http://${lan}:${kiln.blobPort}/devstoreaccount1;`), out);
+      assert.ok(out.includes(`--batch-url http://${lan}:${kiln.batchPort} --pool <pool>`), out);
+      assert.doesNotMatch(out, /0\.0\.0\.0:\d/, 'no URL names the wildcard address');
 
-    // The clients of this test come over loopback (what UseDevelopmentStorage=true does): still served.
-    const client = kiln.batchClient();
-    await kiln.blobService().createContainer(uid('loopback'));
-    const poolId = uid('local');
-    const [local] = await addPool(client, poolId, 1);
-    assert.equal(local!.ipAddress, '127.0.0.1', "kiln up's own agents come over loopback");
-    const given = await urlsGivenToTasks(client, kiln, poolId);
-    assert.equal(given.accountUrl, `http://${lan}:${kiln.batchPort}/`);
-    assert.match(given.resourceUrl, new RegExp(`^http://${lan!.replaceAll('.', '\\.')}:${kiln.blobPort}/devstoreaccount1/missing-`));
+      // The clients of this test come over loopback (what UseDevelopmentStorage=true does): still served.
+      const client = kiln.batchClient();
+      await kiln.blobService().createContainer(uid('loopback'));
+      const poolId = uid('local');
+      const [local] = await addPool(client, poolId, 1);
+      assert.equal(local!.ipAddress, '127.0.0.1', "kiln up's own agents come over loopback");
+      const given = await urlsGivenToTasks(client, kiln, poolId);
+      assert.equal(given.accountUrl, `http://${lan}:${kiln.batchPort}/`);
+      assert.match(given.resourceUrl, new RegExp(`^http://${lan!.replaceAll('.', '\\.')}:${kiln.blobPort}/devstoreaccount1/missing-`));
 
-    // A node that joins through the LAN address reports it, as the server saw its connection.
-    await client.pool.add({ id: 'remote', vmSize: 'standard_d2s_v3', targetDedicatedNodes: 0, virtualMachineConfiguration: vm });
-    const token = execFileSync(process.execPath, [KILN_BIN, 'agent-token', '--pool', 'remote'], { encoding: 'utf8' }).trim();
-    agent = spawn(process.execPath, [KILN_BIN, 'agent', '--batch-url', `http://${lan}:${kiln.batchPort}`, '--pool', 'remote', '--root', root], {
-      detached: true,
-      stdio: 'ignore',
-      env: { ...process.env, KILN_AGENT_TOKEN: token },
-    });
-    const [remote] = await waitForNodes(client, 'remote', 1);
-    assert.equal(remote!.ipAddress, lan);
-  });
+      // A node that joins through the LAN address reports it, as the server saw its connection.
+      await client.pool.add({ id: 'remote', vmSize: 'standard_d2s_v3', targetDedicatedNodes: 0, virtualMachineConfiguration: vm });
+      const token = execFileSync(process.execPath, [KILN_BIN, 'agent-token', '--pool', 'remote'], { encoding: 'utf8' }).trim();
+      agent = spawn(process.execPath, [KILN_BIN, 'agent', '--batch-url', `http://${lan}:${kiln.batchPort}`, '--pool', 'remote', '--root', root], {
+        detached: true,
+        stdio: 'ignore',
+        env: { ...process.env, KILN_AGENT_TOKEN: token },
+      });
+      const [remote] = await waitForNodes(client, 'remote', 1);
+      assert.equal(remote!.ipAddress, lan);
+    },
+  );
 });
 
 describe('kiln up --advertise-host NAME', () => {
   it('gives out NAME while it listens on loopback, and refuses a wildcard as the advertised host', async () => {
-    const refused = spawnSync(process.execPath, [KILN_BIN, 'up', '--advertise-host', '0.0.0.0', '--data', tempDir(), '--nodes-dir', nodesTempDir(), '--blob-port', '0', '--batch-port', '0'], { encoding: 'utf8', timeout: 20_000 });
+    const refused = spawnSync(
+      process.execPath,
+      [KILN_BIN, 'up', '--advertise-host', '0.0.0.0', '--data', tempDir(), '--nodes-dir', nodesTempDir(), '--blob-port', '0', '--batch-port', '0'],
+      { encoding: 'utf8', timeout: 20_000 },
+    );
     assert.notEqual(refused.status, 0);
     assert.match(refused.stderr, /--advertise-host 0\.0\.0\.0 is no address to connect to/);
 

@@ -24,7 +24,10 @@ function readmeCommands(): string[] {
   for (const [, block] of readme.matchAll(/```sh\n([\s\S]*?)```/g)) {
     const joined = block!.replace(/\\\n\s*/g, '');
     for (const raw of joined.split('\n')) {
-      const line = raw.replace(/^# or: /, '').replace(/\s+#\s.*$/, '').trim();
+      const line = raw
+        .replace(/^# or: /, '')
+        .replace(/\s+#\s.*$/, '')
+        .trim();
       if (line && !line.startsWith('#')) commands.push(line);
     }
   }
@@ -108,12 +111,16 @@ describe("the README's and kiln up's commands", () => {
     const cwd = installedHere();
     const [blobPort, batchPort] = [await freePort(), await freePort()];
     const commands = readmeCommands();
-    const up = shell(commands.find((c) => c === 'npx kiln up')!, cwd, {
-      KILN_BLOB_PORT: String(blobPort),
-      KILN_BATCH_PORT: String(batchPort),
-      KILN_DATA: path.join(cwd, 'data'),
-      KILN_NODES_DIR: path.join(cwd, 'nodes'),
-    });
+    const up = shell(
+      commands.find((c) => c === 'npx kiln up')!,
+      cwd,
+      {
+        KILN_BLOB_PORT: String(blobPort),
+        KILN_BATCH_PORT: String(batchPort),
+        KILN_DATA: path.join(cwd, 'data'),
+        KILN_NODES_DIR: path.join(cwd, 'nodes'),
+      },
+    );
     await waitFor('kiln up to be ready', () => (up.output().includes('Press Ctrl+C') ? true : undefined), 30_000);
     const batchUrl = `http://127.0.0.1:${batchPort}`;
     const batch = new BatchServiceClient(new BatchSharedKeyCredentials(ACCOUNT, KEY), batchUrl);
@@ -126,10 +133,16 @@ describe("the README's and kiln up's commands", () => {
       const root = tempDir('kiln-newcomer-node-');
       const before = (await batch.computeNode.list('mypool')).length;
       const agent = shell(fill(command, root), cwd);
-      await waitFor(`"${command}" to join`, async () => {
-        const nodes = await batch.computeNode.list('mypool');
-        return nodes.length > before && nodes.every((n) => n.state === 'idle' || n.state === 'offline' || n.state === 'unknown') && nodes.some((n) => n.state === 'idle') ? true : undefined;
-      }, 30_000).catch((e: Error) => assert.fail(`${e.message}\n${agent.output()}`));
+      await waitFor(
+        `"${command}" to join`,
+        async () => {
+          const nodes = await batch.computeNode.list('mypool');
+          return nodes.length > before && nodes.every((n) => n.state === 'idle' || n.state === 'offline' || n.state === 'unknown') && nodes.some((n) => n.state === 'idle')
+            ? true
+            : undefined;
+        },
+        30_000,
+      ).catch((e: Error) => assert.fail(`${e.message}\n${agent.output()}`));
       await kill(agent.child);
       fs.rmSync(root, { recursive: true, force: true });
     };
@@ -137,7 +150,7 @@ describe("the README's and kiln up's commands", () => {
     const tokenCommand = commands.find((c) => c.includes('agent-token'))!;
     const token = shell(tokenCommand, cwd);
     assert.equal(await token.exit, 0, token.output());
-    assert.equal(fs.statSync(path.join(cwd, 'mypool.token')).mode & 0o777, 0o600, 'the token file is its owner\'s alone');
+    assert.equal(fs.statSync(path.join(cwd, 'mypool.token')).mode & 0o777, 0o600, "the token file is its owner's alone");
     for (const agentCommand of commands.filter((c) => c.includes('kiln agent '))) await joins(agentCommand);
 
     const printed = /Remote nodes:\s+(.*) \(or --token-file <path>\)/.exec(up.output())?.[1];
@@ -145,7 +158,14 @@ describe("the README's and kiln up's commands", () => {
     await joins(printed);
     await joins(`${printed.replace(/^KILN_AGENT_TOKEN="[^"]*" /, '')} --token-file <path>`);
 
-    const tutorial = shell(commands.find((c) => c.includes('kiln tutorial'))!.replaceAll('127.0.0.1:10100', `127.0.0.1:${batchPort}`).replaceAll('127.0.0.1:10000', `127.0.0.1:${blobPort}`), cwd, { KEY });
+    const tutorial = shell(
+      commands
+        .find((c) => c.includes('kiln tutorial'))!
+        .replaceAll('127.0.0.1:10100', `127.0.0.1:${batchPort}`)
+        .replaceAll('127.0.0.1:10000', `127.0.0.1:${blobPort}`),
+      cwd,
+      { KEY },
+    );
     assert.equal(await tutorial.exit, 0, tutorial.output());
     assert.match(tutorial.output(), /Sample end/);
 

@@ -11,7 +11,11 @@ const started: number[] = [];
 
 /** `kiln up` as a user runs it, with its local nodes' directory in a temporary directory too. */
 function runUp(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const child = spawn(process.execPath, [KILN_BIN, 'up', '--nodes-dir', nodesTempDir(), ...args], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const child = spawn(process.execPath, [KILN_BIN, 'up', '--nodes-dir', nodesTempDir(), ...args], {
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));

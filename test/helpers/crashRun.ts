@@ -70,7 +70,8 @@ export async function crashRun(opts: CrashRunOptions): Promise<CrashRunReport> {
   for (const id of taskIds) fs.writeFileSync(path.join(ledger, 'locks', id), '', { mode: 0o644 });
 
   let kiln: KilnProcess = await startKiln({ extraArgs: ['--node-lost-after', '2000'] });
-  const restart = async (): Promise<KilnProcess> => startKiln({ dataDir: kiln.dataDir, nodesDir: kiln.nodesDir, blobPort: kiln.blobPort, batchPort: kiln.batchPort, extraArgs: ['--node-lost-after', '2000'] });
+  const restart = async (): Promise<KilnProcess> =>
+    startKiln({ dataDir: kiln.dataDir, nodesDir: kiln.nodesDir, blobPort: kiln.blobPort, batchPort: kiln.batchPort, extraArgs: ['--node-lost-after', '2000'] });
   try {
     let client: BatchServiceClient = kiln.batchClient();
     const poolId = uid('crash');
@@ -80,7 +81,10 @@ export async function crashRun(opts: CrashRunOptions): Promise<CrashRunReport> {
     const command = `/bin/sh ${ledger}/task.sh`;
     const acknowledged = new Set<string>();
     for (let i = 0; i < taskIds.length; i += 100) {
-      const result = await client.task.addCollection(jobId, taskIds.slice(i, i + 100).map((id) => ({ id, commandLine: command })));
+      const result = await client.task.addCollection(
+        jobId,
+        taskIds.slice(i, i + 100).map((id) => ({ id, commandLine: command })),
+      );
       for (const r of result.value ?? []) if (r.status === 'success') acknowledged.add(r.taskId!);
     }
     log(`${acknowledged.size} tasks acknowledged`);
@@ -121,7 +125,7 @@ export async function crashRun(opts: CrashRunOptions): Promise<CrashRunReport> {
     );
     const first = await client.task.list(jobId, { taskListOptions: { select: 'id,state,executionInfo' } });
     const tasks: BatchServiceModels.CloudTask[] = [...first];
-    for (let next = first.odatanextLink; next; ) {
+    for (let next = first.odatanextLink; next;) {
       const page = await client.task.listNext(next);
       tasks.push(...page);
       next = page.odatanextLink;
@@ -135,7 +139,10 @@ export async function crashRun(opts: CrashRunOptions): Promise<CrashRunReport> {
     let blobsLost = 0;
     const container = kiln.blobService().getContainerClient('crash');
     for (const [name, digest] of blobs) {
-      const bytes = await container.getBlockBlobClient(name).downloadToBuffer().catch(() => undefined);
+      const bytes = await container
+        .getBlockBlobClient(name)
+        .downloadToBuffer()
+        .catch(() => undefined);
       if (!bytes || sha(bytes) !== digest) blobsLost++;
     }
     await client.job.deleteMethod(jobId);

@@ -94,10 +94,25 @@ describe('scheduler behaviours (issue 9): passes on every event, waiting reasons
     await assert.rejects(client.task.add(jobId, { id: 'self', commandLine: '/bin/true', dependsOn: { taskIds: ['other', 'SELF'] } }), refusedAs('InvalidPropertyValue'));
     await assert.rejects(client.task.add(jobId, { id: '7', commandLine: '/bin/true', dependsOn: { taskIdRanges: [{ start: 5, end: 9 }] } }), refusedAs('InvalidPropertyValue'));
     const results = await client.task.addCollection(jobId, [
-      { id: '8', commandLine: '/bin/true', dependsOn: { taskIdRanges: [{ start: 1, end: 3 }, { start: 8, end: 8 }] } },
+      {
+        id: '8',
+        commandLine: '/bin/true',
+        dependsOn: {
+          taskIdRanges: [
+            { start: 1, end: 3 },
+            { start: 8, end: 8 },
+          ],
+        },
+      },
       { id: '9', commandLine: '/bin/true', dependsOn: { taskIdRanges: [{ start: 1, end: 3 }] } },
     ]);
-    assert.deepEqual(results.value!.map((r) => [r.taskId, r.status, r.error?.code]), [['8', 'clienterror', 'InvalidPropertyValue'], ['9', 'success', undefined]]);
+    assert.deepEqual(
+      results.value!.map((r) => [r.taskId, r.status, r.error?.code]),
+      [
+        ['8', 'clienterror', 'InvalidPropertyValue'],
+        ['9', 'success', undefined],
+      ],
+    );
     await client.job.deleteMethod(jobId);
   });
 
@@ -107,17 +122,24 @@ describe('scheduler behaviours (issue 9): passes on every event, waiting reasons
     const jobId = uid('job');
     await client.job.add({ id: jobId, poolInfo: { poolId: pools.two }, jobManagerTask: { id: 'manager', commandLine: gated(gate) } });
     const manager = await waitForTask(client, jobId, 'manager', 'running');
-    await client.task.addCollection(jobId, ['w1', 'w2', 'w3'].map((id) => ({ id, commandLine: gated(workers) })));
+    await client.task.addCollection(
+      jobId,
+      ['w1', 'w2', 'w3'].map((id) => ({ id, commandLine: gated(workers) })),
+    );
     await waitForTask(client, jobId, 'w1', 'running');
     await waitForTask(client, jobId, 'w2', 'running');
     for (const id of ['w1', 'w2']) assert.notEqual((await client.task.get(jobId, id)).nodeInfo?.nodeId, manager.nodeInfo?.nodeId, `${id} does not share the manager's node`);
     assert.equal((await client.task.get(jobId, 'w3')).state, 'active');
     assert.match((await waitingReason(kiln, jobId, 'w3')) ?? '', /^NoFreeSlot: /);
     open(gate);
-    const job = await waitFor('the job to complete', async () => {
-      const j = await client.job.get(jobId);
-      return j.state === 'completed' ? j : undefined;
-    }, 20_000);
+    const job = await waitFor(
+      'the job to complete',
+      async () => {
+        const j = await client.job.get(jobId);
+        return j.state === 'completed' ? j : undefined;
+      },
+      20_000,
+    );
     assert.equal(job.executionInfo?.terminateReason, 'JMComplete');
     for (const id of ['w1', 'w2']) {
       const t = await client.task.get(jobId, id);
@@ -153,10 +175,13 @@ describe('scheduler behaviours (issue 9): passes on every event, waiting reasons
     await client.job.deleteMethod(jobId);
   });
 
-  it('a node where the job preparation task failed runs none of the job\'s tasks: they run elsewhere, or wait saying why', async () => {
+  it("a node where the job preparation task failed runs none of the job's tasks: they run elsewhere, or wait saying why", async () => {
     const [bad, good] = twoNodes as [string, string];
     const jobId = await newJob(pools.two, { jobPreparationTask: { commandLine: `/bin/sh -c 'test "$AZ_BATCH_NODE_ID" != "${bad}"'` } });
-    await client.task.addCollection(jobId, [1, 2, 3, 4].map((n) => ({ id: `t${n}`, commandLine: '/bin/true' })));
+    await client.task.addCollection(
+      jobId,
+      [1, 2, 3, 4].map((n) => ({ id: `t${n}`, commandLine: '/bin/true' })),
+    );
     for (const n of [1, 2, 3, 4]) {
       const t = await waitForTask(client, jobId, `t${n}`, 'completed', 20_000);
       assert.equal(t.executionInfo?.result, 'success');
@@ -170,10 +195,14 @@ describe('scheduler behaviours (issue 9): passes on every event, waiting reasons
 
     const nowhere = await newJob(pools.two, { jobPreparationTask: { commandLine: '/bin/false' } });
     await client.task.add(nowhere, { id: 'stuck', commandLine: '/bin/true' });
-    const reason = await waitFor('the task to wait for an eligible node', async () => {
-      const r = await waitingReason(kiln, nowhere, 'stuck');
-      return r?.startsWith('JobPreparationTaskFailed') ? r : undefined;
-    }, 20_000);
+    const reason = await waitFor(
+      'the task to wait for an eligible node',
+      async () => {
+        const r = await waitingReason(kiln, nowhere, 'stuck');
+        return r?.startsWith('JobPreparationTaskFailed') ? r : undefined;
+      },
+      20_000,
+    );
     assert.match(reason, /until it is reimaged/);
     const stuck = await client.task.get(nowhere, 'stuck');
     assert.equal(stuck.state, 'active');
@@ -195,11 +224,16 @@ describe('scheduler behaviours (issue 9): passes on every event, waiting reasons
     await waitForNodes(client, pools.one, 1);
   });
 
-  it('a task gets a clean environment: the node\'s PATH, none of the agent\'s variables', async () => {
+  it("a task gets a clean environment: the node's PATH, none of the agent's variables", async () => {
     const jobId = await newJob(pools.one);
     await client.task.add(jobId, { id: 'env', commandLine: '/usr/bin/env', environmentSettings: [{ name: 'MINE', value: 'yes' }] });
     await waitForTask(client, jobId, 'env');
-    const env = new Map((await taskStdout(kiln, client, jobId, 'env')).trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as const));
+    const env = new Map(
+      (await taskStdout(kiln, client, jobId, 'env'))
+        .trim()
+        .split('\n')
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as const),
+    );
     assert.match(env.get('PATH')!, /^\/usr\/local\/sbin:\/usr\/local\/bin:\/usr\/sbin:\/usr\/bin:\/sbin:\/bin:/);
     assert.equal(env.get('MINE'), 'yes');
     const others = [...env.keys()].filter((k) => !k.startsWith('AZ_BATCH_') && !['HOME', 'PWD', 'USER', 'PATH', 'MINE'].includes(k));
@@ -218,8 +252,14 @@ describe('scheduler behaviours (issue 9): passes on every event, waiting reasons
     const listed = await client.file.listFromComputeNode(pools.one, oneNode, { recursive: true });
     const names = listed.map((f) => f.name!);
     assert.ok(names.includes(`workitems/${jobId}/job-1/kept/stdout.txt`), names.join(' '));
-    assert.deepEqual(names.filter((n) => n.endsWith('.retain-until')), []);
-    await assert.rejects(client.file.getPropertiesFromComputeNode(pools.one, oneNode, `workitems/${jobId}/job-1/kept.retain-until`), (e: { statusCode?: number }) => e.statusCode === 404);
+    assert.deepEqual(
+      names.filter((n) => n.endsWith('.retain-until')),
+      [],
+    );
+    await assert.rejects(
+      client.file.getPropertiesFromComputeNode(pools.one, oneNode, `workitems/${jobId}/job-1/kept.retain-until`),
+      (e: { statusCode?: number }) => e.statusCode === 404,
+    );
     await client.job.deleteMethod(jobId);
     await waitFor('the job directory to go from the node', () => (fs.existsSync(jobDir) ? undefined : true));
   });

@@ -47,7 +47,13 @@ export async function taskFileOnDisk(kiln: KilnProcess, client: BatchServiceClie
 }
 
 /** Waits until the pool has `count` nodes, all in one of `states`; returns them. */
-export async function waitForNodes(client: BatchServiceClient, poolId: string, count: number, states: string[] = ['idle'], timeoutMs = 30_000): Promise<BatchServiceModels.ComputeNode[]> {
+export async function waitForNodes(
+  client: BatchServiceClient,
+  poolId: string,
+  count: number,
+  states: string[] = ['idle'],
+  timeoutMs = 30_000,
+): Promise<BatchServiceModels.ComputeNode[]> {
   return waitFor(
     `${count} nodes of ${poolId} in ${states.join('/')}`,
     async () => {
@@ -81,7 +87,12 @@ export async function waitForTasks(client: BatchServiceClient, jobId: string, co
 }
 
 /** Adds a pool of `n` dedicated nodes and waits for them to be idle. */
-export async function addPool(client: BatchServiceClient, poolId: string, n: number, extra: Partial<BatchServiceModels.PoolAddParameter> = {}): Promise<BatchServiceModels.ComputeNode[]> {
+export async function addPool(
+  client: BatchServiceClient,
+  poolId: string,
+  n: number,
+  extra: Partial<BatchServiceModels.PoolAddParameter> = {},
+): Promise<BatchServiceModels.ComputeNode[]> {
   await client.pool.add({ id: poolId, vmSize: 'standard_d2s_v3', virtualMachineConfiguration: vm, targetDedicatedNodes: n, ...extra });
   return waitForNodes(client, poolId, n);
 }

@@ -6,7 +6,7 @@ import type { BatchServiceClient } from '@azure/batch';
 import { startKiln, waitFor, type KilnProcess } from '../helpers/kiln.js';
 import { addPool, nodeRoot, sharedTempDir, stopKiln, uid, waitForTask, waitingReason } from './helpers.js';
 
-describe('issue 9 leftovers on nodes: job preparation retries, a schedule\'s folder on the node', () => {
+describe("issue 9 leftovers on nodes: job preparation retries, a schedule's folder on the node", () => {
   let kiln: KilnProcess;
   let client: BatchServiceClient;
   let dir: string;
@@ -43,7 +43,7 @@ describe('issue 9 leftovers on nodes: job preparation retries, a schedule\'s fol
     assert.equal(ok?.result, 'success');
     assert.equal(ok?.retryCount, 2);
     assert.equal(ok?.exitCode, 0);
-    assert.equal(ok?.failureInfo, undefined, 'an earlier try\'s failure is not the last try\'s');
+    assert.equal(ok?.failureInfo, undefined, "an earlier try's failure is not the last try's");
     assert.ok(ok?.lastRetryTime instanceof Date, 'lastRetryTime is set once retried');
 
     // Always fails, one retry: two tries, then the node is ineligible for the job.
@@ -55,10 +55,14 @@ describe('issue 9 leftovers on nodes: job preparation retries, a schedule\'s fol
       jobPreparationTask: { commandLine: `/bin/sh -c 'echo try >> ${dir}/${failing}; exit 3'`, constraints: { maxTaskRetryCount: 1 } },
     });
     await client.task.add(failedJob, { id: 'never', commandLine: '/bin/true' });
-    const failed = await waitFor('the preparation to fail for good', async () => {
-      const s = await prepStatus(failedJob);
-      return s?.state === 'completed' ? s : undefined;
-    }, 30_000);
+    const failed = await waitFor(
+      'the preparation to fail for good',
+      async () => {
+        const s = await prepStatus(failedJob);
+        return s?.state === 'completed' ? s : undefined;
+      },
+      30_000,
+    );
     assert.equal(failed.result, 'failure');
     assert.equal(failed.exitCode, 3);
     assert.equal(failed.retryCount, 1);
@@ -86,7 +90,7 @@ describe('issue 9 leftovers on nodes: job preparation retries, a schedule\'s fol
 
     // Deleting job-1 takes its directory only, not the schedule's other job's.
     await client.job.deleteMethod(`${scheduleId}:job-1`);
-    await waitFor('job-1\'s directory to go', () => (fs.existsSync(path.join(scheduleDir, 'job-1')) ? undefined : true), 20_000);
+    await waitFor("job-1's directory to go", () => (fs.existsSync(path.join(scheduleDir, 'job-1')) ? undefined : true), 20_000);
     assert.ok(fs.existsSync(path.join(scheduleDir, 'job-2', 't', 'stdout.txt')), "job-2's files stay");
 
     // Deleting the schedule deletes job-2, and the then empty schedule folder goes with it.

@@ -42,7 +42,11 @@ describe('a task whose command never reached its node', () => {
     assert.equal((await client.task.get('lossy-job', 'dropped')).state, 'running');
 
     const beat = () =>
-      fetch(`${api}/nodes/${joined.nodeId}/reports`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ reports: [], running: [] }) });
+      fetch(`${api}/nodes/${joined.nodeId}/reports`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ reports: [], running: [] }),
+      });
     const task = await waitFor(
       'the task to be requeued',
       async () => {

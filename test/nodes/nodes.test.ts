@@ -351,7 +351,10 @@ describe('local nodes when kiln itself dies', () => {
       const [node] = await addPool(client, poolId, 1);
       const jobId = uid('job');
       await client.job.add({ id: jobId, poolInfo: { poolId } });
-      await client.task.add(jobId, { id: 'interrupted', commandLine: `/bin/sh -c 'echo $$ >> ${dir}/pids; while [ ! -e ${dir}/gate ]; do sleep 0.02; done; echo done >> ${dir}/done'` });
+      await client.task.add(jobId, {
+        id: 'interrupted',
+        commandLine: `/bin/sh -c 'echo $$ >> ${dir}/pids; while [ ! -e ${dir}/gate ]; do sleep 0.02; done; echo done >> ${dir}/done'`,
+      });
       await waitForTask(client, jobId, 'interrupted', 'running');
       await waitFor('the task process', () => (fs.existsSync(`${dir}/pids`) ? true : undefined));
       const taskPid = Number(fs.readFileSync(`${dir}/pids`, 'utf8').trim());

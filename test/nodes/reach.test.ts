@@ -35,7 +35,10 @@ describe('kiln agent says why it cannot reach its server', () => {
     const a = agent(url, { KILN_AGENT_TOKEN: 'any', KILN_AGENT_UNREACHABLE_LOG_MS: '400' });
     started.push(a.child);
     await waitFor('a reminder', () => (/still cannot reach .* since \d{4}-/.test(a.output()) ? true : undefined));
-    const first = a.output().split('\n').filter((line) => line.includes(`cannot reach ${url}: connection refused (ECONNREFUSED); retrying`));
+    const first = a
+      .output()
+      .split('\n')
+      .filter((line) => line.includes(`cannot reach ${url}: connection refused (ECONNREFUSED); retrying`));
     assert.equal(first.length, 1, a.output());
     assert.match(a.output(), new RegExp(`\\[agent\\] still cannot reach ${url.replaceAll('.', '\\.')} since \\S+: connection refused \\(ECONNREFUSED\\)`));
     assert.equal(a.child.exitCode, null, 'it keeps trying');
@@ -47,7 +50,10 @@ describe('kiln agent says why it cannot reach its server', () => {
       const a = agent(kiln.batchUrl, { KILN_AGENT_TOKEN: 'not-a-token' });
       started.push(a.child);
       assert.notEqual(await a.exited, 0);
-      assert.match(a.output(), new RegExp(`${kiln.batchUrl.replaceAll('.', '\\.')} refused to let this agent join pool nowhere: .*401 \\{"error":"a valid agent token is required"\\}`));
+      assert.match(
+        a.output(),
+        new RegExp(`${kiln.batchUrl.replaceAll('.', '\\.')} refused to let this agent join pool nowhere: .*401 \\{"error":"a valid agent token is required"\\}`),
+      );
     } finally {
       await kiln.stop();
     }

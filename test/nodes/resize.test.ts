@@ -58,9 +58,16 @@ describe('pool resizes, stopResize and deallocation options on local nodes', () 
     const resizing = await client.pool.get(poolId);
     assert.equal(resizing.allocationState, 'resizing');
     assert.ok(resizing.allocationStateTransitionTime! >= created.allocationStateTransitionTime!);
-    await assert.rejects(client.pool.resize(poolId, { targetDedicatedNodes: 3 }), (e: { statusCode?: number; code?: string }) => e.statusCode === 409 && e.code === 'PoolBeingResized');
+    await assert.rejects(
+      client.pool.resize(poolId, { targetDedicatedNodes: 3 }),
+      (e: { statusCode?: number; code?: string }) => e.statusCode === 409 && e.code === 'PoolBeingResized',
+    );
     const raw = await batchRequest(kiln.batchUrl, 'GET', `/pools/${poolId}`);
-    assert.deepEqual(Object.keys(raw.json() as object).filter((k) => k.startsWith('_')), [], 'the resize deadline is not shown');
+    assert.deepEqual(
+      Object.keys(raw.json() as object).filter((k) => k.startsWith('_')),
+      [],
+      'the resize deadline is not shown',
+    );
 
     const [first] = await waitForNodes(client, poolId, 2);
     const steady = await steadyPool(poolId);
@@ -115,7 +122,10 @@ describe('pool resizes, stopResize and deallocation options on local nodes', () 
     const steady = await steadyPool(poolId);
     assert.equal(steady.currentDedicatedNodes, 0);
     assert.equal(steady.targetDedicatedNodes, 0);
-    assert.deepEqual(steady.resizeErrors?.map((e) => e.code), ['ResizeStopped']);
+    assert.deepEqual(
+      steady.resizeErrors?.map((e) => e.code),
+      ['ResizeStopped'],
+    );
     assert.equal((await client.task.get(jobId, 'late')).state, 'active', 'the leaving node took no new task');
     await waitFor(`the agent of ${nodeId} to stop`, () => (agentPids(nodeId).length === 0 ? true : undefined));
     await waitFor('its node directory to go', () => (fs.existsSync(nodeRoot(kiln, poolId, nodeId)) ? undefined : true));

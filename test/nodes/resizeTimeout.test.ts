@@ -36,7 +36,8 @@ describe('resizeTimeout on an injected clock', () => {
   let clock = T0;
   const changed: string[] = [];
   const ctx = (account: string): BatchContext => ({ store, account, now: new Date(clock), hooks: {} });
-  const timer = (account: string) => allocationTimer({ store, accounts: () => [account], hooks: { changed: (a) => changed.push(a) }, log: () => undefined, clock: () => new Date(clock) });
+  const timer = (account: string) =>
+    allocationTimer({ store, accounts: () => [account], hooks: { changed: (a) => changed.push(a) }, log: () => undefined, clock: () => new Date(clock) });
 
   const pool = (account: string, id: string) => store.pools.get(account, id)!;
   const nodes = (account: string, id: string) => store.nodes.list(pool(account, id).pk, { limit: 100 }).map((r) => JSON.parse(r.doc) as ComputeNode);
@@ -76,13 +77,23 @@ describe('resizeTimeout on an injected clock', () => {
       const done = pool(account, 'p').doc as CloudPool;
       assert.equal(done.allocationState, 'steady');
       assert.equal(done.allocationStateTransitionTime, new Date(T0 + 5 * MIN).toISOString());
-      assert.deepEqual(done.resizeErrors?.map((e) => e.code), ['AllocationTimedout']);
+      assert.deepEqual(
+        done.resizeErrors?.map((e) => e.code),
+        ['AllocationTimedout'],
+      );
       assert.match(done.resizeErrors![0]!.message, /resize timeout/);
       assert.equal(done.currentDedicatedNodes, 1);
       assert.equal(done.targetDedicatedNodes, 1);
-      assert.deepEqual(nodes(account, 'p').map((n) => [n.id, n.state]), [[joined!.id, 'idle']]);
+      assert.deepEqual(
+        nodes(account, 'p').map((n) => [n.id, n.state]),
+        [[joined!.id, 'idle']],
+      );
       assert.ok(!nodes(account, 'p').some((n) => n.id === never!.id));
-      assert.deepEqual(changed.filter((a) => a === account), [account], 'the local nodes hear of it (they stop the agent that never joined)');
+      assert.deepEqual(
+        changed.filter((a) => a === account),
+        [account],
+        'the local nodes hear of it (they stop the agent that never joined)',
+      );
       // A new resize starts over: its errors go, and it has a clock of its own.
       resizePool(ctx(account), 'p', { targetDedicatedNodes: 3, resizeTimeout: 'PT10M' });
       const again = pool(account, 'p').doc;
@@ -134,7 +145,10 @@ describe('resizeTimeout on an injected clock', () => {
       t.runNow();
       const done = pool(account, 'p').doc;
       assert.equal(done.allocationState, 'steady');
-      assert.deepEqual(done.resizeErrors?.map((e) => e.code), ['ResizeStopped']);
+      assert.deepEqual(
+        done.resizeErrors?.map((e) => e.code),
+        ['ResizeStopped'],
+      );
       assert.deepEqual([done.currentDedicatedNodes, done.targetDedicatedNodes], [0, 0]);
       assert.deepEqual(nodes(account, 'p'), []);
     } finally {
@@ -155,7 +169,10 @@ describe('resizeTimeout on an injected clock', () => {
       assert.equal(t.runNow(), undefined);
       const done = pool(account, 'p').doc;
       assert.equal(done.allocationState, 'steady');
-      assert.deepEqual(done.resizeErrors?.map((e) => e.code), ['AllocationTimedout']);
+      assert.deepEqual(
+        done.resizeErrors?.map((e) => e.code),
+        ['AllocationTimedout'],
+      );
       assert.equal(done.targetLowPriorityNodes, 0);
     } finally {
       t.close();

@@ -143,8 +143,14 @@ describe('the scheduler and job control on local pools', () => {
     await waitForTasks(client, spreadJob, 2);
     await waitForNodes(client, pools.pack, 2, ['idle']);
     const after = await client.computeNode.list(pools.pack);
-    assert.equal(after.reduce((n, node) => n + node.totalTasksRun!, 0), 4);
-    assert.equal(after.reduce((n, node) => n + node.totalTasksSucceeded!, 0), 4);
+    assert.equal(
+      after.reduce((n, node) => n + node.totalTasksRun!, 0),
+      4,
+    );
+    assert.equal(
+      after.reduce((n, node) => n + node.totalTasksSucceeded!, 0),
+      4,
+    );
   });
 
   it('runs the tasks of higher-priority jobs first', async () => {
@@ -268,7 +274,11 @@ describe('the scheduler and job control on local pools', () => {
   it('terminating a job ends its running tasks, kills their processes and runs its release task once per node', async () => {
     const gate = uid('term');
     const released = uid('released');
-    const jobId = await newJob(pools.one, { jobPreparationTask: { commandLine: '/bin/true' }, jobReleaseTask: { commandLine: `/bin/sh -c 'echo $AZ_BATCH_JOB_ID >> ${dir}/${released}'` }, maxParallelTasks: 1 });
+    const jobId = await newJob(pools.one, {
+      jobPreparationTask: { commandLine: '/bin/true' },
+      jobReleaseTask: { commandLine: `/bin/sh -c 'echo $AZ_BATCH_JOB_ID >> ${dir}/${released}'` },
+      maxParallelTasks: 1,
+    });
     await client.task.addCollection(jobId, [
       { id: 'a', commandLine: gated(gate) },
       { id: 'b', commandLine: gated(gate) },
@@ -368,7 +378,13 @@ describe('the scheduler and job control on local pools', () => {
     const jobId = uid('job-auto');
     await client.job.add({
       id: jobId,
-      poolInfo: { autoPoolSpecification: { autoPoolIdPrefix: 'auto', poolLifetimeOption: 'job', pool: { vmSize: 'standard_d2s_v3', virtualMachineConfiguration: vm, targetDedicatedNodes: 1 } } },
+      poolInfo: {
+        autoPoolSpecification: {
+          autoPoolIdPrefix: 'auto',
+          poolLifetimeOption: 'job',
+          pool: { vmSize: 'standard_d2s_v3', virtualMachineConfiguration: vm, targetDedicatedNodes: 1 },
+        },
+      },
     });
     // A job with no tasks counts as all complete: add its task first, then ask for termination.
     await client.task.add(jobId, { id: 'a', commandLine: '/bin/true' });

@@ -32,11 +32,19 @@ describe('tasks on a local pool', () => {
   };
 
   it('runs a task with the AZ_BATCH_* environment, its settings and the job common settings, in its working directory', async () => {
-    const jobId = await newJob({ commonEnvironmentSettings: [{ name: 'COMMON', value: 'from the job' }, { name: 'OVERRIDDEN', value: 'job' }] });
+    const jobId = await newJob({
+      commonEnvironmentSettings: [
+        { name: 'COMMON', value: 'from the job' },
+        { name: 'OVERRIDDEN', value: 'job' },
+      ],
+    });
     await client.task.add(jobId, {
       id: 'env',
       commandLine: `/bin/sh -c 'env; echo written > result.txt; mkdir -p sub && echo deep > sub/deep.txt'`,
-      environmentSettings: [{ name: 'MINE', value: 'a value with spaces' }, { name: 'OVERRIDDEN', value: 'task' }],
+      environmentSettings: [
+        { name: 'MINE', value: 'a value with spaces' },
+        { name: 'OVERRIDDEN', value: 'task' },
+      ],
     });
     const task = await waitForTask(client, jobId, 'env');
     assert.equal(task.executionInfo?.result, 'success');
@@ -155,7 +163,10 @@ describe('tasks on a local pool', () => {
     await client.task.add(jobId, {
       id: 'nofile',
       commandLine: '/bin/true',
-      resourceFiles: [{ httpUrl: `${base}/here.txt?${query}`, filePath: 'here.txt' }, { httpUrl: `${base}/absent.txt?${query}`, filePath: 'absent.txt' }],
+      resourceFiles: [
+        { httpUrl: `${base}/here.txt?${query}`, filePath: 'here.txt' },
+        { httpUrl: `${base}/absent.txt?${query}`, filePath: 'absent.txt' },
+      ],
       constraints: { maxTaskRetryCount: 3 },
     });
     await client.task.add(jobId, { id: 'withfile', commandLine: '/bin/cat in/here.txt', resourceFiles: [{ httpUrl: `${base}/here.txt?${query}`, filePath: 'in/here.txt' }] });
@@ -176,7 +187,9 @@ describe('tasks on a local pool', () => {
       commandLine: `/bin/sh -c '/bin/sleep 300 & echo $! > ${pidFile}; wait'`,
       constraints: { maxWallClockTime: 'PT1S' },
     });
-    const grandchild = await waitFor('the grandchild pid', () => (fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8').trim() ? Number(fs.readFileSync(pidFile, 'utf8')) : undefined));
+    const grandchild = await waitFor('the grandchild pid', () =>
+      fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8').trim() ? Number(fs.readFileSync(pidFile, 'utf8')) : undefined,
+    );
     const started = Date.now();
     const task = await waitForTask(client, jobId, 'sleepy', 'completed', 15_000);
     assert.ok(Date.now() - started < 10_000);
@@ -212,7 +225,11 @@ describe('tasks on a local pool', () => {
     await client.task.add(jobId, {
       id: 'bad',
       commandLine: `/bin/sh -c '${write}; exit 2'`,
-      outputFiles: [upload('out/*.txt', 'bad/out', 'taskfailure'), upload('result.txt', 'bad/never.txt', 'tasksuccess'), upload('../stderr.txt', 'bad/stderr.txt', 'taskcompletion')],
+      outputFiles: [
+        upload('out/*.txt', 'bad/out', 'taskfailure'),
+        upload('result.txt', 'bad/never.txt', 'tasksuccess'),
+        upload('../stderr.txt', 'bad/stderr.txt', 'taskcompletion'),
+      ],
     });
     await client.task.add(jobId, { id: 'denied', commandLine: `/bin/sh -c '${write}'`, outputFiles: [upload('result.txt', 'denied/result.txt', 'tasksuccess', readOnlyUrl)] });
     const ok = await waitForTask(client, jobId, 'ok');
@@ -255,7 +272,11 @@ describe('tasks on a local pool', () => {
       assert.equal((await taskStdout(kiln, client, jobId, 'admin')).trim(), '0');
       assert.ok(fs.existsSync(path.join(rootOnly, 'admin')));
       // The unprivileged user owns its working directory.
-      await client.task.add(jobId, { id: 'own', commandLine: `/bin/sh -c 'echo $AZ_BATCH_TASK_USER_IDENTITY; touch "$AZ_BATCH_TASK_WORKING_DIR/mine" "$AZ_BATCH_NODE_SHARED_DIR/shared-$$"'`, userIdentity: { autoUser: { scope: 'task', elevationLevel: 'nonadmin' } } });
+      await client.task.add(jobId, {
+        id: 'own',
+        commandLine: `/bin/sh -c 'echo $AZ_BATCH_TASK_USER_IDENTITY; touch "$AZ_BATCH_TASK_WORKING_DIR/mine" "$AZ_BATCH_NODE_SHARED_DIR/shared-$$"'`,
+        userIdentity: { autoUser: { scope: 'task', elevationLevel: 'nonadmin' } },
+      });
       const own = await waitForTask(client, jobId, 'own');
       assert.equal(own.executionInfo?.result, 'success');
       assert.equal(await taskStdout(kiln, client, jobId, 'own'), 'TaskNonAdmin\n');

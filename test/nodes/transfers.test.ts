@@ -23,7 +23,11 @@ async function server(answer: (n: number, res: http.ServerResponse) => void): Pr
   return {
     url: `http://127.0.0.1:${(s.address() as AddressInfo).port}/x`,
     requests: () => n,
-    close: () => new Promise((resolve) => { s.closeAllConnections(); s.close(() => resolve()); }),
+    close: () =>
+      new Promise((resolve) => {
+        s.closeAllConnections();
+        s.close(() => resolve());
+      }),
   };
 }
 
@@ -35,7 +39,7 @@ const get = (url: string) => async (attempt: { signal: AbortSignal }) => {
 };
 
 describe('the transfer retry policy (in-process, against real sockets)', () => {
-  it('takes a refused connection, a timeout, 408, 429 and 5xx for transient, and 403, 404, a missing host name or the agent\'s own errors not', async () => {
+  it("takes a refused connection, a timeout, 408, 429 and 5xx for transient, and 403, 404, a missing host name or the agent's own errors not", async () => {
     const refused = await fetch(`http://127.0.0.1:${await freePort()}/`).catch((err: unknown) => err);
     assert.equal(isTransient(refused), true);
     assert.equal(errorReason(refused), 'connection refused (ECONNREFUSED)');
@@ -67,7 +71,10 @@ describe('the transfer retry policy (in-process, against real sockets)', () => {
     }
     const missing = await server((_n, res) => res.writeHead(404).end());
     try {
-      await assert.rejects(withRetries('getting x', get(missing.url), { policy: quick, log: (m) => lines.push(m), fail: (m) => new RangeError(m) }), (err: Error) => err instanceof RangeError && err.message === 'answered 404');
+      await assert.rejects(
+        withRetries('getting x', get(missing.url), { policy: quick, log: (m) => lines.push(m), fail: (m) => new RangeError(m) }),
+        (err: Error) => err instanceof RangeError && err.message === 'answered 404',
+      );
       assert.equal(missing.requests(), 1, 'a 404 is not retried');
     } finally {
       await missing.close();
@@ -77,7 +84,10 @@ describe('the transfer retry policy (in-process, against real sockets)', () => {
   it('abandons an attempt that makes no progress, and says how many were made', async () => {
     const silent = await server(() => undefined);
     try {
-      await assert.rejects(withRetries('getting x', get(silent.url), { policy: { ...quick, attempts: 2 }, log: () => undefined }), /^Error: getting x failed after 2 attempt\(s\): timed out \(no progress for 300 ms\)$/);
+      await assert.rejects(
+        withRetries('getting x', get(silent.url), { policy: { ...quick, attempts: 2 }, log: () => undefined }),
+        /^Error: getting x failed after 2 attempt\(s\): timed out \(no progress for 300 ms\)$/,
+      );
       assert.equal(silent.requests(), 2);
     } finally {
       await silent.close();
@@ -133,13 +143,17 @@ describe('resource files and output files across a restart of the Blob service',
       outputFiles: [{ filePattern: 'out.txt', destination: { container: { containerUrl: sas, path: 'results/out.txt' } }, uploadOptions: { uploadCondition: 'tasksuccess' } }],
     });
     const containerUrl = sas.split('?')[0]!;
-    await waitFor('the listing to be retried', () => (agentLog().includes(`downloading ${containerUrl} failed (connection refused (ECONNREFUSED)); attempt 2 of 12`) ? true : undefined));
+    await waitFor('the listing to be retried', () =>
+      agentLog().includes(`downloading ${containerUrl} failed (connection refused (ECONNREFUSED)); attempt 2 of 12`) ? true : undefined,
+    );
     await restartB();
     await waitFor('the task to run', () => (gate.pids('upload').length === 1 ? true : undefined), 20_000);
 
     assert.equal(await b.stop(), 0);
     gate.open('upload');
-    await waitFor('the upload to be retried', () => (agentLog().includes(`uploading to ${containerUrl}/results/out.txt failed (connection refused (ECONNREFUSED)); attempt 2 of 12`) ? true : undefined));
+    await waitFor('the upload to be retried', () =>
+      agentLog().includes(`uploading to ${containerUrl}/results/out.txt failed (connection refused (ECONNREFUSED)); attempt 2 of 12`) ? true : undefined,
+    );
     await restartB();
     const task = await waitForTask(client, jobId, 'across');
     assert.equal(task.executionInfo?.result, 'success', JSON.stringify(task.executionInfo?.failureInfo));
@@ -159,7 +173,11 @@ describe('resource files and output files across a restart of the Blob service',
       commandLine: `/bin/sh -c 'echo x > out.txt'`,
       outputFiles: [{ filePattern: 'out.txt', destination: { container: { containerUrl: readOnly } }, uploadOptions: { uploadCondition: 'tasksuccess' } }],
     });
-    await client.task.add(jobId, { id: 'missing', commandLine: '/bin/true', resourceFiles: [{ httpUrl: `${readOnly.split('?')[0]}/nothing.txt?${readOnly.split('?')[1]}`, filePath: 'nothing.txt' }] });
+    await client.task.add(jobId, {
+      id: 'missing',
+      commandLine: '/bin/true',
+      resourceFiles: [{ httpUrl: `${readOnly.split('?')[0]}/nothing.txt?${readOnly.split('?')[1]}`, filePath: 'nothing.txt' }],
+    });
     const denied = await waitForTask(client, jobId, 'denied');
     assert.equal(denied.executionInfo?.failureInfo?.code, 'FileUploadMiscError');
     assert.match(denied.executionInfo?.failureInfo?.details?.[0]?.value ?? '', /answered 403 AuthorizationPermissionMismatch$/);

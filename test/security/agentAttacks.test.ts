@@ -95,7 +95,10 @@ describe('non-admin tasks against their root agent', () => {
       id: 'swap-in',
       commandLine: sh(plant),
       userIdentity: nonAdmin,
-      resourceFiles: [{ httpUrl: url, filePath: 'data.txt' }, { httpUrl: url, filePath: 'sub/secret' }],
+      resourceFiles: [
+        { httpUrl: url, filePath: 'data.txt' },
+        { httpUrl: url, filePath: 'sub/secret' },
+      ],
       constraints: { maxTaskRetryCount: 1 },
     });
     const task = await waitForTask(client, jobId, 'swap-in');
@@ -114,7 +117,11 @@ describe('non-admin tasks against their root agent', () => {
   it('output files are never read through a link: a linked root file is not uploaded', async () => {
     const jobId = await newJob();
     const containerUrl = await blobs.generateSasUrl({ permissions: ContainerSASPermissions.parse('rw'), expiresOn: hour() });
-    const upload = (filePattern: string, blob: string) => ({ filePattern, destination: { container: { containerUrl, path: blob } }, uploadOptions: { uploadCondition: 'taskcompletion' as const } });
+    const upload = (filePattern: string, blob: string) => ({
+      filePattern,
+      destination: { container: { containerUrl, path: blob } },
+      uploadOptions: { uploadCondition: 'taskcompletion' as const },
+    });
     await client.task.add(jobId, {
       id: 'leak',
       commandLine: sh(`ln -s ${marker} leak.txt; ln -s ${outside} dir; ln ${marker} hard.txt 2>/dev/null; echo mine > mine.txt`),
@@ -156,12 +163,19 @@ describe('non-admin tasks against their root agent', () => {
     const agents = agentPids(nodeId);
     assert.equal(agents.length, 1);
     const jobId = await newJob();
-    await client.task.add(jobId, { id: 'dir-out', commandLine: sh('rm -f ../stdout.txt; mkdir ../stdout.txt; exit 1'), userIdentity: nonAdmin, constraints: { maxTaskRetryCount: 1 } });
+    await client.task.add(jobId, {
+      id: 'dir-out',
+      commandLine: sh('rm -f ../stdout.txt; mkdir ../stdout.txt; exit 1'),
+      userIdentity: nonAdmin,
+      constraints: { maxTaskRetryCount: 1 },
+    });
     const dirOut = await waitForTask(client, jobId, 'dir-out');
     assert.equal(dirOut.executionInfo?.retryCount, 1);
     assert.equal(dirOut.executionInfo?.exitCode, 1, 'its retry ran, as any failed task’s does');
     // A NUL byte is refused at the API (Azure refuses invalid strings) or fails the task at launch.
-    const nul = await status(client.task.add(jobId, { id: 'nul', commandLine: '/bin/echo nul', environmentSettings: [{ name: 'BAD', value: 'a\u0000b' }], userIdentity: nonAdmin }));
+    const nul = await status(
+      client.task.add(jobId, { id: 'nul', commandLine: '/bin/echo nul', environmentSettings: [{ name: 'BAD', value: 'a\u0000b' }], userIdentity: nonAdmin }),
+    );
     if (nul === 200 || nul === 201) {
       const task = await waitForTask(client, jobId, 'nul');
       assert.equal(task.executionInfo?.failureInfo?.code, 'CommandLaunchFailed');

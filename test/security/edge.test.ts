@@ -25,8 +25,7 @@ async function writableBlobUrl(container: ContainerClient, name: string): Promis
 const putHead = (url: URL, length: number, extra = ''): string =>
   `PUT ${url.pathname}${url.search} HTTP/1.1\r\nHost: 127.0.0.1\r\nx-ms-blob-type: BlockBlob\r\nx-ms-version: 2021-08-06\r\nContent-Length: ${length}\r\n${extra}\r\n`;
 
-const poolBody = (extra: string) =>
-  `{"id":"p-${Date.now()}","vmSize":"standard_d2s_v3",${extra}"virtualMachineConfiguration":${JSON.stringify(vm)},"targetDedicatedNodes":0}`;
+const poolBody = (extra: string) => `{"id":"p-${Date.now()}","vmSize":"standard_d2s_v3",${extra}"virtualMachineConfiguration":${JSON.stringify(vm)},"targetDedicatedNodes":0}`;
 
 describe('the HTTP edge', () => {
   let kiln: KilnProcess;
@@ -58,7 +57,9 @@ describe('the HTTP edge', () => {
       assert.equal(res.status, 400, `${key}: ${res.text}`);
       assert.equal(code(res), 'InvalidRequestBody', key);
       // Nested, inside a known object, the same.
-      const nested = await batchRequest(kiln.batchUrl, 'POST', `/jobs/${jobId}/tasks`, { body: `{"id":"t-${key.replace(/_/g, '')}","commandLine":"true","constraints":{"${key}":1}}` });
+      const nested = await batchRequest(kiln.batchUrl, 'POST', `/jobs/${jobId}/tasks`, {
+        body: `{"id":"t-${key.replace(/_/g, '')}","commandLine":"true","constraints":{"${key}":1}}`,
+      });
       assert.equal(nested.status, 400, `${key} nested: ${nested.text}`);
       assert.equal(code(nested), 'InvalidRequestBody');
     }
@@ -80,7 +81,11 @@ describe('the HTTP edge', () => {
     const raw = await sharedKeyFetch(`${kiln.blobUrl}/edge/meta.txt`, { method: 'HEAD' });
     assert.equal(raw.status, 200);
     const meta = [...raw.headers].filter(([name]) => name.startsWith('x-ms-meta-')).sort();
-    assert.deepEqual(meta, [['x-ms-meta-__proto__', 'p'], ['x-ms-meta-constructor', 'c'], ['x-ms-meta-tostring', 't']]);
+    assert.deepEqual(meta, [
+      ['x-ms-meta-__proto__', 'p'],
+      ['x-ms-meta-constructor', 'c'],
+      ['x-ms-meta-tostring', 't'],
+    ]);
   });
 
   it('a deeply nested $filter is 400 InvalidQueryParameterValue; a long flat one works', async () => {
@@ -131,7 +136,10 @@ describe('the HTTP edge', () => {
     assert.equal(answer.status, 413, answer.text.slice(0, 200));
     assert.match(answer.text, /RequestBodyTooLarge/);
     // Chunked, with no length to go by: refused once 1 MiB has arrived (PATCH: the SDK signs POST as if Content-Length were 0).
-    const chunked = await signedBatchHead(kiln.batchUrl, 'PATCH', `/jobs/${jobId}?api-version=2022-10-01.16.0`, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
+    const chunked = await signedBatchHead(kiln.batchUrl, 'PATCH', `/jobs/${jobId}?api-version=2022-10-01.16.0`, {
+      'Content-Type': 'application/json',
+      'Transfer-Encoding': 'chunked',
+    });
     const piece = Buffer.concat([Buffer.from(`${(64 * 1024).toString(16)}\r\n`), Buffer.alloc(64 * 1024, 0x20), Buffer.from('\r\n')]);
     const chunkedAnswer = await rawConnection(kiln.batchPort, chunked, { deadlineMs: 10_000, stopAtAnswer: true, more: (s) => trickle(s, piece, 1) });
     assert.equal(chunkedAnswer.status, 413, chunkedAnswer.text.slice(0, 200));
@@ -143,7 +151,12 @@ describe('the HTTP edge', () => {
   });
 
   it('malformed requests are 400 (431 for an oversized head), never a silent reset', async () => {
-    for (const bad of ['GARBAGE\r\n\r\n', 'GET / HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n', 'GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n', 'GET /\0 HTTP/1.1\r\n\r\n']) {
+    for (const bad of [
+      'GARBAGE\r\n\r\n',
+      'GET / HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n',
+      'GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n',
+      'GET /\0 HTTP/1.1\r\n\r\n',
+    ]) {
       for (const port of [kiln.batchPort, kiln.blobPort]) {
         const answer = await rawConnection(port, bad, { deadlineMs: 5000, stopAtAnswer: true });
         assert.equal(answer.status, 400, `${JSON.stringify(bad)} on ${port}: ${answer.text}`);
@@ -165,7 +178,10 @@ describe('the HTTP edge', () => {
     await assertAlive();
     const answers = await Promise.all(connections);
     assert.equal(answers.filter((a) => !a.closed).length, 0, 'every connection that never completed a head was closed');
-    assert.ok(answers.every((a) => a.closedAfterMs! >= HEADER_TIMEOUT_MS - 100), 'none before its time');
+    assert.ok(
+      answers.every((a) => a.closedAfterMs! >= HEADER_TIMEOUT_MS - 100),
+      'none before its time',
+    );
   });
 
   it('a stalled body is cut after the idle timeout; a slow, steady one of longer total time is not', async () => {
@@ -194,12 +210,16 @@ describe('the HTTP edge', () => {
     const bootedAt = node!.lastBootTime!.toISOString();
     // Watch the node for four header timeouts and four body-idle timeouts: it never leaves, never rejoins.
     const until = Date.now() + 4 * Math.max(HEADER_TIMEOUT_MS, BODY_IDLE_TIMEOUT_MS);
-    await waitFor('the watch to end', async () => {
-      const now = await client.computeNode.get(poolId, node!.id!);
-      assert.equal(now.state, 'idle');
-      assert.equal(now.lastBootTime?.toISOString(), bootedAt, 'the agent did not have to join again');
-      return Date.now() > until ? true : undefined;
-    }, 30_000);
+    await waitFor(
+      'the watch to end',
+      async () => {
+        const now = await client.computeNode.get(poolId, node!.id!);
+        assert.equal(now.state, 'idle');
+        assert.equal(now.lastBootTime?.toISOString(), bootedAt, 'the agent did not have to join again');
+        return Date.now() > until ? true : undefined;
+      },
+      30_000,
+    );
     const job = uid('edge-stream-job');
     await client.job.add({ id: job, poolInfo: { poolId } });
     await client.task.add(job, { id: 't', commandLine: '/bin/true' });
@@ -247,7 +267,16 @@ describe('a task that depends on a range of a billion ids', () => {
       await waitForNodes(client, poolId, 1);
       await client.job.add({ id: jobId, poolInfo: { poolId }, usesTaskDependencies: true });
       const huge = await batchRequest(kiln.batchUrl, 'POST', `/jobs/${jobId}/tasks`, {
-        body: { id: 'huge', commandLine: 'true', dependsOn: { taskIdRanges: [{ start: 0, end: 1_000_000_000 }, { start: 5, end: 2_147_483_647 }] } },
+        body: {
+          id: 'huge',
+          commandLine: 'true',
+          dependsOn: {
+            taskIdRanges: [
+              { start: 0, end: 1_000_000_000 },
+              { start: 5, end: 2_147_483_647 },
+            ],
+          },
+        },
       });
       assert.equal(huge.status, 201, huge.text);
       // Other work runs meanwhile: tasks 0 and 1, and one that depends on them by range.

@@ -61,7 +61,11 @@ const hostile = fc.constantFrom(
   "'",
   '((((((((((',
 );
-const text = fc.oneof({ weight: 3, arbitrary: fc.string({ maxLength: 24 }) }, { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 12 }) }, { weight: 2, arbitrary: hostile });
+const text = fc.oneof(
+  { weight: 3, arbitrary: fc.string({ maxLength: 24 }) },
+  { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 12 }) },
+  { weight: 2, arbitrary: hostile },
+);
 /** Percent-encoding of any string, unpaired surrogates included (encodeURIComponent throws on those). */
 const encode = (s: string): string => {
   try {
@@ -78,14 +82,76 @@ const segment = fc.oneof(
 );
 
 const KEYS = [
-  'id', 'commandLine', 'environmentSettings', 'name', 'value', 'dependsOn', 'taskIds', 'taskIdRanges', 'start', 'end',
-  'constraints', 'maxWallClockTime', 'retentionTime', 'maxTaskRetryCount', 'resourceFiles', 'httpUrl', 'filePath', 'fileMode',
-  'outputFiles', 'destination', 'container', 'containerUrl', 'path', 'uploadOptions', 'filePattern', 'metadata', 'poolInfo',
-  'poolId', 'userIdentity', 'autoUser', 'elevationLevel', 'scope', 'username', 'exitConditions', 'exitCodes', 'code',
-  'exitOptions', 'jobAction', 'dependencyAction', 'requiredSlots', 'multiInstanceSettings', 'numberOfInstances', 'priority',
-  'onAllTasksComplete', 'onTaskFailure', 'usesTaskDependencies', 'reports', 'runId', 'state', 'exitCode', 'hostname',
-  'isDedicated', 'canSeparateUsers', 'nodeToken', 'runs', 'kind', 'attempt', 'result', 'failureInfo', 'startTime', 'endTime', 'value', 'nodeList', 'schedule', 'jobSpecification', 'displayName',
-  '__proto__', 'constructor', 'toString', 'hasOwnProperty',
+  'id',
+  'commandLine',
+  'environmentSettings',
+  'name',
+  'value',
+  'dependsOn',
+  'taskIds',
+  'taskIdRanges',
+  'start',
+  'end',
+  'constraints',
+  'maxWallClockTime',
+  'retentionTime',
+  'maxTaskRetryCount',
+  'resourceFiles',
+  'httpUrl',
+  'filePath',
+  'fileMode',
+  'outputFiles',
+  'destination',
+  'container',
+  'containerUrl',
+  'path',
+  'uploadOptions',
+  'filePattern',
+  'metadata',
+  'poolInfo',
+  'poolId',
+  'userIdentity',
+  'autoUser',
+  'elevationLevel',
+  'scope',
+  'username',
+  'exitConditions',
+  'exitCodes',
+  'code',
+  'exitOptions',
+  'jobAction',
+  'dependencyAction',
+  'requiredSlots',
+  'multiInstanceSettings',
+  'numberOfInstances',
+  'priority',
+  'onAllTasksComplete',
+  'onTaskFailure',
+  'usesTaskDependencies',
+  'reports',
+  'runId',
+  'state',
+  'exitCode',
+  'hostname',
+  'isDedicated',
+  'canSeparateUsers',
+  'nodeToken',
+  'runs',
+  'kind',
+  'attempt',
+  'result',
+  'failureInfo',
+  'startTime',
+  'endTime',
+  'value',
+  'nodeList',
+  'schedule',
+  'jobSpecification',
+  'displayName',
+  '__proto__',
+  'constructor',
+  'toString',
+  'hasOwnProperty',
 ];
 // Numbers stay small or far out of range: a fuzzer must not resize a pool to hundreds of real nodes.
 const number = fc.oneof(fc.integer({ min: -3, max: 3 }), fc.constantFrom(2 ** 31, -(2 ** 31) - 1, 1e20, 0.5, -0, 1e308));
@@ -102,31 +168,46 @@ const json: fc.Arbitrary<unknown> = fc.letrec<{ value: unknown }>((tie) => ({
 })).value;
 const rawBody = fc.oneof(
   json.map((v) => Buffer.from(JSON.stringify(v) ?? 'null')),
-  fc.constantFrom(
-    `${'['.repeat(100_000)}${']'.repeat(100_000)}`,
-    `${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}`,
-    '{"id":"t1","commandLine":"echo \\u0000"}',
-    '{"__proto__":{"admin":true},"id":"p","commandLine":"x"}',
-    '<?xml version="1.0"?><BlockList><Latest>AAAA</Latest></BlockList>',
-    '<SignedIdentifiers><SignedIdentifier><Id>x</Id></SignedIdentifier></SignedIdentifiers>',
-    '<!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]><BlockList><Latest>&b;</Latest></BlockList>',
-    '{"id":',
-  ).map((s) => Buffer.from(s)),
+  fc
+    .constantFrom(
+      `${'['.repeat(100_000)}${']'.repeat(100_000)}`,
+      `${'{"a":'.repeat(20_000)}1${'}'.repeat(20_000)}`,
+      '{"id":"t1","commandLine":"echo \\u0000"}',
+      '{"__proto__":{"admin":true},"id":"p","commandLine":"x"}',
+      '<?xml version="1.0"?><BlockList><Latest>AAAA</Latest></BlockList>',
+      '<SignedIdentifiers><SignedIdentifier><Id>x</Id></SignedIdentifier></SignedIdentifiers>',
+      '<!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]><BlockList><Latest>&b;</Latest></BlockList>',
+      '{"id":',
+    )
+    .map((s) => Buffer.from(s)),
   fc.uint8Array({ maxLength: 64 }).map((a) => Buffer.from(a)),
 );
 
 /** Task bodies valid but for what the fuzzer varies: they reach the checks past the schema, and some run. */
 const COMMANDS = ['/bin/true', 'echo hi', "/bin/sh -c 'echo $X > out.txt'", 'a\u0000b', '\ud800', 'x'.repeat(70_000), ''];
 const taskBody = fc
-  .record({
-    id: fc.oneof(fc.stringMatching(/^[A-Za-z0-9_-]{1,8}$/), text),
-    commandLine: fc.oneof(fc.constantFrom(...COMMANDS), text.map((t) => `echo '${t.replace(/'/g, '')}'`)),
-    environmentSettings: fc.array(fc.record({ name: text, value: text }), { maxLength: 3 }),
-    dependsOn: fc.record({ taskIds: fc.array(text, { maxLength: 3 }), taskIdRanges: fc.array(fc.record({ start: number, end: number }), { maxLength: 2 }) }),
-    resourceFiles: fc.array(fc.record({ httpUrl: fc.constantFrom('http://127.0.0.1:1/x', 'file:///etc/shadow', ''), filePath: fc.oneof(text, hostile) }), { maxLength: 2 }),
-    outputFiles: fc.array(fc.record({ filePattern: fc.oneof(text, hostile), destination: fc.constant({ container: { containerUrl: 'http://127.0.0.1:1/c' } }), uploadOptions: fc.constant({ uploadCondition: 'taskcompletion' }) }), { maxLength: 1 }),
-    constraints: fc.record({ maxTaskRetryCount: number, maxWallClockTime: fc.constantFrom('PT1M', 'P-1D', 'x', 'PT0S') }),
-  }, { requiredKeys: ['id', 'commandLine'] })
+  .record(
+    {
+      id: fc.oneof(fc.stringMatching(/^[A-Za-z0-9_-]{1,8}$/), text),
+      commandLine: fc.oneof(
+        fc.constantFrom(...COMMANDS),
+        text.map((t) => `echo '${t.replace(/'/g, '')}'`),
+      ),
+      environmentSettings: fc.array(fc.record({ name: text, value: text }), { maxLength: 3 }),
+      dependsOn: fc.record({ taskIds: fc.array(text, { maxLength: 3 }), taskIdRanges: fc.array(fc.record({ start: number, end: number }), { maxLength: 2 }) }),
+      resourceFiles: fc.array(fc.record({ httpUrl: fc.constantFrom('http://127.0.0.1:1/x', 'file:///etc/shadow', ''), filePath: fc.oneof(text, hostile) }), { maxLength: 2 }),
+      outputFiles: fc.array(
+        fc.record({
+          filePattern: fc.oneof(text, hostile),
+          destination: fc.constant({ container: { containerUrl: 'http://127.0.0.1:1/c' } }),
+          uploadOptions: fc.constant({ uploadCondition: 'taskcompletion' }),
+        }),
+        { maxLength: 1 },
+      ),
+      constraints: fc.record({ maxTaskRetryCount: number, maxWallClockTime: fc.constantFrom('PT1M', 'P-1D', 'x', 'PT0S') }),
+    },
+    { requiredKeys: ['id', 'commandLine'] },
+  )
   .map((t) => Buffer.from(JSON.stringify(t)));
 const taskPost = fc.record({
   target: fc.constant<Target>('batch'),
@@ -138,13 +219,40 @@ const taskPost = fc.record({
   auth: fc.constant<Auth>('signed'),
 });
 
-const batchPath = fc.oneof(
-  fc.tuple(fc.constantFrom('pools', 'jobs', 'jobschedules', 'supportedimages', 'nodecounts', 'lifetimepoolstats', 'lifetimejobstats', 'certificates', '$metadata'), fc.array(segment, { maxLength: 5 })),
-  fc.tuple(fc.constant('jobs'), fc.tuple(fc.constant(JOB), fc.constantFrom('tasks', 'addtaskcollection', 'taskcounts', 'disable', 'enable', 'terminate'), segment, fc.constantFrom('files', 'subtasksinfo', 'reactivate', 'terminate'), segment)),
-  fc.tuple(fc.constant('pools'), fc.tuple(fc.constant(POOL), fc.constantFrom('nodes', 'resize', 'stopresize', 'evaluateautoscale', 'removenodes', 'usagemetrics'), segment, fc.constantFrom('files', 'users', 'reboot', 'uploadbatchservicelogs'), segment)),
-).map(([first, rest]) => `/${[first, ...rest].join('/')}`);
+const batchPath = fc
+  .oneof(
+    fc.tuple(
+      fc.constantFrom('pools', 'jobs', 'jobschedules', 'supportedimages', 'nodecounts', 'lifetimepoolstats', 'lifetimejobstats', 'certificates', '$metadata'),
+      fc.array(segment, { maxLength: 5 }),
+    ),
+    fc.tuple(
+      fc.constant('jobs'),
+      fc.tuple(
+        fc.constant(JOB),
+        fc.constantFrom('tasks', 'addtaskcollection', 'taskcounts', 'disable', 'enable', 'terminate'),
+        segment,
+        fc.constantFrom('files', 'subtasksinfo', 'reactivate', 'terminate'),
+        segment,
+      ),
+    ),
+    fc.tuple(
+      fc.constant('pools'),
+      fc.tuple(
+        fc.constant(POOL),
+        fc.constantFrom('nodes', 'resize', 'stopresize', 'evaluateautoscale', 'removenodes', 'usagemetrics'),
+        segment,
+        fc.constantFrom('files', 'users', 'reboot', 'uploadbatchservicelogs'),
+        segment,
+      ),
+    ),
+  )
+  .map(([first, rest]) => `/${[first, ...rest].join('/')}`);
 const blobPath = fc
-  .tuple(fc.oneof({ weight: 5, arbitrary: fc.constant(ACCOUNT) }, { weight: 1, arbitrary: segment }), fc.oneof({ weight: 3, arbitrary: fc.constant('fuzz') }, { weight: 1, arbitrary: segment }), fc.array(segment, { maxLength: 3 }))
+  .tuple(
+    fc.oneof({ weight: 5, arbitrary: fc.constant(ACCOUNT) }, { weight: 1, arbitrary: segment }),
+    fc.oneof({ weight: 3, arbitrary: fc.constant('fuzz') }, { weight: 1, arbitrary: segment }),
+    fc.array(segment, { maxLength: 3 }),
+  )
   .map(([account, container, rest]) => `/${[account, container, ...rest].join('/')}`);
 const agentPath = fc
   .oneof(
@@ -153,20 +261,110 @@ const agentPath = fc
     {
       weight: 1,
       arbitrary: fc
-        .tuple(fc.constantFrom('pools', 'nodes'), fc.oneof(fc.constant(POOL), fc.constant('NODE'), segment), fc.constantFrom('nodes', 'commands', 'reports', 'files'), fc.array(segment, { maxLength: 2 }))
+        .tuple(
+          fc.constantFrom('pools', 'nodes'),
+          fc.oneof(fc.constant(POOL), fc.constant('NODE'), segment),
+          fc.constantFrom('nodes', 'commands', 'reports', 'files'),
+          fc.array(segment, { maxLength: 2 }),
+        )
         .map(([a, b, c, rest]) => `/${[a, b, c, ...rest].join('/')}`),
     },
   )
   .map((p) => `${AGENT_PREFIX}${p}`);
 
-const QUERY_NAMES = ['comp', 'restype', '$filter', '$select', '$expand', 'maxresults', 'timeout', 'recursive', 'blockid', 'blocklisttype', 'include', 'prefix', 'delimiter', 'marker', '$skiptoken', 'ocpRange', 'sv', 'sig', 'sp', 'se', 'sr', 'srt', 'ss', 'api-version'];
-const FILTERS = ["state eq 'active'", "id eq 'x' and state ne 'completed'", `${'('.repeat(300)}id eq 'a'${')'.repeat(300)}`, `${'not '.repeat(300)}id eq 'a'`, Array(400).fill("id eq 'a'").join(' or '), "startswith(id,'f')", "constructor eq 'x'", "executionInfo/exitCode eq 0", "creationTime gt datetime'2020-01-01'", "id eq 'unterminated"];
+const QUERY_NAMES = [
+  'comp',
+  'restype',
+  '$filter',
+  '$select',
+  '$expand',
+  'maxresults',
+  'timeout',
+  'recursive',
+  'blockid',
+  'blocklisttype',
+  'include',
+  'prefix',
+  'delimiter',
+  'marker',
+  '$skiptoken',
+  'ocpRange',
+  'sv',
+  'sig',
+  'sp',
+  'se',
+  'sr',
+  'srt',
+  'ss',
+  'api-version',
+];
+const FILTERS = [
+  "state eq 'active'",
+  "id eq 'x' and state ne 'completed'",
+  `${'('.repeat(300)}id eq 'a'${')'.repeat(300)}`,
+  `${'not '.repeat(300)}id eq 'a'`,
+  Array(400).fill("id eq 'a'").join(' or '),
+  "startswith(id,'f')",
+  "constructor eq 'x'",
+  'executionInfo/exitCode eq 0',
+  "creationTime gt datetime'2020-01-01'",
+  "id eq 'unterminated",
+];
 const queryValue = (name: string) =>
-  name === '$filter' ? fc.oneof(fc.constantFrom(...FILTERS), text) : name === 'comp' ? fc.oneof(fc.constantFrom('list', 'metadata', 'properties', 'acl', 'block', 'blocklist'), text) : name === 'restype' ? fc.constantFrom('container', 'service', 'account', 'x') : name === 'api-version' ? fc.constantFrom(API_VERSION, '2012-01-01', 'x') : text;
-const query = fc.array(fc.constantFrom(...QUERY_NAMES).chain((name) => queryValue(name).map((v): [string, string] => [name, v])), { maxLength: 4 });
+  name === '$filter'
+    ? fc.oneof(fc.constantFrom(...FILTERS), text)
+    : name === 'comp'
+      ? fc.oneof(fc.constantFrom('list', 'metadata', 'properties', 'acl', 'block', 'blocklist'), text)
+      : name === 'restype'
+        ? fc.constantFrom('container', 'service', 'account', 'x')
+        : name === 'api-version'
+          ? fc.constantFrom(API_VERSION, '2012-01-01', 'x')
+          : text;
+const query = fc.array(
+  fc.constantFrom(...QUERY_NAMES).chain((name) => queryValue(name).map((v): [string, string] => [name, v])),
+  { maxLength: 4 },
+);
 
-const HEADER_NAMES = ['x-ms-version', 'x-ms-blob-type', 'x-ms-range', 'range', 'x-ms-meta-constructor', 'x-ms-meta-__proto__', 'x-ms-meta-a', 'x-ms-copy-source', 'x-ms-blob-content-md5', 'content-md5', 'if-match', 'if-none-match', 'if-modified-since', 'x-ms-blob-public-access', 'x-ms-lease-id', 'x-ms-date', 'ocp-date', 'content-type', 'x-kiln-file-result', 'transfer-encoding', 'expect'];
-const headerValue = fc.oneof(fc.constantFrom('BlockBlob', 'bytes=0-10', 'bytes=-5', 'container', '2021-08-06', '*', 'application/json', '{"ok":true}', 'chunked', '100-continue', new Date().toUTCString(), 'http://127.0.0.1:1/x'), fc.string({ maxLength: 20 }));
+const HEADER_NAMES = [
+  'x-ms-version',
+  'x-ms-blob-type',
+  'x-ms-range',
+  'range',
+  'x-ms-meta-constructor',
+  'x-ms-meta-__proto__',
+  'x-ms-meta-a',
+  'x-ms-copy-source',
+  'x-ms-blob-content-md5',
+  'content-md5',
+  'if-match',
+  'if-none-match',
+  'if-modified-since',
+  'x-ms-blob-public-access',
+  'x-ms-lease-id',
+  'x-ms-date',
+  'ocp-date',
+  'content-type',
+  'x-kiln-file-result',
+  'transfer-encoding',
+  'expect',
+];
+const headerValue = fc.oneof(
+  fc.constantFrom(
+    'BlockBlob',
+    'bytes=0-10',
+    'bytes=-5',
+    'container',
+    '2021-08-06',
+    '*',
+    'application/json',
+    '{"ok":true}',
+    'chunked',
+    '100-continue',
+    new Date().toUTCString(),
+    'http://127.0.0.1:1/x',
+  ),
+  fc.string({ maxLength: 20 }),
+);
 const headers = fc.array(fc.tuple(fc.constantFrom(...HEADER_NAMES), headerValue), { maxLength: 3 });
 
 const anyRequest: fc.Arbitrary<FuzzRequest> = fc
@@ -194,9 +392,19 @@ interface Outcome {
 
 function blobSignature(method: string, url: URL, headers: Record<string, string>): string {
   // Shared Key for Blob as the documented algorithm builds it (see test/helpers/sharedKeyFetch.ts).
-  const standard = ['content-encoding', 'content-language', 'content-length', 'content-md5', 'content-type', 'date', 'if-modified-since', 'if-match', 'if-none-match', 'if-unmodified-since', 'range'].map((name) =>
-    name === 'content-length' && headers[name] === '0' ? '' : (headers[name] ?? ''),
-  );
+  const standard = [
+    'content-encoding',
+    'content-language',
+    'content-length',
+    'content-md5',
+    'content-type',
+    'date',
+    'if-modified-since',
+    'if-match',
+    'if-none-match',
+    'if-unmodified-since',
+    'range',
+  ].map((name) => (name === 'content-length' && headers[name] === '0' ? '' : (headers[name] ?? '')));
   const ms = Object.entries(headers)
     .filter(([name]) => name.startsWith('x-ms-'))
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
@@ -204,7 +412,10 @@ function blobSignature(method: string, url: URL, headers: Record<string, string>
     .join('');
   const params = new Map<string, string[]>();
   for (const [name, value] of url.searchParams) params.set(name.toLowerCase(), [...(params.get(name.toLowerCase()) ?? []), value]);
-  const resource = `/${ACCOUNT}${url.pathname}${[...params.keys()].sort().map((k) => `\n${k}:${params.get(k)!.sort().join(',')}`).join('')}`;
+  const resource = `/${ACCOUNT}${url.pathname}${[...params.keys()]
+    .sort()
+    .map((k) => `\n${k}:${params.get(k)!.sort().join(',')}`)
+    .join('')}`;
   return sharedKeyCredential().computeHMACSHA256(`${method}\n${standard.join('\n')}\n${ms}${resource}`);
 }
 
@@ -217,7 +428,8 @@ async function send(kiln: KilnProcess, tokens: { join: string; node: string; nod
   const url = new URL(`http://127.0.0.1:${port}${r.path}${qs ? `?${qs}` : ''}`);
   const headers: Record<string, string> = {};
   for (const [name, value] of r.headers) headers[name] = value;
-  if (r.body && r.headers.some(([name, value]) => name === 'transfer-encoding' && value === 'chunked')) r.body = Buffer.concat([Buffer.from(`${r.body.length.toString(16)}\r\n`), r.body, Buffer.from('\r\n0\r\n\r\n')]);
+  if (r.body && r.headers.some(([name, value]) => name === 'transfer-encoding' && value === 'chunked'))
+    r.body = Buffer.concat([Buffer.from(`${r.body.length.toString(16)}\r\n`), r.body, Buffer.from('\r\n0\r\n\r\n')]);
   if (r.body) headers['content-length'] = String(r.body.length);
   else if (['PUT', 'POST', 'PATCH'].includes(r.method)) headers['content-length'] = '0';
   if (headers['transfer-encoding']) delete headers['content-length'];
@@ -235,7 +447,9 @@ async function send(kiln: KilnProcess, tokens: { join: string; node: string; nod
   } else if (r.auth === 'junk') {
     headers['authorization'] = r.target === 'agent' ? 'Bearer AAAA.BBBB' : `SharedKey ${ACCOUNT}:AAAA=junk`;
   }
-  const head = `${r.method} ${url.pathname}${url.search} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${Object.entries(headers).map(([n, v]) => `${n}: ${v}\r\n`).join('')}\r\n`;
+  const head = `${r.method} ${url.pathname}${url.search} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${Object.entries(headers)
+    .map(([n, v]) => `${n}: ${v}\r\n`)
+    .join('')}\r\n`;
   return rawExchange(port, Buffer.concat([Buffer.from(head, 'utf8'), r.body ?? Buffer.alloc(0)]), r.method === 'HEAD');
 }
 
@@ -346,16 +560,30 @@ describe('fuzzing the Blob, Batch and agent endpoints', () => {
         counts.byTarget[r.target]++;
         if (r.auth === 'signed') counts.signed++;
         counts.statuses.set(outcome.status ?? 0, (counts.statuses.get(outcome.status ?? 0) ?? 0) + 1);
-        const bad = outcome.hung ? 'no answer in time' : outcome.status === -1 ? 'connection reset' : outcome.status! >= 500 && outcome.status !== 501 ? `status ${outcome.status}` : undefined;
-        if (bad && failures.length < 20) failures.push(`${bad}: ${r.method} ${r.target} ${r.path.slice(0, 120)} q=${JSON.stringify(r.query).slice(0, 200)} h=${JSON.stringify(r.headers)} auth=${r.auth} body=${r.body?.subarray(0, 200).toString()}`);
+        const bad = outcome.hung
+          ? 'no answer in time'
+          : outcome.status === -1
+            ? 'connection reset'
+            : outcome.status! >= 500 && outcome.status !== 501
+              ? `status ${outcome.status}`
+              : undefined;
+        if (bad && failures.length < 20)
+          failures.push(
+            `${bad}: ${r.method} ${r.target} ${r.path.slice(0, 120)} q=${JSON.stringify(r.query).slice(0, 200)} h=${JSON.stringify(r.headers)} auth=${r.auth} body=${r.body?.subarray(0, 200).toString()}`,
+          );
         if (kiln.child.exitCode !== null) throw new Error(`kiln exited (${kiln.child.exitCode}) after ${r.method} ${r.path}`);
         return true;
       }),
       { numRuns: RUNS, seed: SEED, endOnFailure: true },
     );
-    console.log(`fuzz: ${counts.sent} requests sent (${counts.signed} signed; blob ${counts.byTarget.blob}, batch ${counts.byTarget.batch}, agent ${counts.byTarget.agent}); statuses ${JSON.stringify([...counts.statuses].sort((a, b) => a[0] - b[0]))}`);
+    console.log(
+      `fuzz: ${counts.sent} requests sent (${counts.signed} signed; blob ${counts.byTarget.blob}, batch ${counts.byTarget.batch}, agent ${counts.byTarget.agent}); statuses ${JSON.stringify([...counts.statuses].sort((a, b) => a[0] - b[0]))}`,
+    );
     assert.deepEqual(failures, [], `seed ${SEED}`);
-    assert.ok([...counts.statuses.keys()].some((s) => s >= 200 && s < 300), 'some requests got past authentication and were served');
+    assert.ok(
+      [...counts.statuses.keys()].some((s) => s >= 200 && s < 300),
+      'some requests got past authentication and were served',
+    );
     // The server lives and answers as before.
     assert.equal(kiln.child.exitCode, null);
     // (The fuzzer may have deleted what it was given: its requests are signed. The services still answer.)
@@ -363,7 +591,10 @@ describe('fuzzing the Blob, Batch and agent endpoints', () => {
     await kiln.blobService().getContainerClient('after-fuzz').create();
     assert.match(kiln.output(), /Kiln is up/);
     // Every failure a handler logs is unexpected (a client that hung up mid-body is not a failure).
-    const unexpected = kiln.output().split('\n').filter((l) => /failed: |unhandled/i.test(l));
+    const unexpected = kiln
+      .output()
+      .split('\n')
+      .filter((l) => /failed: |unhandled/i.test(l));
     assert.deepEqual(unexpected, [], 'no handler failed with an unexpected error');
     assert.deepEqual([...snapshot(outside), ...fs.readdirSync(parent).sort()], before_, 'nothing outside Kiln changed');
     assert.equal(fs.readFileSync(path.join(outside, 'marker'), 'utf8'), 'untouched\n');

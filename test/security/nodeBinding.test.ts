@@ -70,10 +70,14 @@ describe('nodes are bound to their pool, account and session', () => {
     await client().pool.add({ id: 'pool-b', vmSize: 'standard_d2s_v3', targetDedicatedNodes: 0, virtualMachineConfiguration: vm });
     // The other account has a pool of the same name.
     await otherClient().pool.add({ id: 'pool-a', vmSize: 'standard_d2s_v3', targetDedicatedNodes: 0, virtualMachineConfiguration: vm });
-    const [node] = await waitFor('pool A to have its node idle', async () => {
-      const nodes = await client().computeNode.list('pool-a');
-      return nodes.length === 1 && nodes[0]!.state === 'idle' ? nodes : undefined;
-    }, 30_000);
+    const [node] = await waitFor(
+      'pool A to have its node idle',
+      async () => {
+        const nodes = await client().computeNode.list('pool-a');
+        return nodes.length === 1 && nodes[0]!.state === 'idle' ? nodes : undefined;
+      },
+      30_000,
+    );
     nodeA = node!.id!;
     await client().job.add({ id: 'victim-job', poolInfo: { poolId: 'pool-a' } });
     // The real task: waits for its gate, then fails with exit code 7. That is the result that must stand.
@@ -90,7 +94,11 @@ describe('nodes are bound to their pool, account and session', () => {
   it('refuses a join under the id of a node of another pool or account, or of a live node of its own pool', async () => {
     const forgedFor = (account: string, pool: string) => `${account}.${pool}.${nodeA}.${Buffer.alloc(32, 1).toString('base64url')}`;
     // The old way: a node id in the join body.
-    for (const [pool, token] of [['pool-b', joinToken(dev, 'pool-b')], ['pool-a', joinToken(dev, 'pool-a')], ['pool-a', joinToken(OTHER, 'pool-a')]] as const) {
+    for (const [pool, token] of [
+      ['pool-b', joinToken(dev, 'pool-b')],
+      ['pool-a', joinToken(dev, 'pool-a')],
+      ['pool-a', joinToken(OTHER, 'pool-a')],
+    ] as const) {
       const answer = await join(pool, token, { nodeId: nodeA });
       assert.equal(answer.status, 400, `a node id of the agent's choosing is refused (${pool}): ${answer.text}`);
     }
@@ -107,7 +115,7 @@ describe('nodes are bound to their pool, account and session', () => {
       assert.equal(answer.status, 403, `${pool} with ${nodeToken.split('.').slice(0, 2).join('.')}: ${answer.text}`);
     }
     // Another account's join token on this account's pool, and an account the server does not know.
-    assert.equal((await join('pool-b', joinToken(OTHER, 'pool-b'))).status, 404, "the other account has no pool-b: its token joins nothing here");
+    assert.equal((await join('pool-b', joinToken(OTHER, 'pool-b'))).status, 404, 'the other account has no pool-b: its token joins nothing here');
     assert.equal((await join('pool-a', joinToken(makeAccount('nosuchaccount', OTHER.keyBase64), 'pool-a'))).status, 401);
 
     // Nodes that join get ids the server picks, never A's.
@@ -115,7 +123,11 @@ describe('nodes are bound to their pool, account and session', () => {
     const other = await joinOk('pool-a', joinToken(OTHER, 'pool-a'));
     assert.notEqual(b.nodeId, nodeA);
     assert.notEqual(other.nodeId, nodeA);
-    assert.deepEqual((await client().computeNode.list('pool-a')).map((n) => n.id), [nodeA], "pool A's nodes are as they were");
+    assert.deepEqual(
+      (await client().computeNode.list('pool-a')).map((n) => n.id),
+      [nodeA],
+      "pool A's nodes are as they were",
+    );
     assert.equal((await client().computeNode.get('pool-a', nodeA)).state, 'running');
     assert.equal(await taskState(), 'running');
   });
@@ -127,7 +139,11 @@ describe('nodes are bound to their pool, account and session', () => {
     for (const node of [b, other]) {
       const answer = await report(node, forged);
       assert.equal(answer.status, 200, answer.text);
-      assert.deepEqual(answer.body.refused, forged.map((r) => r.runId), 'every forged report is refused');
+      assert.deepEqual(
+        answer.body.refused,
+        forged.map((r) => r.runId),
+        'every forged report is refused',
+      );
     }
     // A's node id with a token that is not its session's: no session at all.
     const guessed = { nodeId: nodeA, nodeToken: `${ACCOUNT}.pool-a.${nodeA}.${Buffer.alloc(32, 2).toString('base64url')}` };
@@ -146,10 +162,14 @@ describe('nodes are bound to their pool, account and session', () => {
 
     assert.equal(await taskState(), 'running', 'the forged reports changed nothing');
     fs.writeFileSync(gate, '');
-    const task = await waitFor('the victim task to complete', async () => {
-      const t = await client().task.get('victim-job', 'victim');
-      return t.state === 'completed' ? t : undefined;
-    }, 30_000);
+    const task = await waitFor(
+      'the victim task to complete',
+      async () => {
+        const t = await client().task.get('victim-job', 'victim');
+        return t.state === 'completed' ? t : undefined;
+      },
+      30_000,
+    );
     assert.equal(task.executionInfo?.exitCode, 7, 'the real exit code stands');
     assert.equal(task.executionInfo?.result, 'failure');
     assert.equal(task.nodeInfo?.nodeId, nodeA);
@@ -166,11 +186,15 @@ describe('nodes are bound to their pool, account and session', () => {
     const reader = commands.body!.getReader();
     await client().task.add('handmade-job', { id: 'held', commandLine: '/bin/true' });
     let text = '';
-    const runId = await waitFor('the task to reach the first session', async () => {
-      text += new TextDecoder().decode((await reader.read()).value);
-      const line = text.split('\n').find((l) => l.includes('"runTask"'));
-      return line ? (JSON.parse(line) as { runId: string; type: string }[]).find((c) => c.type === 'runTask')!.runId : undefined;
-    }, 20_000);
+    const runId = await waitFor(
+      'the task to reach the first session',
+      async () => {
+        text += new TextDecoder().decode((await reader.read()).value);
+        const line = text.split('\n').find((l) => l.includes('"runTask"'));
+        return line ? (JSON.parse(line) as { runId: string; type: string }[]).find((c) => c.type === 'runTask')!.runId : undefined;
+      },
+      20_000,
+    );
     stream.abort();
     assert.equal((await client().task.get('handmade-job', 'held')).nodeInfo?.nodeId, first.nodeId);
 
@@ -198,11 +222,15 @@ describe('nodes are bound to their pool, account and session', () => {
     const reader = commands.body!.getReader();
     const listing = client().file.listFromComputeNode('pool-b', asked.nodeId, { recursive: true });
     let text = '';
-    const requestId = await waitFor('the file request to reach the node', async () => {
-      text += new TextDecoder().decode((await reader.read()).value);
-      const line = text.split('\n').find((l) => l.includes('"files"'));
-      return line ? (JSON.parse(line) as { requestId: string }[])[0]!.requestId : undefined;
-    }, 20_000);
+    const requestId = await waitFor(
+      'the file request to reach the node',
+      async () => {
+        text += new TextDecoder().decode((await reader.read()).value);
+        const line = text.split('\n').find((l) => l.includes('"files"'));
+        return line ? (JSON.parse(line) as { requestId: string }[])[0]!.requestId : undefined;
+      },
+      20_000,
+    );
     const entries = [{ name: 'planted.txt', isDirectory: false, size: 1, mtimeMs: 0, ctimeMs: 0, mode: 0o100644 }];
     const answerAs = (node: Joined, names: typeof entries) =>
       call('POST', `/nodes/${node.nodeId}/files/${requestId}`, node.nodeToken, '', { 'x-kiln-file-result': JSON.stringify({ ok: true, entries: names }) });
@@ -210,24 +238,52 @@ describe('nodes are bound to their pool, account and session', () => {
     assert.equal((await answerAs(asked, [{ ...entries[0]!, name: 'real.txt' }])).status, 200);
     const files = await listing;
     stream.abort();
-    assert.deepEqual(files.map((f) => f.name), ['real.txt'], 'the API answered with the asked node’s answer');
+    assert.deepEqual(
+      files.map((f) => f.name),
+      ['real.txt'],
+      'the API answered with the asked node’s answer',
+    );
   });
 
   it('answers malformed agent messages with a 4xx, never a 500 or an exception text', async () => {
     const node = await joinOk('pool-b', joinToken(dev, 'pool-b'));
     const poolToken = joinToken(dev, 'pool-b');
-    const joinBodies = ['null', '[]', '"x"', '{}', 'not json', '{"hostname":1,"isDedicated":true,"canSeparateUsers":false}',
-      '{"hostname":"h","isDedicated":"yes","canSeparateUsers":false}', '{"hostname":"h","isDedicated":true,"canSeparateUsers":false,"nodeToken":5}',
-      '{"hostname":"h","isDedicated":true,"canSeparateUsers":false,"__proto__":{"x":1}}', '{"hostname":"h","isDedicated":true,"canSeparateUsers":false,"nodeToken":"a.b"}'];
-    const reportBodies = ['null', '{}', '[]', '{"reports":null}', '{"reports":[null]}', '{"reports":[5]}', '{"reports":[{"type":"completed","runId":5,"result":{}}]}',
-      '{"reports":[{"type":"completed","runId":"task/1/x/0.0"}]}', `{"reports":[{"type":"completed","runId":"task/1/x/0.0","result":${JSON.stringify({ ...success, startTime: 'yesterday' })}}]}`,
+    const joinBodies = [
+      'null',
+      '[]',
+      '"x"',
+      '{}',
+      'not json',
+      '{"hostname":1,"isDedicated":true,"canSeparateUsers":false}',
+      '{"hostname":"h","isDedicated":"yes","canSeparateUsers":false}',
+      '{"hostname":"h","isDedicated":true,"canSeparateUsers":false,"nodeToken":5}',
+      '{"hostname":"h","isDedicated":true,"canSeparateUsers":false,"__proto__":{"x":1}}',
+      '{"hostname":"h","isDedicated":true,"canSeparateUsers":false,"nodeToken":"a.b"}',
+    ];
+    const reportBodies = [
+      'null',
+      '{}',
+      '[]',
+      '{"reports":null}',
+      '{"reports":[null]}',
+      '{"reports":[5]}',
+      '{"reports":[{"type":"completed","runId":5,"result":{}}]}',
+      '{"reports":[{"type":"completed","runId":"task/1/x/0.0"}]}',
+      `{"reports":[{"type":"completed","runId":"task/1/x/0.0","result":${JSON.stringify({ ...success, startTime: 'yesterday' })}}]}`,
       `{"reports":[{"type":"completed","runId":"task/1/x/0.0","result":${JSON.stringify({ ...success, failureInfo: { category: 'usererror', details: 'x' } })}}]}`,
-      `{"reports":[{"type":"other","runId":"task/1/x/0.0","result":${JSON.stringify(success)}}]}`, '{"reports":[],"running":[1]}', '{"reports":[],"running":"all"}', '{"reports":[],"constructor":1}'];
+      `{"reports":[{"type":"other","runId":"task/1/x/0.0","result":${JSON.stringify(success)}}]}`,
+      '{"reports":[],"running":[1]}',
+      '{"reports":[],"running":"all"}',
+      '{"reports":[],"constructor":1}',
+    ];
     const cases: [string, () => Promise<Answer>][] = [
       ...joinBodies.map((b): [string, () => Promise<Answer>] => [`join ${b}`, () => call('POST', '/pools/pool-b/nodes', poolToken, b)]),
       ...reportBodies.map((b): [string, () => Promise<Answer>] => [`reports ${b}`, () => call('POST', `/nodes/${node.nodeId}/reports`, node.nodeToken, b)]),
       ...['not json', 'null', '{"ok":true,"entries":5}', '{"ok":"yes"}', '{"ok":false,"error":"boom","message":"m"}', '{"ok":true,"stat":{"name":"x"}}'].map(
-        (h): [string, () => Promise<Answer>] => [`file result ${h}`, () => call('POST', `/nodes/${node.nodeId}/files/some-request`, node.nodeToken, '', { 'x-kiln-file-result': h })],
+        (h): [string, () => Promise<Answer>] => [
+          `file result ${h}`,
+          () => call('POST', `/nodes/${node.nodeId}/files/some-request`, node.nodeToken, '', { 'x-kiln-file-result': h }),
+        ],
       ),
       ['file result missing', () => call('POST', `/nodes/${node.nodeId}/files/some-request`, node.nodeToken, '')],
       ['a malformed path escape', () => call('POST', `/nodes/%E0%A4%A/reports`, node.nodeToken, '{"reports":[]}')],
@@ -242,10 +298,14 @@ describe('nodes are bound to their pool, account and session', () => {
   });
 
   it('takes join tokens from env or a file, never from the command line', () => {
-    const refused = spawnSync(process.execPath, [KILN_BIN, 'agent', '--batch-url', kiln.batchUrl, '--pool', 'pool-b', '--token', joinToken(dev, 'pool-b'), '--root', path.join(gateDir, 'n')], {
-      encoding: 'utf8',
-      timeout: 20_000,
-    });
+    const refused = spawnSync(
+      process.execPath,
+      [KILN_BIN, 'agent', '--batch-url', kiln.batchUrl, '--pool', 'pool-b', '--token', joinToken(dev, 'pool-b'), '--root', path.join(gateDir, 'n')],
+      {
+        encoding: 'utf8',
+        timeout: 20_000,
+      },
+    );
     assert.equal(refused.status, 2);
     assert.match(refused.stderr, /--token is refused.*KILN_AGENT_TOKEN.*--token-file/);
     // kiln up's own agents: no token in their command lines.

@@ -119,7 +119,7 @@ describe('no task runs twice at once', () => {
     assert.match(kiln.output(), new RegExp(`node ${nodeId}: its agent stopped answering; killing it and its runs`));
   });
 
-  it('a run requeued from a live node (remove nodes, requeue) stays its node\'s until the node lets it go', async () => {
+  it("a run requeued from a live node (remove nodes, requeue) stays its node's until the node lets it go", async () => {
     // The node's agent cannot hear the kill (its link is cut just before): the task must not start
     // elsewhere until that agent has stopped the run (its cut-off) or the node is lost.
     const proxy = new CuttableProxy(kiln.batchPort);
@@ -140,7 +140,11 @@ describe('no task runs twice at once', () => {
       ledger.assertNoOverlap();
       const task = await batch.task.get('taken-job', 'twice');
       const nodes = (await batch.computeNode.list('taken')).map((n) => `${n.id} ${n.state}`);
-      assert.notEqual(task.nodeInfo?.nodeId, nodeId, `the requeued run is on the other node: ${JSON.stringify(task.executionInfo)}; nodes ${nodes.join(', ')}; ledger ${JSON.stringify(ledger.starts().map((e) => String(e.ns)))}\n${kiln.output().slice(-3000)}`);
+      assert.notEqual(
+        task.nodeInfo?.nodeId,
+        nodeId,
+        `the requeued run is on the other node: ${JSON.stringify(task.executionInfo)}; nodes ${nodes.join(', ')}; ledger ${JSON.stringify(ledger.starts().map((e) => String(e.ns)))}\n${kiln.output().slice(-3000)}`,
+      );
       assert.equal(task.executionInfo?.requeueCount, 1);
       assert.equal(task.executionInfo?.retryCount, 0);
     } finally {

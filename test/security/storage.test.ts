@@ -45,7 +45,7 @@ const extentFiles = (dataDir: string): string[] => {
 };
 
 describe('Kiln data is private', () => {
-  it('keeps its data 0700/0600, fixes an older Kiln\'s modes, and a non-admin task reads none of it', async () => {
+  it("keeps its data 0700/0600, fixes an older Kiln's modes, and a non-admin task reads none of it", async () => {
     const dataDir = path.join(openParent('kiln-private-'), 'data');
     const blobText = `blob-bytes-${randomBytes(8).toString('hex')}`;
     const older = await startKiln({ dataDir });
@@ -76,7 +76,7 @@ describe('Kiln data is private', () => {
       assert.equal(extentFiles(dataDir).length, 1, 'the big blob has an extent of its own');
       const logs = fs.readdirSync(path.join(kiln.nodesDir, 'devstoreaccount1', poolId.toLowerCase())).filter((n) => n.endsWith('.agent.log'));
       assert.equal(logs.length, 1);
-      assert.equal(mode(path.join(kiln.nodesDir, 'devstoreaccount1', poolId.toLowerCase(), logs[0]!)), 0o600, 'agent logs are Kiln\'s');
+      assert.equal(mode(path.join(kiln.nodesDir, 'devstoreaccount1', poolId.toLowerCase(), logs[0]!)), 0o600, "agent logs are Kiln's");
 
       // The attack: a non-admin task reads the database, its WAL and every extent. A file that is
       // not private, beside it, shows that the task does read what it may.
@@ -94,7 +94,7 @@ describe('Kiln data is private', () => {
       const stdout = await taskFile(kiln, batch, attackJob, 'reader', 'stdout.txt');
       const stderr = await taskFile(kiln, batch, attackJob, 'reader', 'stderr.txt');
       assert.ok(stdout.includes('control-readable'), `the task ran and read what it may: ${stdout} ${stderr}`);
-      assert.ok(!stdout.includes(secret), 'another job\'s secret stays in the database');
+      assert.ok(!stdout.includes(secret), "another job's secret stays in the database");
       assert.ok(!stdout.includes(blobText), 'blob bytes stay in the extents');
       assert.match(stderr, /Permission denied/);
       assert.notEqual(task.executionInfo?.exitCode, 0, 'ls of the data directory fails too');
@@ -153,11 +153,11 @@ describe('one server per data directory', () => {
   it('refuses a second kiln up naming the first, and takes over after a kill -9', async () => {
     const first = await startKiln();
     const blobPort = await freePort();
-    const second = spawnSync(
-      process.execPath,
-      [KILN_BIN, 'up', '--data', first.dataDir, '--nodes-dir', first.nodesDir, '--blob-port', String(blobPort), '--batch-port', '0'],
-      { encoding: 'utf8', timeout: 20_000, env: { ...process.env, KILN_ACCOUNTS: '' } },
-    );
+    const second = spawnSync(process.execPath, [KILN_BIN, 'up', '--data', first.dataDir, '--nodes-dir', first.nodesDir, '--blob-port', String(blobPort), '--batch-port', '0'], {
+      encoding: 'utf8',
+      timeout: 20_000,
+      env: { ...process.env, KILN_ACCOUNTS: '' },
+    });
     assert.equal(second.status, 1, second.stdout + second.stderr);
     assert.match(second.stderr, new RegExp(`in use by the Kiln server pid ${first.child.pid} on .*\\(Blob port ${first.blobPort}, Batch port ${first.batchPort}\\)`));
     assert.ok(!second.stdout.includes('Kiln is up'));
@@ -189,7 +189,7 @@ describe('garbage collection spares uploads in flight', () => {
       const blockId = Buffer.from('block-1').toString('base64');
       const staged = client.stageBlock(blockId, () => body, head.length + tail.length);
       body.write(head);
-      const inFlight = await waitFor('the upload\'s extent', () => extentFiles(kiln.dataDir)[0]);
+      const inFlight = await waitFor("the upload's extent", () => extentFiles(kiln.dataDir)[0]);
 
       // What a crash left: an extent nothing refers to, older than the grace period.
       const orphan = path.join(kiln.dataDir, 'extents', '00', '00'.repeat(16));
@@ -201,12 +201,16 @@ describe('garbage collection spares uploads in flight', () => {
       const other = new BlobService(new SqliteBlobStore(gcDb), new ExtentStore(kiln.dataDir, { orphanGraceMs: graceMs }));
       const stalledAt = Date.now();
       let passes = 0;
-      await waitFor('collections over a stall of four grace periods', async () => {
-        await other.collectGarbage();
-        passes++;
-        assert.ok(fs.existsSync(inFlight), `the extent of the upload in flight survives pass ${passes}`);
-        return Date.now() - stalledAt > 4 * graceMs ? true : undefined;
-      }, 30_000);
+      await waitFor(
+        'collections over a stall of four grace periods',
+        async () => {
+          await other.collectGarbage();
+          passes++;
+          assert.ok(fs.existsSync(inFlight), `the extent of the upload in flight survives pass ${passes}`);
+          return Date.now() - stalledAt > 4 * graceMs ? true : undefined;
+        },
+        30_000,
+      );
       assert.ok(!fs.existsSync(orphan), 'the collector does remove real orphans');
 
       body.end(tail);
@@ -228,8 +232,26 @@ describe('an answered write is on the disk first', () => {
     const [blobPort, batchPort] = [await freePort(), await freePort()];
     const child = spawn(
       '/usr/bin/strace',
-      ['-f', '-y', '-qq', '-e', 'trace=openat,fsync,fdatasync,pwrite64,write,writev', '-o', traceFile,
-        process.execPath, KILN_BIN, 'up', '--data', dataDir, '--nodes-dir', nodesDir, '--blob-port', String(blobPort), '--batch-port', String(batchPort)],
+      [
+        '-f',
+        '-y',
+        '-qq',
+        '-e',
+        'trace=openat,fsync,fdatasync,pwrite64,write,writev',
+        '-o',
+        traceFile,
+        process.execPath,
+        KILN_BIN,
+        'up',
+        '--data',
+        dataDir,
+        '--nodes-dir',
+        nodesDir,
+        '--blob-port',
+        String(blobPort),
+        '--batch-port',
+        String(batchPort),
+      ],
       { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KILN_ACCOUNTS: '' } },
     );
     let output = '';
@@ -243,10 +265,14 @@ describe('an answered write is on the disk first', () => {
         // gone
       }
     });
-    await waitFor('kiln up under strace', () => {
-      if (child.exitCode !== null) throw new Error(output);
-      return output.includes('Kiln is up') ? true : undefined;
-    }, 30_000);
+    await waitFor(
+      'kiln up under strace',
+      () => {
+        if (child.exitCode !== null) throw new Error(output);
+        return output.includes('Kiln is up') ? true : undefined;
+      },
+      30_000,
+    );
 
     const blobs = new BlobServiceClient(`http://127.0.0.1:${blobPort}/${ACCOUNT}`, new StorageSharedKeyCredential(ACCOUNT, KEY));
     const container = blobs.getContainerClient('traced');

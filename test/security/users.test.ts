@@ -16,7 +16,9 @@ const TAKEN_UID = 4322;
 
 const entry = (database: 'passwd' | 'group', key: string | number): string[] | undefined => {
   try {
-    return execFileSync('getent', [database, String(key)], { encoding: 'utf8' }).trim().split(':');
+    return execFileSync('getent', [database, String(key)], { encoding: 'utf8' })
+      .trim()
+      .split(':');
   } catch {
     return undefined;
   }
@@ -90,9 +92,14 @@ describe('users as Azure makes them', () => {
   });
 
   it('makes a task-scope auto-user for its run alone, and removes it after', async () => {
-    const task = await runTask('users-a', 'own-user', `/bin/sh -c 'id -u; id -un; echo "$AZ_BATCH_TASK_USER"; echo "$AZ_BATCH_TASK_USER_IDENTITY"; touch "$AZ_BATCH_TASK_WORKING_DIR/mine" "$AZ_BATCH_NODE_SHARED_DIR/shared-$$"'`, {
-      autoUser: { scope: 'task', elevationLevel: 'nonadmin' },
-    });
+    const task = await runTask(
+      'users-a',
+      'own-user',
+      `/bin/sh -c 'id -u; id -un; echo "$AZ_BATCH_TASK_USER"; echo "$AZ_BATCH_TASK_USER_IDENTITY"; touch "$AZ_BATCH_TASK_WORKING_DIR/mine" "$AZ_BATCH_NODE_SHARED_DIR/shared-$$"'`,
+      {
+        autoUser: { scope: 'task', elevationLevel: 'nonadmin' },
+      },
+    );
     assert.equal(task.executionInfo?.result, 'success');
     const [uid, osName, shown, identity] = (await stdoutOf('users-a', 'own-user')).trim().split('\n');
     const poolUid = osUids[0];

@@ -32,12 +32,18 @@ describe('kiln tutorial against a running kiln up', () => {
 
   it('runs the tutorial (Python tasks) on it through its endpoints, then its containers, job and pool are gone', async () => {
     const run = await runTutorialCli([
-      '--batch-url', kiln.batchUrl,
-      '--blob-url', kiln.blobUrl,
-      '--account-name', ACCOUNT,
-      '--account-key', KEY,
-      '--task-language', 'python',
-      '--output-dir', outputDir,
+      '--batch-url',
+      kiln.batchUrl,
+      '--blob-url',
+      kiln.blobUrl,
+      '--account-name',
+      ACCOUNT,
+      '--account-key',
+      KEY,
+      '--task-language',
+      'python',
+      '--output-dir',
+      outputDir,
     ]);
     assert.equal(run.code, 0, run.output);
     assert.ok(run.output.includes(`Using the Kiln at Batch ${kiln.batchUrl}, Blob ${kiln.blobUrl}`), run.output);

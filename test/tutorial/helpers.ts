@@ -74,7 +74,10 @@ export function expectedTopWords(text: string, n: number): { word: string; count
 
 /** Checks the downloaded `<name>_OUTPUT.txt` files against the independently counted top 3 words. */
 export function assertOutputs(outputDir: string, output: string): void {
-  assert.deepEqual(fs.readdirSync(outputDir).sort(), INPUTS.map((f) => f.replace('.txt', '_OUTPUT.txt')));
+  assert.deepEqual(
+    fs.readdirSync(outputDir).sort(),
+    INPUTS.map((f) => f.replace('.txt', '_OUTPUT.txt')),
+  );
   for (const input of INPUTS) {
     const expected = expectedTopWords(fs.readFileSync(path.join(DATA_DIR, input), 'utf8'), 3);
     assert.equal(expected.length, 3);

@@ -61,7 +61,10 @@ describe('job transitions', () => {
     end('slow', 'r', { exitCode: 0 });
     assert.equal(job('slow').state, 'completed');
     await settle();
-    assert.deepEqual(b.hooks.slice(before), [['jobEnded', 'slow'], ['jobFinished', 'slow']]);
+    assert.deepEqual(b.hooks.slice(before), [
+      ['jobEnded', 'slow'],
+      ['jobFinished', 'slow'],
+    ]);
   });
 
   it('disable: disabled at once with nothing on a node, else disabling with its option; enable makes it active', () => {
@@ -109,7 +112,7 @@ describe('job transitions', () => {
     assert.equal(job('stays').state, 'active', 'noaction');
   });
 
-  it('onTaskFailure performexitoptionsjobaction: the failed task\'s jobAction terminates or disables the job', () => {
+  it("onTaskFailure performexitoptionsjobaction: the failed task's jobAction terminates or disables the job", () => {
     const acts = (id: string) => newJob(id, { onTaskFailure: 'performexitoptionsjobaction' });
     acts('fails');
     add('fails', 'a');
@@ -171,10 +174,17 @@ describe('job transitions', () => {
     assert.equal(expireJobs(b.ctx()), 0, 'once');
   });
 
-  it("an auto pool is made with its job and deleted with it, unless kept alive", () => {
+  it('an auto pool is made with its job and deleted with it, unless kept alive', () => {
     const auto = (id: string, keepAlive: boolean) =>
       newJob(id, {
-        poolInfo: { autoPoolSpecification: { autoPoolIdPrefix: id, poolLifetimeOption: 'job', keepAlive, pool: { vmSize: 'standard_d2s_v3', virtualMachineConfiguration: VM, targetDedicatedNodes: 0 } } },
+        poolInfo: {
+          autoPoolSpecification: {
+            autoPoolIdPrefix: id,
+            poolLifetimeOption: 'job',
+            keepAlive,
+            pool: { vmSize: 'standard_d2s_v3', virtualMachineConfiguration: VM, targetDedicatedNodes: 0 },
+          },
+        },
       });
     auto('ap', false);
     const poolId = job('ap').executionInfo.poolId!;
@@ -209,7 +219,10 @@ describe('exit options (exitOptionsFor)', () => {
     assert.deepEqual(exitOptionsFor(done({ exitCode: 1 })), { jobAction: 'terminate' });
   });
   it('no exit code is a pre-processing error; a FileUpload failure is a file upload error', () => {
-    assert.deepEqual(exitOptionsFor(done({ failureInfo: { category: 'usererror', code: 'ResourceFileDownloadFailed' } }, conditions)), { jobAction: 'terminate', dependencyAction: 'satisfy' });
+    assert.deepEqual(exitOptionsFor(done({ failureInfo: { category: 'usererror', code: 'ResourceFileDownloadFailed' } }, conditions)), {
+      jobAction: 'terminate',
+      dependencyAction: 'satisfy',
+    });
     assert.deepEqual(exitOptionsFor(done({ exitCode: 3, failureInfo: { category: 'usererror', code: 'FileUploadMiscError' } }, conditions)), { jobAction: 'none' });
     assert.deepEqual(exitOptionsFor(done({ failureInfo: { category: 'usererror', code: 'X' } }, { default: { jobAction: 'disable' } })), { jobAction: 'disable' });
   });

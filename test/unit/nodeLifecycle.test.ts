@@ -29,7 +29,7 @@ describe('node lifecycle', () => {
   const startTaskDone = (poolId: string, id: string, outcome: { exitCode?: number; failureInfo?: { category: 'usererror'; code: string } }) =>
     b.store.tx(() => startTaskEnded(b.ctx(), b.pool(poolId).pk, node(poolId, id), { startTime: iso(0), ...outcome }));
 
-  it('node ids look like Azure\'s: tvm-<digits>_<n>-<creation time>', () => {
+  it("node ids look like Azure's: tvm-<digits>_<n>-<creation time>", () => {
     assert.match(newNodeId(new Date(T0), 3), /^tvm-\d{1,10}_3-20300301t100000z$/);
     assert.notEqual(newNodeId(new Date(T0), 0), newNodeId(new Date(T0), 0));
   });
@@ -167,7 +167,10 @@ describe('node deallocation and retained data', () => {
   after(() => b.close());
 
   it('taskcompletion and retaineddata let tasks finish; requeue and terminate do not', () => {
-    assert.deepEqual(['requeue', 'terminate', 'taskcompletion', 'retaineddata'].map((o) => letsTasksFinish(o as never)), [false, false, true, true]);
+    assert.deepEqual(
+      ['requeue', 'terminate', 'taskcompletion', 'retaineddata'].map((o) => letsTasksFinish(o as never)),
+      [false, false, true, true],
+    );
     const n = { id: 'n' } as ComputeNode;
     assert.equal(drainsTasks(n), false);
     beginDeallocation(n, 'remove', 'retaineddata');

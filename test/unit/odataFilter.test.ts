@@ -14,7 +14,16 @@ const FIELDS: FilterFields = {
 
 const docs = [
   { id: 'Task-1', state: 'active', creationTime: '2030-01-01T00:00:00.000Z', displayName: 'Alpha', priority: 5, usesTaskDependencies: true, executionInfo: { exitCode: 0 } },
-  { id: 'task-2', state: 'completed', creationTime: '2030-01-02T00:00:00.000Z', displayName: 'alpha', priority: 0, usesTaskDependencies: false, executionInfo: { exitCode: 3 }, nodeInfo: { poolId: 'PoolA' } },
+  {
+    id: 'task-2',
+    state: 'completed',
+    creationTime: '2030-01-02T00:00:00.000Z',
+    displayName: 'alpha',
+    priority: 0,
+    usesTaskDependencies: false,
+    executionInfo: { exitCode: 3 },
+    nodeInfo: { poolId: 'PoolA' },
+  },
   { id: 'other', state: 'running', creationTime: '2030-01-03T00:00:00.000Z', priority: -5, executionInfo: {} },
 ];
 
@@ -35,7 +44,7 @@ const reason = (fn: () => unknown): string => {
 describe('$filter parsing', () => {
   it('builds comparisons, startswith, not, and and or with and binding tighter', () => {
     assert.deepEqual(parseFilter("state eq 'active'"), { kind: 'cmp', path: 'state', op: 'eq', value: 'active' });
-    assert.deepEqual(parseFilter("a eq 1 or b eq 2 and c eq 3"), {
+    assert.deepEqual(parseFilter('a eq 1 or b eq 2 and c eq 3'), {
       kind: 'or',
       left: { kind: 'cmp', path: 'a', op: 'eq', value: 1 },
       right: { kind: 'and', left: { kind: 'cmp', path: 'b', op: 'eq', value: 2 }, right: { kind: 'cmp', path: 'c', op: 'eq', value: 3 } },
@@ -61,28 +70,79 @@ describe('$filter parsing', () => {
   });
 
   it('refuses what is not a filter, saying why', () => {
-    assert.match(reason(() => parseFilter("id eq 'open")), /not closed/);
-    assert.match(reason(() => parseFilter("creationTime gt datetime'2030")), /not closed/);
-    assert.match(reason(() => parseFilter("creationTime gt datetime'yesterday'")), /not a date-time/);
-    assert.match(reason(() => parseFilter("id 'x'")), /Expected an operator/);
-    assert.match(reason(() => parseFilter('id eq')), /value is missing/);
-    assert.match(reason(() => parseFilter('id eq state')), /Expected a value/);
-    assert.match(reason(() => parseFilter("id eq 'x' state eq 'y'")), /after the expression/);
-    assert.match(reason(() => parseFilter("(id eq 'x'")), /Expected '\)'/);
-    assert.match(reason(() => parseFilter("id eq 'x' and")), /property name/);
-    assert.match(reason(() => parseFilter('id eq #')), /Unexpected '#'/);
-    assert.match(reason(() => parseFilter("startswith(id,3)")), /needs a string/);
-    assert.match(reason(() => parseFilter("startswith('x','y')")), /needs a property name/);
-    assert.match(reason(() => parseFilter("startswith(id,'x') eq 1")), /true or false/);
-    assert.match(reason(() => parseFilter('')), /property name/);
+    assert.match(
+      reason(() => parseFilter("id eq 'open")),
+      /not closed/,
+    );
+    assert.match(
+      reason(() => parseFilter("creationTime gt datetime'2030")),
+      /not closed/,
+    );
+    assert.match(
+      reason(() => parseFilter("creationTime gt datetime'yesterday'")),
+      /not a date-time/,
+    );
+    assert.match(
+      reason(() => parseFilter("id 'x'")),
+      /Expected an operator/,
+    );
+    assert.match(
+      reason(() => parseFilter('id eq')),
+      /value is missing/,
+    );
+    assert.match(
+      reason(() => parseFilter('id eq state')),
+      /Expected a value/,
+    );
+    assert.match(
+      reason(() => parseFilter("id eq 'x' state eq 'y'")),
+      /after the expression/,
+    );
+    assert.match(
+      reason(() => parseFilter("(id eq 'x'")),
+      /Expected '\)'/,
+    );
+    assert.match(
+      reason(() => parseFilter("id eq 'x' and")),
+      /property name/,
+    );
+    assert.match(
+      reason(() => parseFilter('id eq #')),
+      /Unexpected '#'/,
+    );
+    assert.match(
+      reason(() => parseFilter('startswith(id,3)')),
+      /needs a string/,
+    );
+    assert.match(
+      reason(() => parseFilter("startswith('x','y')")),
+      /needs a property name/,
+    );
+    assert.match(
+      reason(() => parseFilter("startswith(id,'x') eq 1")),
+      /true or false/,
+    );
+    assert.match(
+      reason(() => parseFilter('')),
+      /property name/,
+    );
   });
 
   it(`bounds nesting at ${MAX_FILTER_DEPTH} (no stack overflow), and accepts that depth`, () => {
     const nest = (n: number) => `${'('.repeat(n)}id eq 'x'${')'.repeat(n)}`;
     assert.equal(parseFilter(nest(MAX_FILTER_DEPTH)).kind, 'cmp');
-    assert.match(reason(() => parseFilter(nest(MAX_FILTER_DEPTH + 1))), /nest more than/);
-    assert.match(reason(() => parseFilter(`${'not '.repeat(MAX_FILTER_DEPTH + 1)}id eq 'x'`)), /nest more than/);
-    assert.match(reason(() => parseFilter(`${'('.repeat(100_000)}`)), /nest more than/);
+    assert.match(
+      reason(() => parseFilter(nest(MAX_FILTER_DEPTH + 1))),
+      /nest more than/,
+    );
+    assert.match(
+      reason(() => parseFilter(`${'not '.repeat(MAX_FILTER_DEPTH + 1)}id eq 'x'`)),
+      /nest more than/,
+    );
+    assert.match(
+      reason(() => parseFilter(`${'('.repeat(100_000)}`)),
+      /nest more than/,
+    );
   });
 });
 
@@ -120,13 +180,34 @@ describe('$filter evaluation on documents', () => {
   });
 
   it('refuses a property the list does not filter on, and a literal of the wrong type', () => {
-    assert.match(reason(() => compileFilter("color eq 'red'", FIELDS)), /'color' cannot be filtered/);
-    assert.match(reason(() => compileFilter("constructor eq 'x'", FIELDS)), /cannot be filtered/);
-    assert.match(reason(() => compileFilter('priority eq \'high\'', FIELDS)), /compares with a number/);
-    assert.match(reason(() => compileFilter("usesTaskDependencies eq 'yes'", FIELDS)), /true or false/);
-    assert.match(reason(() => compileFilter('id eq 3', FIELDS)), /compares with a string/);
-    assert.match(reason(() => compileFilter("id eq datetime'2030-01-01T00:00:00Z'", FIELDS)), /does not compare with a date-time/);
-    assert.match(reason(() => compileFilter("creationTime gt 'soon'", FIELDS)), /compares with a date-time/);
+    assert.match(
+      reason(() => compileFilter("color eq 'red'", FIELDS)),
+      /'color' cannot be filtered/,
+    );
+    assert.match(
+      reason(() => compileFilter("constructor eq 'x'", FIELDS)),
+      /cannot be filtered/,
+    );
+    assert.match(
+      reason(() => compileFilter("priority eq 'high'", FIELDS)),
+      /compares with a number/,
+    );
+    assert.match(
+      reason(() => compileFilter("usesTaskDependencies eq 'yes'", FIELDS)),
+      /true or false/,
+    );
+    assert.match(
+      reason(() => compileFilter('id eq 3', FIELDS)),
+      /compares with a string/,
+    );
+    assert.match(
+      reason(() => compileFilter("id eq datetime'2030-01-01T00:00:00Z'", FIELDS)),
+      /does not compare with a date-time/,
+    );
+    assert.match(
+      reason(() => compileFilter("creationTime gt 'soon'", FIELDS)),
+      /compares with a date-time/,
+    );
   });
 
   it('names properties without case', () => {
@@ -142,7 +223,7 @@ describe('$filter as SQL (indexed columns)', () => {
     assert.deepEqual(compileFilter('state eq null', FIELDS).sql, { sql: 'state IS NULL', params: [] });
     assert.deepEqual(compileFilter('state ne null', FIELDS).sql, { sql: 'state IS NOT NULL', params: [] });
     assert.deepEqual(compileFilter("startswith(id,'AB')", FIELDS).sql, { sql: 'id_key >= ? AND id_key < ?', params: ['ab', 'ab\u{10FFFF}'] });
-    assert.deepEqual(compileFilter("not (id eq 'a') or state eq 'b'", FIELDS).sql, { sql: "(NOT (id_key = ?)) OR (state = ?)", params: ['a', 'b'] });
+    assert.deepEqual(compileFilter("not (id eq 'a') or state eq 'b'", FIELDS).sql, { sql: '(NOT (id_key = ?)) OR (state = ?)', params: ['a', 'b'] });
   });
 
   it('leaves to the documents what has no column, and filters too large for SQLite', () => {

@@ -14,7 +14,16 @@ import { iso, MIN, refusal, T0, unitBatch, VM, type UnitBatch } from './helpers.
 
 /** A pool document as the allocation state machine reads it. */
 const doc = (extra: Partial<CloudPool>): CloudPool =>
-  ({ id: 'p', state: 'active', allocationState: 'steady', allocationStateTransitionTime: iso(-MIN), currentDedicatedNodes: 0, currentLowPriorityNodes: 0, enableAutoScale: false, ...extra }) as CloudPool;
+  ({
+    id: 'p',
+    state: 'active',
+    allocationState: 'steady',
+    allocationStateTransitionTime: iso(-MIN),
+    currentDedicatedNodes: 0,
+    currentLowPriorityNodes: 0,
+    enableAutoScale: false,
+    ...extra,
+  }) as CloudPool;
 
 describe('allocation state (reconcileAllocation, on a document)', () => {
   const b = unitBatch();
@@ -144,7 +153,10 @@ describe('resize, stop, remove nodes (on the store)', () => {
     assert.deepEqual(state('stop'), { allocation: 'stopping', current: [2, 0], target: [2, 0] });
     join('stop', coming!);
     assert.deepEqual(state('stop'), { allocation: 'steady', current: [2, 0], target: [2, 0] });
-    assert.deepEqual(b.pool('stop').doc.resizeErrors?.map((e) => e.code), ['ResizeStopped']);
+    assert.deepEqual(
+      b.pool('stop').doc.resizeErrors?.map((e) => e.code),
+      ['ResizeStopped'],
+    );
     // The next resize clears the errors.
     resizePool(b.ctx(), 'stop', { targetDedicatedNodes: 1 });
     assert.equal(b.pool('stop').doc.resizeErrors, undefined);
@@ -220,9 +232,15 @@ describe('resize, stop, remove nodes (on the store)', () => {
     assert.equal(b.pool('full').doc.state, 'deleting');
     assert.ok(b.hooks.some(([hook, id]) => hook === 'poolDeleting' && id === 'full'));
     const pk = b.pool('full').pk;
-    assert.equal(b.store.tx(() => finishPoolDeletion(b.ctx(), pk)), false);
+    assert.equal(
+      b.store.tx(() => finishPoolDeletion(b.ctx(), pk)),
+      false,
+    );
     b.store.tx(() => b.store.nodes.delete(pk, n!.id));
-    assert.equal(b.store.tx(() => finishPoolDeletion(b.ctx(), pk)), true);
+    assert.equal(
+      b.store.tx(() => finishPoolDeletion(b.ctx(), pk)),
+      true,
+    );
     assert.equal(b.store.pools.get('unit', 'full'), undefined);
   });
 
@@ -248,15 +266,20 @@ describe('resize timeouts (timeOutResizes, on an injected clock)', () => {
     b.at(5 * MIN);
     assert.deepEqual(timeOutResizes(b.ctx()), { timedOut: ['early'], wakeAt: T0 + 10 * MIN });
     assert.deepEqual(state('early'), { allocation: 'steady', current: [0, 0], target: [0, 0] });
-    assert.deepEqual(b.pool('early').doc.resizeErrors?.map((e) => e.code), ['AllocationTimedout']);
+    assert.deepEqual(
+      b.pool('early').doc.resizeErrors?.map((e) => e.code),
+      ['AllocationTimedout'],
+    );
     b.at(10 * MIN - 1);
     assert.deepEqual(timeOutResizes(b.ctx()).timedOut, []);
     b.at(10 * MIN);
     assert.deepEqual(timeOutResizes(b.ctx()), { timedOut: ['late'] });
     assert.deepEqual(state('late'), { allocation: 'steady', current: [1, 0], target: [1, 0] });
-    assert.deepEqual(b.nodes('late').map((n) => n.id), [joins!.id]);
+    assert.deepEqual(
+      b.nodes('late').map((n) => n.id),
+      [joins!.id],
+    );
     assert.ok(!b.nodes('late').some((n) => n.id === never!.id));
     assert.deepEqual(timeOutResizes(b.ctx()), { timedOut: [] }, 'nothing left to time out');
   });
-
 });

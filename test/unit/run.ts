@@ -9,6 +9,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
  * test fails. One file alone: node --import tsx --test test/unit/<name>.test.ts
  */
 const dir = path.dirname(fileURLToPath(import.meta.url));
-for (const name of fs.readdirSync(dir).filter((n) => n.endsWith('.test.ts')).sort()) {
+for (const name of fs
+  .readdirSync(dir)
+  .filter((n) => n.endsWith('.test.ts'))
+  .sort()) {
   await import(pathToFileURL(path.join(dir, name)).href);
 }

@@ -133,7 +133,15 @@ describe('task dependencies (dependenciesMet, on the store)', () => {
     assert.deepEqual(met({ taskIdRanges: [{ start: 1, end: 2 }] }), { ok: true });
     assert.deepEqual(met({ taskIdRanges: [{ start: 1, end: 3 }] }), { ok: false, reason: 'WaitingForDependencies: task 3 is active.' });
     complete('3', 0);
-    assert.deepEqual(met({ taskIdRanges: [{ start: 2, end: 3 }, { start: 1, end: 2 }] }), { ok: true });
+    assert.deepEqual(
+      met({
+        taskIdRanges: [
+          { start: 2, end: 3 },
+          { start: 1, end: 2 },
+        ],
+      }),
+      { ok: true },
+    );
     assert.deepEqual(met({ taskIdRanges: [{ start: 3, end: 5 }] }), { ok: false, reason: 'WaitingForDependencies: task 4 does not exist yet.' });
     assert.deepEqual(met({ taskIdRanges: [{ start: 6, end: 8 }] }), { ok: false, reason: 'WaitingForDependencies: task 6 does not exist yet.' });
     assert.deepEqual(met({ taskIdRanges: [{ start: 7, end: 7 }] }), { ok: false, reason: 'WaitingForDependencies: task 7 does not exist yet.' });
@@ -264,7 +272,10 @@ describe('withWaitingReason', () => {
     const active = JSON.stringify({ id: 't', state: 'active' });
     const out = JSON.parse(withWaitingReason(active, () => 'NoFreeSlot: "busy"'));
     assert.deepEqual(out, { id: 't', state: 'active', [WAITING_REASON]: 'NoFreeSlot: "busy"' });
-    assert.equal(withWaitingReason(active, () => undefined), active);
+    assert.equal(
+      withWaitingReason(active, () => undefined),
+      active,
+    );
     const running = JSON.stringify({ id: 't', state: 'running' });
     assert.equal(
       withWaitingReason(running, () => assert.fail('not asked for a running task')),

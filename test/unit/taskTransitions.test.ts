@@ -27,7 +27,7 @@ describe('task transitions', () => {
   const complete = (jobId: string, taskId: string, outcome: TaskOutcome) => change(jobId, taskId, (pk, t) => completeTask(b.ctx(), pk, b.job(jobId).doc, t, outcome));
   const add = (jobId: string, id: string, extra: Json = {}) => addTask(b.ctx(), jobId, { id, commandLine: 'true', ...(extra as object) });
 
-  it('a new task is active, with the defaults Azure echoes and its job\'s retry count', () => {
+  it("a new task is active, with the defaults Azure echoes and its job's retry count", () => {
     b.at(0);
     const t = add('j', 'defaults');
     assert.equal(t.state, 'active');
@@ -151,16 +151,49 @@ describe('task transitions', () => {
     assert.throws(() => add('j', 'dup'), refusal(409, 'TaskExists'));
     assert.throws(() => add('j', 'dep', { dependsOn: { taskIds: ['x'] } }), refusal(400, 'TaskDependenciesNotSpecifiedOnJob'));
     addJob(b.ctx(), { id: 'deps', poolInfo: { poolId: 'p' }, usesTaskDependencies: true });
-    assert.equal(detail(thrown(() => add('deps', 'self', { dependsOn: { taskIds: ['other', 'SELF'] } })), 'PropertyName'), 'dependsOn.taskIds[1]');
-    assert.equal(detail(thrown(() => add('deps', '5', { dependsOn: { taskIdRanges: [{ start: 1, end: 3 }, { start: 4, end: 9 }] } })), 'PropertyName'), 'dependsOn.taskIdRanges[1]');
-    assert.equal(detail(thrown(() => add('deps', 'r', { dependsOn: { taskIdRanges: [{ start: 3, end: 1 }] } })), 'PropertyName'), 'dependsOn.taskIdRanges[0]');
+    assert.equal(
+      detail(
+        thrown(() => add('deps', 'self', { dependsOn: { taskIds: ['other', 'SELF'] } })),
+        'PropertyName',
+      ),
+      'dependsOn.taskIds[1]',
+    );
+    assert.equal(
+      detail(
+        thrown(() =>
+          add('deps', '5', {
+            dependsOn: {
+              taskIdRanges: [
+                { start: 1, end: 3 },
+                { start: 4, end: 9 },
+              ],
+            },
+          }),
+        ),
+        'PropertyName',
+      ),
+      'dependsOn.taskIdRanges[1]',
+    );
+    assert.equal(
+      detail(
+        thrown(() => add('deps', 'r', { dependsOn: { taskIdRanges: [{ start: 3, end: 1 }] } })),
+        'PropertyName',
+      ),
+      'dependsOn.taskIdRanges[0]',
+    );
     // '05' is not the number a range names.
     add('deps', '05', { dependsOn: { taskIdRanges: [{ start: 1, end: 9 }] } });
   });
 
   it('a job action in exit conditions needs onTaskFailure performexitoptionsjobaction', () => {
     const exitConditions = { default: { jobAction: 'terminate' } };
-    assert.equal(detail(thrown(() => add('j', 'ja', { exitConditions })), 'PropertyName'), 'exitConditions');
+    assert.equal(
+      detail(
+        thrown(() => add('j', 'ja', { exitConditions })),
+        'PropertyName',
+      ),
+      'exitConditions',
+    );
     addJob(b.ctx(), { id: 'acts', poolInfo: { poolId: 'p' }, onTaskFailure: 'performexitoptionsjobaction' });
     add('acts', 'ja', { exitConditions });
   });

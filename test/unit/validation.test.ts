@@ -24,10 +24,19 @@ describe('Batch ids', () => {
   it('refuses anything else as InvalidPropertyValue of the property named', () => {
     for (const id of ['', 'x'.repeat(65), 'a.b', 'a b', 'é', 'a/b', 'a:b']) {
       assert.equal(isValidId(id), false, id);
-      assert.equal(refusedProperty(() => checkId(id)), 'id');
+      assert.equal(
+        refusedProperty(() => checkId(id)),
+        'id',
+      );
     }
-    assert.equal(refusedProperty(() => checkId(42, 'poolInfo.poolId')), 'poolInfo.poolId');
-    assert.equal(refusedProperty(() => checkId(undefined)), 'id');
+    assert.equal(
+      refusedProperty(() => checkId(42, 'poolInfo.poolId')),
+      'poolInfo.poolId',
+    );
+    assert.equal(
+      refusedProperty(() => checkId(undefined)),
+      'id',
+    );
   });
 });
 
@@ -57,7 +66,12 @@ describe('task commands (checkCommand)', () => {
       [{ ...ok, requiredSlots: 0 }, 'startTask.requiredSlots'],
       [{ ...ok, requiredSlots: 257 }, 'startTask.requiredSlots'],
     ];
-    for (const [task, property, code] of cases) assert.equal(refusedProperty(() => checkCommand(task, 'startTask.'), code), property, JSON.stringify(task));
+    for (const [task, property, code] of cases)
+      assert.equal(
+        refusedProperty(() => checkCommand(task, 'startTask.'), code),
+        property,
+        JSON.stringify(task),
+      );
   });
 
   it('accepts a fileMode in octal, and a file path inside the working directory', () => {
@@ -76,7 +90,10 @@ describe('pool specifications (checkPoolSpec)', () => {
       [{ vmSize: 'standard_d2s_v3', targetDedicatedNodes: 1 }, 'p.virtualMachineConfiguration', 'MissingRequiredProperty'],
       [pool({ virtualMachineConfiguration: { ...VM, nodeAgentSKUId: 'batch.node.windows amd64' } }), 'p.virtualMachineConfiguration.nodeAgentSKUId'],
       [pool({ virtualMachineConfiguration: { ...VM, nodeAgentSKUId: 'batch.node.plan9' } }), 'p.virtualMachineConfiguration.nodeAgentSKUId'],
-      [pool({ virtualMachineConfiguration: { ...VM, imageReference: { publisher: 'MicrosoftWindowsServer', offer: 'o', sku: 's' } } }), 'p.virtualMachineConfiguration.imageReference.publisher'],
+      [
+        pool({ virtualMachineConfiguration: { ...VM, imageReference: { publisher: 'MicrosoftWindowsServer', offer: 'o', sku: 's' } } }),
+        'p.virtualMachineConfiguration.imageReference.publisher',
+      ],
       // Standard_D2s_v3 has 2 cores: at most 4 slots a core.
       [pool({ taskSlotsPerNode: 9 }), 'p.taskSlotsPerNode'],
       [pool({ taskSlotsPerNode: 0 }), 'p.taskSlotsPerNode'],
@@ -88,7 +105,12 @@ describe('pool specifications (checkPoolSpec)', () => {
       [pool({ startTask: { commandLine: '' } }), 'p.startTask.commandLine'],
       [pool({ userAccounts: [{ name: 'bad name' }] }), 'p.userAccounts[0].name'],
     ];
-    for (const [spec, property, code] of cases) assert.equal(refusedProperty(() => checkPoolSpec(spec, 'p.'), code), property, JSON.stringify(spec));
+    for (const [spec, property, code] of cases)
+      assert.equal(
+        refusedProperty(() => checkPoolSpec(spec, 'p.'), code),
+        property,
+        JSON.stringify(spec),
+      );
   });
 
   it('says why a Windows SKU is refused', () => {
@@ -101,11 +123,26 @@ describe('job specifications (checkJobSpec, checkPoolInfo, checkJobScheduleSpec)
   it('poolInfo names exactly one of poolId and autoPoolSpecification', () => {
     checkPoolInfo({ poolId: 'p' }, '');
     checkPoolInfo({ autoPoolSpecification: { autoPoolIdPrefix: 'x'.repeat(20), pool: pool() } }, '');
-    assert.equal(refusedProperty(() => checkPoolInfo({}, 'j.'), 'MissingRequiredProperty'), 'j.poolInfo.poolId');
-    assert.equal(refusedProperty(() => checkPoolInfo({ poolId: 'p', autoPoolSpecification: {} }, 'j.')), 'j.poolInfo');
-    assert.equal(refusedProperty(() => checkPoolInfo({ poolId: 'a b' }, '')), 'poolInfo.poolId');
-    assert.equal(refusedProperty(() => checkPoolInfo({ autoPoolSpecification: { autoPoolIdPrefix: 'x'.repeat(21) } }, '')), 'poolInfo.autoPoolSpecification.autoPoolIdPrefix');
-    assert.equal(refusedProperty(() => checkPoolInfo({ autoPoolSpecification: { pool: pool({ vmSize: 'nope' }) } }, '')), 'poolInfo.autoPoolSpecification.pool.vmSize');
+    assert.equal(
+      refusedProperty(() => checkPoolInfo({}, 'j.'), 'MissingRequiredProperty'),
+      'j.poolInfo.poolId',
+    );
+    assert.equal(
+      refusedProperty(() => checkPoolInfo({ poolId: 'p', autoPoolSpecification: {} }, 'j.')),
+      'j.poolInfo',
+    );
+    assert.equal(
+      refusedProperty(() => checkPoolInfo({ poolId: 'a b' }, '')),
+      'poolInfo.poolId',
+    );
+    assert.equal(
+      refusedProperty(() => checkPoolInfo({ autoPoolSpecification: { autoPoolIdPrefix: 'x'.repeat(21) } }, '')),
+      'poolInfo.autoPoolSpecification.autoPoolIdPrefix',
+    );
+    assert.equal(
+      refusedProperty(() => checkPoolInfo({ autoPoolSpecification: { pool: pool({ vmSize: 'nope' }) } }, '')),
+      'poolInfo.autoPoolSpecification.pool.vmSize',
+    );
   });
 
   it('checks priority, maxParallelTasks, retries, the job tasks and their pairing', () => {
@@ -124,13 +161,27 @@ describe('job specifications (checkJobSpec, checkPoolInfo, checkJobScheduleSpec)
       [{ commonEnvironmentSettings: [{ name: 'A=B' }] }, 'commonEnvironmentSettings[0].name'],
       [{ metadata: [{ name: '', value: 'v' }] }, 'metadata[0].name'],
     ];
-    for (const [spec, property] of cases) assert.equal(refusedProperty(() => checkJobSpec({ poolInfo: { poolId: 'p' }, ...spec }, '')), property, JSON.stringify(spec));
+    for (const [spec, property] of cases)
+      assert.equal(
+        refusedProperty(() => checkJobSpec({ poolInfo: { poolId: 'p' }, ...spec }, '')),
+        property,
+        JSON.stringify(spec),
+      );
   });
 
   it('a schedule recurs and opens its window for a minute at least', () => {
     checkJobScheduleSpec({ schedule: { recurrenceInterval: 'PT1M', startWindow: 'PT1M' } });
-    assert.equal(refusedProperty(() => checkJobScheduleSpec({ schedule: { recurrenceInterval: 'PT59S' } })), 'schedule.recurrenceInterval');
-    assert.equal(refusedProperty(() => checkJobScheduleSpec({ schedule: { startWindow: 'PT30S' } })), 'schedule.startWindow');
-    assert.equal(refusedProperty(() => checkJobScheduleSpec({ jobSpecification: { poolInfo: { poolId: 'p' }, priority: 5000 } })), 'jobSpecification.priority');
+    assert.equal(
+      refusedProperty(() => checkJobScheduleSpec({ schedule: { recurrenceInterval: 'PT59S' } })),
+      'schedule.recurrenceInterval',
+    );
+    assert.equal(
+      refusedProperty(() => checkJobScheduleSpec({ schedule: { startWindow: 'PT30S' } })),
+      'schedule.startWindow',
+    );
+    assert.equal(
+      refusedProperty(() => checkJobScheduleSpec({ jobSpecification: { poolInfo: { poolId: 'p' }, priority: 5000 } })),
+      'jobSpecification.priority',
+    );
   });
 });

@@ -21,6 +21,9 @@ interface Hierarchy {
   root: string;
   /** The group this process was started in, to come back to after spawning into a run's group. */
   home: string;
+  mount: string;
+  /** Mounted with favordynmods: moving a process between groups is cheap (see slowMovesHint). */
+  favorsMoves: boolean;
 }
 
 let probed: Hierarchy | null | undefined;
@@ -31,18 +34,19 @@ function probe(): Hierarchy | null {
   if (process.env.KILN_RUN_CGROUPS === 'off') return null;
   try {
     // mountinfo: "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS ... - FSTYPE SOURCE SUPEROPTS"
-    const mount = fs
+    const entry = fs
       .readFileSync('/proc/self/mountinfo', 'utf8')
       .split('\n')
       .map((line) => line.split(' - '))
-      .find(([, after]) => after?.startsWith('cgroup2 '))?.[0]
-      ?.split(' ')[4];
+      .find(([, after]) => after?.startsWith('cgroup2 '));
+    const mount = entry?.[0]?.split(' ')[4];
+    const favorsMoves = entry?.[1]?.split(' ')[2]?.split(',').includes('favordynmods') ?? false;
     const own = /^0::(\/.*)$/m.exec(fs.readFileSync('/proc/self/cgroup', 'utf8'))?.[1];
     if (!mount || own === undefined) return null;
     const root = path.join(mount, KILN_DIR);
     fs.mkdirSync(root, { recursive: true });
     if (!fs.existsSync(path.join(root, 'cgroup.kill'))) return null;
-    return { root, home: path.join(mount, own) };
+    return { root, home: path.join(mount, own), mount, favorsMoves };
   } catch {
     return null; // not mounted, read-only, or not ours to write
   }
@@ -51,6 +55,17 @@ function probe(): Hierarchy | null {
 const hierarchy = (): Hierarchy | null => (probed ??= probe());
 
 export const available = (): boolean => hierarchy() !== null;
+
+/**
+ * Each task start moves the agent (a threaded process) into the run's group: without the cgroup2
+ * mount option favordynmods (Linux 6.0+) every such move waits for the kernel to quiesce all threads,
+ * 5 to 15 ms here, against about 0.5 ms with it (docs/benchmarks.md). Said once at start, for the operator.
+ */
+export function slowMovesHint(): string | undefined {
+  const h = hierarchy();
+  if (!h || h.favorsMoves) return undefined;
+  return `cgroup2 at ${h.mount} is mounted without favordynmods: each task start costs several ms more; \`mount -t cgroup2 -o remount,favordynmods none ${h.mount}\` (as root) makes it cheap`;
+}
 
 /** All groups of the node whose root directory this is (every agent that ever ran it). */
 export function nodeGroupDir(rootDir: string): string | undefined {

@@ -156,7 +156,11 @@ export class LocalNodes {
   private resize(account: string, poolPk: number, pool: CloudPool): ComputeNode[] {
     const { store } = this.cluster.ctx;
     const ctx = this.cluster.ctx.batch(account);
-    const localNodes = () => store.nodes.list(poolPk, { limit: 1_000_000 }).map((r) => JSON.parse(r.doc) as ComputeNode).filter((n) => n['_local'] === true);
+    const localNodes = () =>
+      store.nodes
+        .list(poolPk, { limit: 1_000_000 })
+        .map((r) => JSON.parse(r.doc) as ComputeNode)
+        .filter((n) => n['_local'] === true);
     const all = store.nodes.list(poolPk, { limit: 1_000_000 }).map((r) => JSON.parse(r.doc) as ComputeNode);
     // Remote agents (kiln agent on other machines) count towards the targets but are never removed here.
     const live = all.filter((n) => n.state !== 'leavingpool');
@@ -199,7 +203,22 @@ export class LocalNodes {
       process.execPath,
       // Node's own flags (a profiler, a heap limit) carry over to the agents. A small young
       // generation keeps an agent's memory small, and every task's fork copies its page tables.
-      ['--max-semi-space-size=1', ...process.execArgv, this.opts.cliEntry, 'agent', '--batch-url', this.opts.batchUrl, '--pool', poolId, '--node-id', nodeId, '--root', root, '--exit-with-stdin', ...(isDedicated ? [] : ['--low-priority'])],
+      [
+        '--max-semi-space-size=1',
+        ...process.execArgv,
+        this.opts.cliEntry,
+        'agent',
+        '--batch-url',
+        this.opts.batchUrl,
+        '--pool',
+        poolId,
+        '--node-id',
+        nodeId,
+        '--root',
+        root,
+        '--exit-with-stdin',
+        ...(isDedicated ? [] : ['--low-priority']),
+      ],
       // Tokens go in the environment, not on a command line every local user can read: the pool's
       // join token, and a node token that lets this process, and no other, take this node's record.
       // stdin is a pipe this process holds: when it dies, however it dies, its agents follow.

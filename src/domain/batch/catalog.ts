@@ -19,9 +19,7 @@ export interface VmSize {
 /** Where a user finds the sizes Kiln accepts (named in the error for any other size). */
 export const VM_SIZES_DOC = 'docs/vm-sizes.md';
 
-const VM_SIZES: ReadonlyMap<string, VmSize> = new Map(
-  VM_SIZE_TABLE.map(([name, cores, memoryMiB, gpus]) => [name.toLowerCase(), { name, cores, memoryMiB, gpus }]),
-);
+const VM_SIZES: ReadonlyMap<string, VmSize> = new Map(VM_SIZE_TABLE.map(([name, cores, memoryMiB, gpus]) => [name.toLowerCase(), { name, cores, memoryMiB, gpus }]));
 
 /** The size a vmSize names, case-insensitively as Azure matches it (`STANDARD_A1` is `Standard_A1`). */
 export const findVmSize = (name: string): VmSize | undefined => VM_SIZES.get(name.toLowerCase());

@@ -1,3 +1,4 @@
+// eslint-disable-next-line no-restricted-imports -- known seam: the store port moves into the domain (issue 10 item 1)
 import type { BatchStore } from '../../persistence/batch/store.js';
 import type { CloudJob, CloudTask, ComputeNode, CloudPool } from './models.js';
 

@@ -14,18 +14,15 @@ const e = (status: number, code: string, message: string, values: [string, strin
 
 export const batchErrors = {
   // 400
-  missingProperty: (name: string) =>
-    e(400, 'MissingRequiredProperty', 'A required property was not specified in the request body.', [['PropertyName', name]]),
+  missingProperty: (name: string) => e(400, 'MissingRequiredProperty', 'A required property was not specified in the request body.', [['PropertyName', name]]),
   invalidProperty: (name: string, value: unknown, reason?: string) =>
     e(400, 'InvalidPropertyValue', 'The value provided for one of the properties in the request body is invalid.', [
       ['PropertyName', name],
-      ['PropertyValue', typeof value === 'string' ? value : JSON.stringify(value) ?? ''],
+      ['PropertyValue', typeof value === 'string' ? value : (JSON.stringify(value) ?? '')],
       ...(reason ? ([['Reason', reason]] as [string, string][]) : []),
     ]),
-  invalidBody: (reason: string) =>
-    e(400, 'InvalidRequestBody', 'The specified Request Body is not syntactically valid.', [['Reason', reason]]),
-  missingQuery: (name: string) =>
-    e(400, 'MissingRequiredQueryParameter', 'A query parameter that\'s mandatory for this request is not specified.', [['QueryParameterName', name]]),
+  invalidBody: (reason: string) => e(400, 'InvalidRequestBody', 'The specified Request Body is not syntactically valid.', [['Reason', reason]]),
+  missingQuery: (name: string) => e(400, 'MissingRequiredQueryParameter', "A query parameter that's mandatory for this request is not specified.", [['QueryParameterName', name]]),
   invalidQuery: (name: string, value: string, reason: string) =>
     e(400, 'InvalidQueryParameterValue', 'Value for one of the query parameters specified in the request URI is invalid.', [
       ['QueryParameterName', name],
@@ -54,10 +51,8 @@ export const batchErrors = {
     e(400, 'InvalidAuthenticationInfo', 'Authentication information is not given in the correct format. Check the value of Authorization header.', [
       ['AuthenticationErrorDetail', detail],
     ]),
-  taskDependenciesNotSpecified: () =>
-    e(400, 'TaskDependenciesNotSpecifiedOnJob', 'The task has dependencies but the job does not have usesTaskDependencies set to true.'),
-  taskDependencyListTooLong: () =>
-    e(400, 'TaskDependencyListTooLong', 'The total length of the task ids in dependsOn exceeds the limit of 64000 characters.'),
+  taskDependenciesNotSpecified: () => e(400, 'TaskDependenciesNotSpecifiedOnJob', 'The task has dependencies but the job does not have usesTaskDependencies set to true.'),
+  taskDependencyListTooLong: () => e(400, 'TaskDependencyListTooLong', 'The total length of the task ids in dependsOn exceeds the limit of 64000 characters.'),
   // 403
   authenticationFailed: (detail: string) =>
     e(403, 'AuthenticationFailed', 'Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature.', [
@@ -86,8 +81,7 @@ export const batchErrors = {
   poolBeingDeleted: () => e(409, 'PoolBeingDeleted', 'The specified pool has been marked for deletion and is being reclaimed.'),
   poolBeingResized: () => e(409, 'PoolBeingResized', 'The specified pool is currently being resized.'),
   poolNotResizing: () => e(409, 'PoolNotResizing', 'The specified pool is not being resized.'),
-  autoScaleEnabled: () =>
-    e(409, 'AutoScalingEnabled', 'The specified operation is not allowed because the pool has autoscale enabled.'),
+  autoScaleEnabled: () => e(409, 'AutoScalingEnabled', 'The specified operation is not allowed because the pool has autoscale enabled.'),
   jobBeingDeleted: () => e(409, 'JobBeingDeleted', 'The specified job has been marked for deletion and is being garbage collected.'),
   jobBeingTerminated: () => e(409, 'JobBeingTerminated', 'The specified job is in the process of being terminated.'),
   jobCompleted: () => e(409, 'JobCompleted', 'The specified job is already in a completed state.'),
@@ -97,20 +91,17 @@ export const batchErrors = {
   jobScheduleBeingTerminated: () => e(409, 'JobScheduleBeingTerminated', 'The specified job schedule is being terminated.'),
   jobScheduleCompleted: () => e(409, 'JobScheduleCompleted', 'The specified job schedule is already in completed state.'),
   jobScheduleNotActive: () => e(409, 'JobScheduleNotActive', 'The specified job schedule is not active.'),
-  jobPreparationTaskNotSpecified: () =>
-    e(409, 'JobPreparationTaskNotSpecified', 'The specified job does not have a job preparation task or job release task.'),
+  jobPreparationTaskNotSpecified: () => e(409, 'JobPreparationTaskNotSpecified', 'The specified job does not have a job preparation task or job release task.'),
   taskCompleted: () => e(409, 'TaskCompleted', 'The specified task is already completed.'),
   taskNotCompleted: () => e(409, 'TaskNotCompleted', 'The specified task is not in the completed state.'),
   taskSucceeded: () => e(409, 'TaskSucceeded', 'The specified task completed successfully and cannot be reactivated.'),
-  taskFilesUnavailable: () =>
-    e(409, 'TaskFilesUnavailable', 'The files of the specified task are not available: the task has not been scheduled on a node.'),
+  taskFilesUnavailable: () => e(409, 'TaskFilesUnavailable', 'The files of the specified task are not available: the task has not been scheduled on a node.'),
   nodeBeingRebooted: () => e(409, 'NodeBeingRebooted', 'The specified node is being rebooted.'),
   nodeBeingReimaged: () => e(409, 'NodeBeingReimaged', 'The specified node is being reimaged.'),
   operationInvalidForCurrentState: (detail: string) =>
     e(409, 'OperationInvalidForCurrentState', 'The specified operation is not valid for the current state of the resource.', [['Reason', detail]]),
   conditionNotMet: () => e(412, 'ConditionNotMet', 'The condition specified using HTTP conditional header(s) is not met.'),
-  requestBodyTooLarge: (max: number) =>
-    e(413, 'RequestBodyTooLarge', 'The request body is too large and exceeds the maximum permissible limit.', [['MaxLimit', String(max)]]),
+  requestBodyTooLarge: (max: number) => e(413, 'RequestBodyTooLarge', 'The request body is too large and exceeds the maximum permissible limit.', [['MaxLimit', String(max)]]),
   invalidRange: () => e(416, 'InvalidRange', 'The range specified is invalid for the current size of the resource.'),
   directoryNotEmpty: () => e(409, 'DirectoryNotEmpty', 'The specified directory is not empty; delete it with recursive=true.'),
   serverBusy: () => e(503, 'ServerBusy', 'The server is currently unable to receive requests. Please retry your request.'),

@@ -46,7 +46,12 @@ const poolProperties = (model: string): UnsupportedProperty[] => [
   { model, property: 'applicationPackageReferences', reason: APP_PACKAGES },
   { model, property: 'applicationLicenses', reason: 'Kiln does not provide licensed rendering applications.' },
   { model, property: 'mountConfiguration', reason: 'Kiln does not mount file systems (blobfuse, Azure Files, NFS, CIFS) on its nodes.' },
-  { model, property: 'targetNodeCommunicationMode', accepts: ['default', 'classic'], reason: 'Kiln nodes talk to the service in one way only; simplified communication mode is not supported.' },
+  {
+    model,
+    property: 'targetNodeCommunicationMode',
+    accepts: ['default', 'classic'],
+    reason: 'Kiln nodes talk to the service in one way only; simplified communication mode is not supported.',
+  },
   // Newer API versions (2023-05-01 and later).
   { model, property: 'resourceTags', reason: 'Kiln creates no Azure resources to tag.' },
   { model, property: 'upgradePolicy', reason: 'Kiln does not upgrade node operating systems.' },
@@ -59,10 +64,20 @@ export const UNSUPPORTED_PROPERTIES: readonly UnsupportedProperty[] = [
   ...poolProperties('PoolSpecification'),
   { model: 'PoolPatchParameter', property: 'certificateReferences', reason: CERTIFICATES },
   { model: 'PoolPatchParameter', property: 'applicationPackageReferences', reason: APP_PACKAGES },
-  { model: 'PoolPatchParameter', property: 'targetNodeCommunicationMode', accepts: ['default', 'classic'], reason: 'Kiln nodes talk to the service in one way only; simplified communication mode is not supported.' },
+  {
+    model: 'PoolPatchParameter',
+    property: 'targetNodeCommunicationMode',
+    accepts: ['default', 'classic'],
+    reason: 'Kiln nodes talk to the service in one way only; simplified communication mode is not supported.',
+  },
   { model: 'PoolUpdatePropertiesParameter', property: 'certificateReferences', reason: CERTIFICATES },
   { model: 'PoolUpdatePropertiesParameter', property: 'applicationPackageReferences', reason: APP_PACKAGES },
-  { model: 'PoolUpdatePropertiesParameter', property: 'targetNodeCommunicationMode', accepts: ['default', 'classic'], reason: 'Kiln nodes talk to the service in one way only; simplified communication mode is not supported.' },
+  {
+    model: 'PoolUpdatePropertiesParameter',
+    property: 'targetNodeCommunicationMode',
+    accepts: ['default', 'classic'],
+    reason: 'Kiln nodes talk to the service in one way only; simplified communication mode is not supported.',
+  },
   { model: 'TaskSchedulingPolicy', property: 'jobDefaultOrder', accepts: ['none'], reason: 'Kiln orders tasks by job priority only.' },
 
   { model: 'VirtualMachineConfiguration', property: 'windowsConfiguration', reason: WINDOWS },
@@ -75,9 +90,21 @@ export const UNSUPPORTED_PROPERTIES: readonly UnsupportedProperty[] = [
   { model: 'VirtualMachineConfiguration', property: 'osDisk', reason: VM_SETUP },
   { model: 'VirtualMachineConfiguration', property: 'securityProfile', reason: VM_SETUP },
   { model: 'VirtualMachineConfiguration', property: 'serviceArtifactReference', reason: VM_SETUP },
-  { model: 'ImageReference', property: 'virtualMachineImageId', reason: 'Kiln runs tasks on the host\'s Linux; custom images are not supported (name a Marketplace image from GET /supportedimages).' },
-  { model: 'ImageReference', property: 'sharedGalleryImageId', reason: 'Kiln runs tasks on the host\'s Linux; gallery images are not supported (name a Marketplace image from GET /supportedimages).' },
-  { model: 'ImageReference', property: 'communityGalleryImageId', reason: 'Kiln runs tasks on the host\'s Linux; gallery images are not supported (name a Marketplace image from GET /supportedimages).' },
+  {
+    model: 'ImageReference',
+    property: 'virtualMachineImageId',
+    reason: "Kiln runs tasks on the host's Linux; custom images are not supported (name a Marketplace image from GET /supportedimages).",
+  },
+  {
+    model: 'ImageReference',
+    property: 'sharedGalleryImageId',
+    reason: "Kiln runs tasks on the host's Linux; gallery images are not supported (name a Marketplace image from GET /supportedimages).",
+  },
+  {
+    model: 'ImageReference',
+    property: 'communityGalleryImageId',
+    reason: "Kiln runs tasks on the host's Linux; gallery images are not supported (name a Marketplace image from GET /supportedimages).",
+  },
   { model: 'UserAccount', property: 'windowsUserConfiguration', reason: WINDOWS },
   { model: 'LinuxUserConfiguration', property: 'sshPrivateKey', reason: 'Kiln nodes have no SSH; sshPrivateKey is not supported.' },
 
@@ -113,8 +140,7 @@ for (const entry of UNSUPPORTED_PROPERTIES) {
 export const unsupportedProperty = (model: string, property: string): UnsupportedProperty | undefined => BY_MODEL.get(model)?.get(property);
 
 /** null, [] and {}: a property given as empty asks for nothing. */
-const isEmpty = (value: unknown): boolean =>
-  value === null || (Array.isArray(value) ? value.length === 0 : typeof value === 'object' && Object.keys(value).length === 0);
+const isEmpty = (value: unknown): boolean => value === null || (Array.isArray(value) ? value.length === 0 : typeof value === 'object' && Object.keys(value).length === 0);
 
 /** Whether a value of an unsupported property asks for nothing Kiln would have to do. */
 export function asksNothing(entry: UnsupportedProperty, value: unknown): boolean {

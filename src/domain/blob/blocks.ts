@@ -64,13 +64,7 @@ export class Blocks {
       await this.ctx.extents.remove([written.extent]);
       throw errors.containerNotFound();
     }
-    const { freed } = this.ctx.store.putUncommittedBlock(
-      account,
-      container,
-      blob,
-      { blockId, extent: written.extent, length: written.length },
-      this.ctx.now(),
-    );
+    const { freed } = this.ctx.store.putUncommittedBlock(account, container, blob, { blockId, extent: written.extent, length: written.length }, this.ctx.now());
     await settle(this.ctx, freed);
     return { md5 };
   }
@@ -133,10 +127,7 @@ export class Blocks {
             .filter((s) => s.blockId !== null)
             .map((s) => ({ id: s.blockId!, size: s.length }))
         : [];
-    const uncommitted =
-      type !== 'committed'
-        ? this.ctx.store.getUncommittedBlocks(account, container, name).map((b) => ({ id: b.blockId, size: b.length }))
-        : [];
+    const uncommitted = type !== 'committed' ? this.ctx.store.getUncommittedBlocks(account, container, name).map((b) => ({ id: b.blockId, size: b.length })) : [];
     if (!blob && uncommitted.length === 0) throw errors.blobNotFound();
     return { blob, committed, uncommitted };
   }

@@ -48,13 +48,7 @@ export class Containers {
     return this.update(account, name, conditions, { metadata });
   }
 
-  setAccessPolicy(
-    account: string,
-    name: string,
-    publicAccess: PublicAccess | undefined,
-    accessPolicies: AccessPolicy[],
-    conditions: Conditions,
-  ): Container {
+  setAccessPolicy(account: string, name: string, publicAccess: PublicAccess | undefined, accessPolicies: AccessPolicy[], conditions: Conditions): Container {
     if (accessPolicies.length > 5) {
       throw errors.invalidXml();
     }

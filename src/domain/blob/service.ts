@@ -27,9 +27,7 @@ export class BlobService {
    * to, older than the byte store's grace period: uploads in flight keep theirs young). `atStart`, before
    * the server takes requests, see ByteStore.sweepOrphans.
    */
-  async collectGarbage(
-    opts: { blockLifetimeMs?: number; atStart?: boolean } = {},
-  ): Promise<{ expiredBlocks: number; orphans: number }> {
+  async collectGarbage(opts: { blockLifetimeMs?: number; atStart?: boolean } = {}): Promise<{ expiredBlocks: number; orphans: number }> {
     const { freed } = this.ctx.store.expireUncommittedBlocks(this.ctx.now() - (opts.blockLifetimeMs ?? UNCOMMITTED_BLOCK_LIFETIME_MS));
     await settle(this.ctx, freed);
     const orphans = await this.ctx.extents.sweepOrphans((e) => this.ctx.store.isExtentReferenced(e), { atStart: opts.atStart });

@@ -70,11 +70,7 @@ export interface BlobMetadataStore {
   commitBlob(blob: NewBlob): { blob: Blob; freed: string[] };
   updateBlob(blobId: number, changes: BlobChanges): void;
   deleteBlob(account: string, container: string, name: string): { deleted: boolean; freed: string[] };
-  listBlobs(
-    account: string,
-    container: string,
-    opts: { prefix: string; delimiter: string; marker: string; limit: number },
-  ): ListPage<BlobListItem>;
+  listBlobs(account: string, container: string, opts: { prefix: string; delimiter: string; marker: string; limit: number }): ListPage<BlobListItem>;
 
   /** Stages a block; a block staged again under the same id replaces the earlier one. */
   putUncommittedBlock(account: string, container: string, blob: string, block: UncommittedBlock, now: number): { freed: string[] };

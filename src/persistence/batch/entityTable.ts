@@ -45,7 +45,10 @@ export class EntityTable<T extends EntityDoc> {
     this.extraReaders = Object.values(spec.extra ?? {});
     const { table, parent } = spec;
     const columns = ['id_key', 'id', 'state', 'creation_time', 'last_modified', 'state_transition_time', 'doc', ...this.extraNames];
-    const sets = columns.slice(1).map((c) => `${c} = ?`).join(', ');
+    const sets = columns
+      .slice(1)
+      .map((c) => `${c} = ?`)
+      .join(', ');
     this.q = {
       get: db.prepare(`SELECT ${spec.hasPk ? 'pk' : '0 AS pk'}, doc FROM ${table} WHERE ${parent} = ? AND id_key = ?`),
       getByPk: spec.hasPk ? db.prepare(`SELECT pk, doc FROM ${table} WHERE pk = ?`) : undefined,

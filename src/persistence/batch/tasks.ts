@@ -34,9 +34,7 @@ export class TaskTable extends EntityTable<CloudTask> {
       hasPk: false,
       extra: { result: (doc) => doc.executionInfo.result ?? null, slots: (doc) => doc.requiredSlots ?? 1 },
     });
-    this.countsQ = db.prepare(
-      `SELECT state, result, count(*) AS n, sum(slots) AS slots FROM batch_tasks WHERE job_pk = ? GROUP BY state, result`,
-    );
+    this.countsQ = db.prepare(`SELECT state, result, count(*) AS n, sum(slots) AS slots FROM batch_tasks WHERE job_pk = ? GROUP BY state, result`);
     this.unfinishedQ = db.prepare(`SELECT 1 FROM batch_tasks WHERE job_pk = ? AND state IN ('active', 'preparing', 'running') LIMIT 1`).pluck();
     this.inStatesQ = db.prepare(`SELECT 0 AS pk, doc FROM batch_tasks WHERE job_pk = ? AND state IN (SELECT value FROM json_each(?))`);
     // INDEXED BY: without statistics SQLite would walk the primary key past every finished task.

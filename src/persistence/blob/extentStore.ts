@@ -211,4 +211,3 @@ function ignoreMissing(err: NodeJS.ErrnoException): undefined {
   if (err.code === 'ENOENT') return undefined;
   throw err;
 }
-

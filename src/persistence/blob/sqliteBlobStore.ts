@@ -1,16 +1,7 @@
 import type { Db } from '../sqlite/database.js';
 import type { WalFlush } from '../sqlite/walFlush.js';
 import type { Blob, Container, CopyState, Metadata, PublicAccess } from '../../domain/blob/models.js';
-import type {
-  BlobChanges,
-  BlobListItem,
-  BlobMetadataStore,
-  ContainerChanges,
-  ListPage,
-  NewBlob,
-  StoredSegment,
-  UncommittedBlock,
-} from '../../domain/blob/store.js';
+import type { BlobChanges, BlobListItem, BlobMetadataStore, ContainerChanges, ListPage, NewBlob, StoredSegment, UncommittedBlock } from '../../domain/blob/store.js';
 
 interface ContainerRow {
   account: string;
@@ -102,9 +93,7 @@ export class SqliteBlobStore implements BlobMetadataStore {
          UNION SELECT extent FROM uncommitted_blocks WHERE account = ? AND container = ?`,
       ),
       deleteContainer: p('DELETE FROM containers WHERE account = ? AND name = ?'),
-      listContainers: p(
-        'SELECT * FROM containers WHERE account = ? AND name >= ? AND name >= ? AND name < ? ORDER BY name LIMIT ?',
-      ),
+      listContainers: p('SELECT * FROM containers WHERE account = ? AND name >= ? AND name >= ? AND name < ? ORDER BY name LIMIT ?'),
       getBlob: p('SELECT * FROM blobs WHERE account = ? AND container = ? AND name = ?'),
       getSegments: p('SELECT extent, data, offset, length, block_id AS blockId FROM blob_segments WHERE blob_id = ? ORDER BY seq'),
       segmentExtents: p('SELECT DISTINCT extent FROM blob_segments WHERE blob_id = ? AND extent IS NOT NULL'),
@@ -116,14 +105,10 @@ export class SqliteBlobStore implements BlobMetadataStore {
            @contentLanguage, @contentDisposition, @cacheControl, @contentMd5, @metadata, @copy)`,
       ),
       insertSegment: p('INSERT INTO blob_segments (blob_id, seq, extent, data, offset, length, block_id) VALUES (?, ?, ?, ?, ?, ?, ?)'),
-      listBlobs: p(
-        'SELECT * FROM blobs WHERE account = ? AND container = ? AND name >= ? AND name >= ? AND name < ? ORDER BY name LIMIT ?',
-      ),
+      listBlobs: p('SELECT * FROM blobs WHERE account = ? AND container = ? AND name >= ? AND name >= ? AND name < ? ORDER BY name LIMIT ?'),
       uncommittedExtentsOfBlob: p('SELECT extent FROM uncommitted_blocks WHERE account = ? AND container = ? AND blob = ?'),
       deleteUncommittedOfBlob: p('DELETE FROM uncommitted_blocks WHERE account = ? AND container = ? AND blob = ?'),
-      getUncommittedBlock: p(
-        'SELECT extent FROM uncommitted_blocks WHERE account = ? AND container = ? AND blob = ? AND block_id = ?',
-      ),
+      getUncommittedBlock: p('SELECT extent FROM uncommitted_blocks WHERE account = ? AND container = ? AND blob = ? AND block_id = ?'),
       upsertUncommittedBlock: p(
         `INSERT OR REPLACE INTO uncommitted_blocks (account, container, blob, block_id, extent, length, created)
          VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -287,11 +272,7 @@ export class SqliteBlobStore implements BlobMetadataStore {
    * becomes one prefix entry and the walk jumps past the whole run, so a page costs O(page), not
    * O(container). The marker is the first name (or prefix) the next page starts with.
    */
-  listBlobs(
-    account: string,
-    container: string,
-    opts: { prefix: string; delimiter: string; marker: string; limit: number },
-  ): ListPage<BlobListItem> {
+  listBlobs(account: string, container: string, opts: { prefix: string; delimiter: string; marker: string; limit: number }): ListPage<BlobListItem> {
     const { prefix, delimiter, limit } = opts;
     const items: BlobListItem[] = [];
     const end = pastPrefix(prefix);

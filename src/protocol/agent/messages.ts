@@ -62,7 +62,6 @@ export interface CleanupCommand {
   taskId?: string;
 }
 
-
 /**
  * A request for the node's files (the task and node file APIs). The agent answers by posting to
  * /nodes/{node}/files/{requestId}: a FileResult in the x-kiln-file-result header, and for `read` the
@@ -78,7 +77,6 @@ export interface FileCommand {
   /** For read: inclusive byte range. */
   range?: { start: number; end?: number };
 }
-
 
 export type FileResult =
   | { ok: true; entries?: FileEntry[]; stat?: FileEntry; range?: { start: number; end: number } }

@@ -54,8 +54,7 @@ const list =
 const OPTIONAL = Symbol('optional');
 type Optional<T> = Check<T | undefined> & { [OPTIONAL]: true };
 
-const optional = <T>(check: Check<T>): Optional<T> =>
-  Object.assign((v: unknown, at: string) => (v === undefined ? undefined : check(v, at)), { [OPTIONAL]: true as const });
+const optional = <T>(check: Check<T>): Optional<T> => Object.assign((v: unknown, at: string) => (v === undefined ? undefined : check(v, at)), { [OPTIONAL]: true as const });
 
 /** An object with exactly these properties (optional ones may be absent). */
 function object<T extends object>(fields: { [K in keyof T]-?: Check<T[K]> }): Check<T> {

@@ -7,7 +7,11 @@ interface Versioned {
   lastModified: string;
 }
 
-const unquote = (tag: string): string => tag.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
+const unquote = (tag: string): string =>
+  tag
+    .trim()
+    .replace(/^W\//, '')
+    .replace(/^"(.*)"$/, '$1');
 const tagList = (value: string): string[] => value.split(',').map(unquote);
 
 /**

@@ -61,7 +61,8 @@ const VALUE_RULES: Record<string, (req: BatchRequest, value: string) => void> = 
   // 2023-11-01.18.0 and later: delete or terminate "even if the corresponding nodes have not fully
   // processed" it. Kiln waits for its nodes, always.
   force: (_req, value) => {
-    if (boolean('force', value)) throw batchErrors.unsupportedQuery('force', value, 'Kiln does not force a deletion or termination: it always waits for the nodes to stop the tasks.');
+    if (boolean('force', value))
+      throw batchErrors.unsupportedQuery('force', value, 'Kiln does not force a deletion or termination: it always waits for the nodes to stop the tasks.');
   },
   $expand: (req) => readExpand(req),
   starttime: (_req, value) => isoDate('starttime', value),

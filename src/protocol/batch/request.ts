@@ -45,7 +45,10 @@ export function parseBatchRequest(raw: IncomingMessage): BatchRequest {
   };
   let segments: string[];
   try {
-    segments = rawPath.split('/').filter((s) => s !== '').map(decodeURIComponent);
+    segments = rawPath
+      .split('/')
+      .filter((s) => s !== '')
+      .map(decodeURIComponent);
   } catch {
     throw batchErrors.invalidQuery('path', rawPath, 'The path is not correctly percent-encoded.');
   }

@@ -56,10 +56,25 @@ const ROUTES: [string, string, Handler, OperationParameters][] = [
   ['DELETE', '/pools/{poolId}/nodes/{nodeId}/users/{userName}', notSupported('ComputeNode_DeleteUser', NODE_LOGINS), NONE],
   ['GET', '/pools/{poolId}/nodes/{nodeId}/remoteloginsettings', notSupported('ComputeNode_GetRemoteLoginSettings', NODE_LOGINS), NONE],
   ['GET', '/pools/{poolId}/nodes/{nodeId}/rdp', notSupported('ComputeNode_GetRemoteDesktop', NODE_LOGINS), NONE],
-  ['POST', '/pools/{poolId}/nodes/{nodeId}/uploadbatchservicelogs', notSupported('ComputeNode_UploadBatchServiceLogs', "Kiln's logs are on this host (kiln up's output); it does not upload them."), NONE],
-  ['GET', '/pools/{poolId}/nodes/{nodeId}/extensions', notSupported('ComputeNodeExtension_List', 'Kiln nodes are not VMs and have no VM extensions.'), takes(['$select', 'maxresults'])],
+  [
+    'POST',
+    '/pools/{poolId}/nodes/{nodeId}/uploadbatchservicelogs',
+    notSupported('ComputeNode_UploadBatchServiceLogs', "Kiln's logs are on this host (kiln up's output); it does not upload them."),
+    NONE,
+  ],
+  [
+    'GET',
+    '/pools/{poolId}/nodes/{nodeId}/extensions',
+    notSupported('ComputeNodeExtension_List', 'Kiln nodes are not VMs and have no VM extensions.'),
+    takes(['$select', 'maxresults']),
+  ],
   ['GET', '/pools/{poolId}/nodes/{nodeId}/extensions/{extensionName}', notSupported('ComputeNodeExtension_Get', 'Kiln nodes are not VMs and have no VM extensions.'), SELECT],
-  ['POST', '/pools/{poolId}/nodes/{nodeId}/deallocate', notSupported('ComputeNode_Deallocate', 'Kiln nodes are not VMs and cannot be deallocated; remove the node or resize the pool.'), NONE],
+  [
+    'POST',
+    '/pools/{poolId}/nodes/{nodeId}/deallocate',
+    notSupported('ComputeNode_Deallocate', 'Kiln nodes are not VMs and cannot be deallocated; remove the node or resize the pool.'),
+    NONE,
+  ],
   ['POST', '/pools/{poolId}/nodes/{nodeId}/start', notSupported('ComputeNode_Start', 'Kiln nodes are not VMs and cannot be deallocated or started.'), NONE],
 
   ['POST', '/pools', pools.add, NONE],

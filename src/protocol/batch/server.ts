@@ -5,6 +5,7 @@ import type { AccountRegistry } from '../../config/accounts.js';
 import type { BatchHooks } from '../../domain/batch/context.js';
 import type { NodeFileAccess } from '../../domain/batch/nodeFiles.js';
 import { BatchError, batchErrors } from '../../domain/batch/errors.js';
+// eslint-disable-next-line no-restricted-imports -- known seam: handlers get the domain's store port instead (issue 10 item 1)
 import type { BatchStore } from '../../persistence/batch/store.js';
 import { Urls, type Call } from './call.js';
 import { checkApiVersion, checkParameters, echoedClientRequestId } from './parameters.js';
@@ -30,10 +31,12 @@ export interface BatchServerDeps {
 const MAX_CLOCK_SKEW_MS = 15 * 60 * 1000;
 
 /** One header of a request not parsed yet (the answer to a request that fails to parse still echoes what it may). */
-const rawHeader = (raw: IncomingMessage) => (name: string): string | undefined => {
-  const value = raw.headers[name];
-  return Array.isArray(value) ? value.join(',') : value;
-};
+const rawHeader =
+  (raw: IncomingMessage) =>
+  (name: string): string | undefined => {
+    const value = raw.headers[name];
+    return Array.isArray(value) ? value.join(',') : value;
+  };
 
 /** Shared Key check; the account the request acts for. */
 function authenticate(req: BatchRequest, accounts: AccountRegistry, now: Date): string {
@@ -115,5 +118,10 @@ export function createBatchHandler(deps: BatchServerDeps) {
 
 /** What a draining server answers every new request with (the agents' requests included). */
 export function answerBatchBusy(raw: IncomingMessage, res: ServerResponse): void {
-  createResponder(res, { requestId: randomUUID(), clientRequestId: echoedClientRequestId(rawHeader(raw)), baseUrl: `http://${raw.headers.host ?? 'localhost'}`, isHead: raw.method === 'HEAD' }).error(batchErrors.serverBusy());
+  createResponder(res, {
+    requestId: randomUUID(),
+    clientRequestId: echoedClientRequestId(rawHeader(raw)),
+    baseUrl: `http://${raw.headers.host ?? 'localhost'}`,
+    isHead: raw.method === 'HEAD',
+  }).error(batchErrors.serverBusy());
 }

@@ -28,7 +28,9 @@ export function authenticate(
     }
     const result = verifySharedKey(account, parsed.signature, blobStringsToSign(account.name, req));
     if (!result.ok) {
-      throw errors.authenticationFailed(`The MAC signature found in the HTTP request '${parsed.signature}' is not the same as any computed signature. Server used following string to sign: '${result.stringToSign}'.`);
+      throw errors.authenticationFailed(
+        `The MAC signature found in the HTTP request '${parsed.signature}' is not the same as any computed signature. Server used following string to sign: '${result.stringToSign}'.`,
+      );
     }
     const dateProblem = requestDateProblem(req, now);
     if (dateProblem) throw errors.authenticationFailed(dateProblem);
@@ -61,7 +63,6 @@ export function verifySasFor(
     protocol: 'http',
     clientIp: req.raw.socket.remoteAddress ?? '',
     now,
-    storedPolicy: (id) =>
-      target.container === undefined ? undefined : store.getContainer(account.name, target.container)?.accessPolicies.find((p) => p.id === id),
+    storedPolicy: (id) => (target.container === undefined ? undefined : store.getContainer(account.name, target.container)?.accessPolicies.find((p) => p.id === id)),
   });
 }

@@ -26,9 +26,7 @@ export function requireEmptyBody(req: BlobRequest): void {
 const MiB = 1024 * 1024;
 
 /** Put Blob's single-shot limit by request version. */
-export const maxPutBlobBytes = (version: string): number =>
-  version >= '2019-12-12' ? 5000 * MiB : version >= '2016-05-31' ? 256 * MiB : 64 * MiB;
+export const maxPutBlobBytes = (version: string): number => (version >= '2019-12-12' ? 5000 * MiB : version >= '2016-05-31' ? 256 * MiB : 64 * MiB);
 
 /** Put Block's limit by request version. */
-export const maxBlockBytes = (version: string): number =>
-  version >= '2019-12-12' ? 4000 * MiB : version >= '2016-05-31' ? 100 * MiB : 4 * MiB;
+export const maxBlockBytes = (version: string): number => (version >= '2019-12-12' ? 4000 * MiB : version >= '2016-05-31' ? 100 * MiB : 4 * MiB);

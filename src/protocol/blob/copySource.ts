@@ -39,14 +39,14 @@ export function resolveCopySource(
     throw errors.invalidHeader('x-ms-copy-source', sourceUrl);
   }
   if (!isOwnServiceUrl(url, req, deps.accounts)) {
-    throw cannotVerify(
-      400,
-      `Kiln copies only from blobs of its own Blob service (${req.header('host') ?? 'this host'}); it does not fetch the source on ${url.host}.`,
-    );
+    throw cannotVerify(400, `Kiln copies only from blobs of its own Blob service (${req.header('host') ?? 'this host'}); it does not fetch the source on ${url.host}.`);
   }
   let segments: string[];
   try {
-    segments = url.pathname.split('/').slice(1).map((s) => decodeURIComponent(s));
+    segments = url.pathname
+      .split('/')
+      .slice(1)
+      .map((s) => decodeURIComponent(s));
   } catch {
     throw errors.invalidHeader('x-ms-copy-source', sourceUrl);
   }

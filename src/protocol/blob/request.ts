@@ -119,8 +119,7 @@ export function readSourceConditions(req: BlobRequest): Conditions {
 
 /** The blob's content properties from x-ms-blob-* headers (on Put Blob, Content-Type of the request too). */
 export function readContentProperties(req: BlobRequest, requestHeadersDescribeBlob: boolean): ContentProperties {
-  const pick = (blobHeader: string, requestHeader: string) =>
-    req.header(blobHeader) ?? (requestHeadersDescribeBlob ? req.header(requestHeader) : undefined);
+  const pick = (blobHeader: string, requestHeader: string) => req.header(blobHeader) ?? (requestHeadersDescribeBlob ? req.header(requestHeader) : undefined);
   return {
     contentType: pick('x-ms-blob-content-type', 'content-type'),
     contentEncoding: pick('x-ms-blob-content-encoding', 'content-encoding'),

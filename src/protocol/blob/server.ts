@@ -24,8 +24,7 @@ export function createBlobHandler(deps: BlobServerDeps) {
   const log = deps.log ?? ((m: string) => console.error(m));
   return async (raw: IncomingMessage, res: ServerResponse): Promise<void> => {
     let version = DEFAULT_VERSION;
-    const respondFor = (id: string) =>
-      createResponder(res, id, raw.headers['x-ms-client-request-id'] as string | undefined, () => version, raw.method === 'HEAD');
+    const respondFor = (id: string) => createResponder(res, id, raw.headers['x-ms-client-request-id'] as string | undefined, () => version, raw.method === 'HEAD');
     let respond = respondFor('-');
     try {
       const req = parseBlobRequest(raw, deps.accounts);

@@ -136,8 +136,7 @@ export const UNSUPPORTED_COMPS: Record<'service' | 'container' | 'blob', Record<
   },
 };
 
-const isDefault = (entry: Unsupported, value: string): boolean =>
-  value.trim() === '' || (entry.defaults ?? []).some((d) => d.toLowerCase() === value.trim().toLowerCase());
+const isDefault = (entry: Unsupported, value: string): boolean => value.trim() === '' || (entry.defaults ?? []).some((d) => d.toLowerCase() === value.trim().toLowerCase());
 
 /**
  * Refuses the first query parameter, then header, of the tables above that the request sets to a value
@@ -166,7 +165,10 @@ export function unsupportedComp(level: keyof typeof UNSUPPORTED_COMPS, comp: str
  * refused), so the listing is what Azure lists for an account without them. uncommittedblobs and
  * permissions (hierarchical namespace) are refused; an unknown value is invalid, as on Azure.
  */
-const BLOB_INCLUDES = { honoured: ['metadata', 'copy', 'snapshots', 'versions', 'deleted', 'deletedwithversions', 'tags', 'immutabilitypolicy', 'legalhold'], refused: { uncommittedblobs: 'listing blobs that have only uncommitted blocks', permissions: 'hierarchical namespace listings' } as Record<string, string> };
+const BLOB_INCLUDES = {
+  honoured: ['metadata', 'copy', 'snapshots', 'versions', 'deleted', 'deletedwithversions', 'tags', 'immutabilitypolicy', 'legalhold'],
+  refused: { uncommittedblobs: 'listing blobs that have only uncommitted blocks', permissions: 'hierarchical namespace listings' } as Record<string, string>,
+};
 /** List Containers' include=: metadata; deleted and system are honoured as none exist. */
 const CONTAINER_INCLUDES = { honoured: ['metadata', 'deleted', 'system'], refused: {} as Record<string, string> };
 
@@ -174,7 +176,12 @@ const CONTAINER_INCLUDES = { honoured: ['metadata', 'deleted', 'system'], refuse
 export function readInclude(req: BlobRequest, listing: 'blobs' | 'containers'): Set<string> {
   const raw = req.params.get('include') ?? '';
   const table = listing === 'blobs' ? BLOB_INCLUDES : CONTAINER_INCLUDES;
-  const values = new Set(raw.split(',').map((v) => v.trim().toLowerCase()).filter((v) => v !== ''));
+  const values = new Set(
+    raw
+      .split(',')
+      .map((v) => v.trim().toLowerCase())
+      .filter((v) => v !== ''),
+  );
   for (const value of values) {
     const refused = table.refused[value];
     if (refused !== undefined) throw errors.unsupportedQuery('include', raw, refused);

@@ -63,18 +63,21 @@ const element = (name: string, value: string | number | undefined): string =>
   value === undefined || value === '' ? '' : `<${name}>${typeof value === 'number' ? value : escapeXml(value)}</${name}>`;
 
 const metadataXml = (metadata: Record<string, string>): string =>
-  `<Metadata>${Object.entries(metadata).map(([k, v]) => `<${k}>${escapeXml(v)}</${k}>`).join('')}</Metadata>`;
+  `<Metadata>${Object.entries(metadata)
+    .map(([k, v]) => `<${k}>${escapeXml(v)}</${k}>`)
+    .join('')}</Metadata>`;
 
 // Listing pages hold up to 5,000 entries: they are written as strings, which is several times faster
 // than building a document tree. Unset optional properties are left out, as Azurite does.
 function blobXml(b: Blob, include: BlobListInclude): string {
-  const copy = b.copy && include.copy
-    ? element('CopyId', b.copy.id) +
-      element('CopyStatus', b.copy.status) +
-      element('CopySource', b.copy.source) +
-      element('CopyProgress', b.copy.progress) +
-      element('CopyCompletionTime', rfc1123(b.copy.completionTime))
-    : '';
+  const copy =
+    b.copy && include.copy
+      ? element('CopyId', b.copy.id) +
+        element('CopyStatus', b.copy.status) +
+        element('CopySource', b.copy.source) +
+        element('CopyProgress', b.copy.progress) +
+        element('CopyCompletionTime', rfc1123(b.copy.completionTime))
+      : '';
   return (
     `<Blob><Name>${escapeXml(b.name)}</Name><Properties>` +
     `<Creation-Time>${rfc1123(b.created)}</Creation-Time><Last-Modified>${rfc1123(b.lastModified)}</Last-Modified>` +
@@ -200,4 +203,3 @@ export function parseSignedIdentifiers(xml: string): AccessPolicy[] {
     return { id: si.Id, start: policy.Start || undefined, expiry: policy.Expiry || undefined, permission: policy.Permission || undefined };
   });
 }
-

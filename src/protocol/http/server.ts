@@ -70,8 +70,7 @@ interface ConnectionState {
   closing?: boolean;
 }
 
-const hasBody = (req: http.IncomingMessage): boolean =>
-  !req.complete && (req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0);
+const hasBody = (req: http.IncomingMessage): boolean => !req.complete && (req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0);
 
 /**
  * The body's idle clock: the socket's inactivity timer while the body arrives, off again once it has

@@ -67,11 +67,7 @@ export function windowCloses(schedule: Schedule, due: number): number {
   const window = ms(schedule.startWindow);
   const interval = ms(schedule.recurrenceInterval);
   const last = time(schedule.doNotRunAfter);
-  return Math.min(
-    window === undefined ? Infinity : due + window,
-    interval === undefined || interval <= 0 ? Infinity : due + interval,
-    last === undefined ? Infinity : last + 1,
-  );
+  return Math.min(window === undefined ? Infinity : due + window, interval === undefined || interval <= 0 ? Infinity : due + interval, last === undefined ? Infinity : last + 1);
 }
 
 /** What a schedule does at `now`, given its stored next run and whether a job of it is active. */

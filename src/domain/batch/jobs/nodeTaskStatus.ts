@@ -94,7 +94,13 @@ export function retryPreparation(ctx: BatchContext, jobPk: number, job: CloudJob
   return retries + 1;
 }
 
-export function nodeTaskEnded(ctx: BatchContext, jobPk: number, node: NodeRef, which: Which, outcome: { exitCode?: number; failureInfo?: FailureInfo; startTime: string; endTime: string }): void {
+export function nodeTaskEnded(
+  ctx: BatchContext,
+  jobPk: number,
+  node: NodeRef,
+  which: Which,
+  outcome: { exitCode?: number; failureInfo?: FailureInfo; startTime: string; endTime: string },
+): void {
   update(ctx, jobPk, node, which, (before) => ({
     ...(before ?? { taskRootDirectory: '', taskRootDirectoryUrl: '' }),
     state: 'completed',

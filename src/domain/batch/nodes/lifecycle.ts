@@ -22,7 +22,12 @@ export interface StartTaskInfo {
   result?: 'success' | 'failure';
 }
 
-const stamp = (d: Date): string => d.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'z').toLowerCase();
+const stamp = (d: Date): string =>
+  d
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'z')
+    .toLowerCase();
 
 /** Azure-style node ids: tvm-<digits>_<n>-<creation time>. */
 export function newNodeId(now: Date, n: number): string {
@@ -143,12 +148,7 @@ export function nodeJoined(ctx: BatchContext, poolPk: number, pool: CloudPool, n
  * The start task has ended. Returns true when it is to run again (a failure with retries left);
  * otherwise the node becomes idle, or starttaskfailed if it was waiting for success.
  */
-export function startTaskEnded(
-  ctx: BatchContext,
-  poolPk: number,
-  node: ComputeNode,
-  outcome: { exitCode?: number; failureInfo?: FailureInfo; startTime: string },
-): boolean {
+export function startTaskEnded(ctx: BatchContext, poolPk: number, node: ComputeNode, outcome: { exitCode?: number; failureInfo?: FailureInfo; startTime: string }): boolean {
   const info = (node['startTaskInfo'] ?? { retryCount: 0 }) as StartTaskInfo;
   const startTask = (node['startTask'] ?? {}) as { maxTaskRetryCount?: number; waitForSuccess?: boolean };
   const failed = outcome.failureInfo !== undefined || (outcome.exitCode ?? 0) !== 0;

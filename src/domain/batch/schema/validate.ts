@@ -15,9 +15,7 @@ const LEGACY: Record<string, (value: Json, model: Record<string, unknown>) => [s
   blobSource: (value, model) => ('httpUrl' in model ? ['httpUrl', value] : undefined),
   targetDedicated: (value, model) => ('targetDedicatedNodes' in model ? ['targetDedicatedNodes', value] : undefined),
   runElevated: (value, model) =>
-    'userIdentity' in model && typeof value === 'boolean'
-      ? ['userIdentity', { autoUser: { elevationLevel: value ? 'admin' : 'nonadmin' } }]
-      : undefined,
+    'userIdentity' in model && typeof value === 'boolean' ? ['userIdentity', { autoUser: { elevationLevel: value ? 'admin' : 'nonadmin' } }] : undefined,
 };
 
 const INT32_MIN = -(2 ** 31);

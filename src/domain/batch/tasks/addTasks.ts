@@ -32,9 +32,7 @@ export function addTask(ctx: BatchContext, jobId: string, body: Json): CloudTask
   });
 }
 
-export type TaskAddResult =
-  | { status: 'success'; taskId: string; task: CloudTask }
-  | { status: 'clienterror' | 'servererror'; taskId: string; error: BatchError };
+export type TaskAddResult = { status: 'success'; taskId: string; task: CloudTask } | { status: 'clienterror' | 'servererror'; taskId: string; error: BatchError };
 
 /**
  * POST /jobs/{id}/addtaskcollection: up to 100 tasks, each added or refused on its own (a refused

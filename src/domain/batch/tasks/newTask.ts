@@ -22,7 +22,8 @@ function checkNotSelfDependent(id: string, dependsOn: { taskIds?: string[]; task
   if (!NUMERIC_ID.test(id)) return;
   const n = Number(id);
   dependsOn.taskIdRanges?.forEach((r, i) => {
-    if (r.start <= n && n <= r.end) throw batchErrors.invalidProperty(`dependsOn.taskIdRanges[${i}]`, r, `The range includes the task's own id ${id}: a task cannot depend on itself.`);
+    if (r.start <= n && n <= r.end)
+      throw batchErrors.invalidProperty(`dependsOn.taskIdRanges[${i}]`, r, `The range includes the task's own id ${id}: a task cannot depend on itself.`);
   });
 }
 

@@ -70,43 +70,61 @@ const recursive = (call: Call): boolean => call.req.params.get('recursive')?.toL
 /** A file as its conditions see it: no ETag, the file's mtime as Last-Modified. */
 const versionOf = (f: FileEntry) => ({ lastModified: new Date(f.mtimeMs).toISOString() });
 
-const listFiles = (scopeOf: (call: Call) => FileScope): Handler => async (call) => {
-  const scope = scopeOf(call);
-  const entries = await access(call).list(call.ctx.account, scope.poolId, scope.nodeId, scope.root, '', recursive(call));
-  const page = pageInMemory(call.req, entries.map((e) => ({ ...e })), FILE_FIELDS, (e) => e.name);
-  call.respond.json(200, listBody(call.urls.metadata('files'), page.items.map((f) => JSON.stringify(nodeFile(scope, f))), page.next && nextLink(call.req, page.next)));
-};
+const listFiles =
+  (scopeOf: (call: Call) => FileScope): Handler =>
+  async (call) => {
+    const scope = scopeOf(call);
+    const entries = await access(call).list(call.ctx.account, scope.poolId, scope.nodeId, scope.root, '', recursive(call));
+    const page = pageInMemory(
+      call.req,
+      entries.map((e) => ({ ...e })),
+      FILE_FIELDS,
+      (e) => e.name,
+    );
+    call.respond.json(
+      200,
+      listBody(
+        call.urls.metadata('files'),
+        page.items.map((f) => JSON.stringify(nodeFile(scope, f))),
+        page.next && nextLink(call.req, page.next),
+      ),
+    );
+  };
 
 /** GET and HEAD of a file: If-Modified-Since (304) and If-Unmodified-Since (412) on its mtime; GET honours ocp-range. */
-const getFile = (scopeOf: (call: Call) => FileScope): Handler => async (call) => {
-  const scope = scopeOf(call);
-  const files = access(call);
-  if (call.req.method === 'HEAD') {
-    const stat = await files.stat(call.ctx.account, scope.poolId, scope.nodeId, scope.root, call.p.filePath!);
-    checkConditions(call.req, versionOf(stat), true);
-    call.respond.empty(200, { ...fileHeaders(scope, stat), 'Content-Length': stat.size });
-    return;
-  }
-  const file = await files.read(call.ctx.account, scope.poolId, scope.nodeId, scope.root, call.p.filePath!, call.req.range);
-  try {
-    try {
-      checkConditions(call.req, versionOf(file.stat), true);
-    } catch (err) {
-      file.body.resume();
-      throw err;
+const getFile =
+  (scopeOf: (call: Call) => FileScope): Handler =>
+  async (call) => {
+    const scope = scopeOf(call);
+    const files = access(call);
+    if (call.req.method === 'HEAD') {
+      const stat = await files.stat(call.ctx.account, scope.poolId, scope.nodeId, scope.root, call.p.filePath!);
+      checkConditions(call.req, versionOf(stat), true);
+      call.respond.empty(200, { ...fileHeaders(scope, stat), 'Content-Length': stat.size });
+      return;
     }
-    const length = file.range ? file.range.end - file.range.start + 1 : file.stat.size;
-    await call.respond.stream(200, { ...fileHeaders(scope, file.stat), 'Content-Length': length }, file.body);
-  } finally {
-    file.done();
-  }
-};
+    const file = await files.read(call.ctx.account, scope.poolId, scope.nodeId, scope.root, call.p.filePath!, call.req.range);
+    try {
+      try {
+        checkConditions(call.req, versionOf(file.stat), true);
+      } catch (err) {
+        file.body.resume();
+        throw err;
+      }
+      const length = file.range ? file.range.end - file.range.start + 1 : file.stat.size;
+      await call.respond.stream(200, { ...fileHeaders(scope, file.stat), 'Content-Length': length }, file.body);
+    } finally {
+      file.done();
+    }
+  };
 
-const deleteFile = (scopeOf: (call: Call) => FileScope): Handler => async (call) => {
-  const scope = scopeOf(call);
-  await access(call).remove(call.ctx.account, scope.poolId, scope.nodeId, scope.root, call.p.filePath!, recursive(call));
-  call.respond.empty(200);
-};
+const deleteFile =
+  (scopeOf: (call: Call) => FileScope): Handler =>
+  async (call) => {
+    const scope = scopeOf(call);
+    await access(call).remove(call.ctx.account, scope.poolId, scope.nodeId, scope.root, call.p.filePath!, recursive(call));
+    call.respond.empty(200);
+  };
 
 export const listFromTask = listFiles(taskScope);
 export const getFromTask = getFile(taskScope);

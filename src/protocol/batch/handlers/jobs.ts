@@ -102,6 +102,10 @@ export const prepAndReleaseStatus: Handler = (call) => {
   const page = pageInMemory(call.req, nodeTaskStatuses(doc) as unknown as Record<string, unknown>[], NODE_TASK_STATUS_FIELDS, (s) => String(s['nodeId']));
   call.respond.json(
     200,
-    listBody(call.urls.metadata('jobpreparationandreleasetaskstatuslist'), page.items.map((s) => JSON.stringify(selected(s, select))), page.next && nextLink(call.req, page.next)),
+    listBody(
+      call.urls.metadata('jobpreparationandreleasetaskstatuslist'),
+      page.items.map((s) => JSON.stringify(selected(s, select))),
+      page.next && nextLink(call.req, page.next),
+    ),
   );
 };

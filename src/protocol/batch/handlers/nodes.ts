@@ -32,7 +32,10 @@ export const get: Handler = (call) => {
   sendEntity(call, node, call.urls.node(pool.doc.id, node.id), 'nodes/@Element');
 };
 
-const done = (status: number): Handler => (call) => call.respond.empty(status, { DataServiceId: call.urls.node(call.p.poolId!, call.p.nodeId!) });
+const done =
+  (status: number): Handler =>
+  (call) =>
+    call.respond.empty(status, { DataServiceId: call.urls.node(call.p.poolId!, call.p.nodeId!) });
 
 export const reboot: Handler = async (call) => {
   rebootNode(call.ctx, call.p.poolId!, call.p.nodeId!, (await call.body()) ?? {});

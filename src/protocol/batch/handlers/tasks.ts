@@ -1,3 +1,4 @@
+// eslint-disable-next-line no-restricted-imports -- known seam: waiting reasons are pure scheduling predicates, bound for the domain (issue 10 item 4)
 import { WAITING_REASON, WaitingReasons, withWaitingReason } from '../../../scheduler/waitingReason.js';
 import type { CloudTask } from '../../../domain/batch/models.js';
 import { BatchError } from '../../../domain/batch/errors.js';
@@ -59,7 +60,11 @@ export const list: Handler = ({ req, ctx, respond, urls, p }) => {
   const page = pageOf(ctx.store.tasks, job.pk, req, TASK_FIELDS);
   const reasons = new WaitingReasons(ctx.store, ctx.account);
   const items = page.rows.map((r) =>
-    render(withWaitingReason(r.doc, () => reasons.of(job.pk, job.doc, JSON.parse(r.doc) as CloudTask)), urls.task(job.doc.id, r.id), select),
+    render(
+      withWaitingReason(r.doc, () => reasons.of(job.pk, job.doc, JSON.parse(r.doc) as CloudTask)),
+      urls.task(job.doc.id, r.id),
+      select,
+    ),
   );
   respond.json(200, listBody(urls.metadata('tasks'), items, page.next && nextLink(req, page.next)));
 };

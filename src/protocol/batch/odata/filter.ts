@@ -237,11 +237,13 @@ export function compileFilter(text: string, fields: FilterFields): CompiledFilte
   const build = (f: Filter): ((doc: Record<string, unknown>) => boolean) => {
     switch (f.kind) {
       case 'and': {
-        const l = build(f.left), r = build(f.right);
+        const l = build(f.left),
+          r = build(f.right);
         return (d) => l(d) && r(d);
       }
       case 'or': {
-        const l = build(f.left), r = build(f.right);
+        const l = build(f.left),
+          r = build(f.right);
         return (d) => l(d) || r(d);
       }
       case 'not': {
@@ -276,7 +278,8 @@ export function compileFilter(text: string, fields: FilterFields): CompiledFilte
     switch (f.kind) {
       case 'and':
       case 'or': {
-        const l = toSql(f.left), r = toSql(f.right);
+        const l = toSql(f.left),
+          r = toSql(f.right);
         return l && r ? { sql: `(${l.sql}) ${f.kind.toUpperCase()} (${r.sql})`, params: [...l.params, ...r.params] } : undefined;
       }
       case 'not': {

@@ -1,3 +1,4 @@
+// eslint-disable-next-line no-restricted-imports -- known seam: $filter becomes a syntax tree each store compiles (issue 10 item 1)
 import type { EntityTable, RawRow } from '../../../persistence/batch/entityTable.js';
 import type { EntityDoc } from '../../../domain/batch/models.js';
 import { batchErrors } from '../../../domain/batch/errors.js';
@@ -126,7 +127,13 @@ export function listBody(metadata: string, items: string[], next?: string): stri
 }
 
 /** Pages an in-memory list (images, node counts, files): filter on documents, token = index. */
-export function pageInMemory<T extends Record<string, unknown>>(req: BatchRequest, items: T[], fields: FilterFields, key: (item: T) => string, max = MAX_RESULTS): { items: T[]; next?: string } {
+export function pageInMemory<T extends Record<string, unknown>>(
+  req: BatchRequest,
+  items: T[],
+  fields: FilterFields,
+  key: (item: T) => string,
+  max = MAX_RESULTS,
+): { items: T[]; next?: string } {
   const limit = readMaxResults(req, max);
   const filter = readFilter(req, fields);
   const afterKey = readToken(req);

@@ -132,8 +132,7 @@ export const putBlobFromUrl: Operation = {
   },
 };
 
-const definedProperties = (p: ContentProperties): ContentProperties =>
-  Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined)) as ContentProperties;
+const definedProperties = (p: ContentProperties): ContentProperties => Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined)) as ContentProperties;
 
 export const getBlob: Operation = {
   name: 'GetBlob',

@@ -78,9 +78,7 @@ export const getBlockList: Operation = {
       200,
       {
         'Content-Type': 'application/xml',
-        ...(list.blob
-          ? { ETag: list.blob.etag, 'Last-Modified': httpDate(list.blob.lastModified), 'x-ms-blob-content-length': list.blob.size }
-          : {}),
+        ...(list.blob ? { ETag: list.blob.etag, 'Last-Modified': httpDate(list.blob.lastModified), 'x-ms-blob-content-length': list.blob.size } : {}),
       },
       blockListXml(type === 'uncommitted' ? undefined : list.committed, type === 'committed' ? undefined : list.uncommitted),
     );

@@ -80,11 +80,7 @@ export const getContainerAcl: Operation = {
   sasPermissions: [],
   handle({ req, service, respond }) {
     const c = service.containers.get(req.account, containerName(req));
-    respond.send(
-      200,
-      { ...versionHeaders(c), 'Content-Type': 'application/xml', 'x-ms-blob-public-access': c.publicAccess },
-      signedIdentifiersXml(c.accessPolicies),
-    );
+    respond.send(200, { ...versionHeaders(c), 'Content-Type': 'application/xml', 'x-ms-blob-public-access': c.publicAccess }, signedIdentifiersXml(c.accessPolicies));
   },
 };
 
