@@ -121,7 +121,10 @@ describe("the README's and kiln up's commands", () => {
         KILN_NODES_DIR: path.join(cwd, 'nodes'),
       },
     );
-    await waitFor('kiln up to be ready', () => (up.output().includes('Press Ctrl+C') ? true : undefined), 30_000);
+    const ready = waitFor('kiln up to be ready', () => (up.output().includes('Press Ctrl+C') ? true : undefined), 30_000);
+    const exited = up.exit.then((code) => Promise.reject(new Error(`kiln up exited (${code})`)));
+    exited.catch(() => undefined); // it exits at the end too, once the race is over
+    await Promise.race([ready, exited]).catch((e: Error) => assert.fail(`${e.message}\n${up.output()}`));
     const batchUrl = `http://127.0.0.1:${batchPort}`;
     const batch = new BatchServiceClient(new BatchSharedKeyCredentials(ACCOUNT, KEY), batchUrl);
     await batch.pool.add({ id: 'mypool', vmSize: 'standard_d2s_v3', targetDedicatedNodes: 0, virtualMachineConfiguration: vm });
