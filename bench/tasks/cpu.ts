@@ -56,6 +56,13 @@ function times(pid: number): Times {
   return { self: ((at(14) + at(15)) * 1000) / HZ, system: (at(15) * 1000) / HZ, children: ((at(16) + at(17)) * 1000) / HZ };
 }
 
+/** CPU busy time of the whole machine so far, ms (/proc/stat: user, nice, system, irq, softirq, steal), to count what no one process accounts for (task processes reaped by others, kernel work). */
+function machineBusyMs(): number {
+  const cpu = fs.readFileSync('/proc/stat', 'latin1').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = cpu as [number, number, number, number, number, number, number, number];
+  return ((user + nice + system + irq + softirq + steal) * 1000) / HZ;
+}
+
 function childPids(pid: number): number[] {
   return fs.readdirSync(`/proc/${pid}/task`).flatMap((tid) => fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
 }
@@ -127,11 +134,13 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 500));
     }
     const before = [server, ...agents].map(times);
+    const machine0 = machineBusyMs();
     const client0 = process.cpuUsage();
     const started = performance.now();
     await runTasks(batch, 'measured', poolId, TASKS);
     const seconds = (performance.now() - started) / 1000;
     const after = [server, ...agents].map(times);
+    const machineMs = machineBusyMs() - machine0;
     const client = process.cpuUsage(client0);
     const perTask = (ms: number) => ((ms / TASKS) * 1000).toFixed(0);
     const serverMs = after[0]!.self - before[0]!.self;
@@ -145,7 +154,7 @@ async function main(): Promise<void> {
     console.log(
       `${TASKS} tasks, 2 nodes × ${SLOTS} slot(s), ${(TASKS / seconds).toFixed(0)} tasks/s, load ${load}\n` +
         `CPU µs per task: server ${perTask(serverMs)} (system ${perTask(after[0]!.system - before[0]!.system)}), agents ${perTask(agentSelf)} (system ${perTask(agentSystem)}; + children waited for ${perTask(agentChildren)}), ` +
-        `total ${perTask(serverMs + agentSelf + agentChildren)}; client ${perTask((client.user + client.system) / 1000)}`,
+        `total ${perTask(serverMs + agentSelf + agentChildren)}; client ${perTask((client.user + client.system) / 1000)}; whole machine ${perTask(machineMs)}`,
     );
     if (traces.length > 0) {
       for (const { tracer } of traces) tracer.kill('SIGINT');

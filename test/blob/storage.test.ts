@@ -24,7 +24,7 @@ describe('blob storage housekeeping', () => {
     service.blocks.stage('acct', 'box', blob, Buffer.from(id).toString('base64'), Readable.from([Buffer.from(text)]), { maxLength: 1 << 20 });
 
   it('expires uncommitted blocks after a week and reclaims their space', async () => {
-    service.containers.create('acct', 'box', {}, undefined);
+    await service.containers.create('acct', 'box', {}, undefined);
     await stage('old', 'b1', 'stale');
     now += UNCOMMITTED_BLOCK_LIFETIME_MS / 2;
     await stage('fresh', 'b1', 'recent');
@@ -33,9 +33,9 @@ describe('blob storage housekeeping', () => {
     const { expiredBlocks } = await service.collectGarbage();
     assert.equal(expiredBlocks, 1);
     assert.equal(countExtents(dir), 1);
-    assert.throws(() => service.blocks.list('acct', 'box', 'old', 'all'), { code: 'BlobNotFound' });
+    await assert.rejects(() => service.blocks.list('acct', 'box', 'old', 'all'), { code: 'BlobNotFound' });
     assert.deepEqual(
-      service.blocks.list('acct', 'box', 'fresh', 'uncommitted').uncommitted.map((b) => b.size),
+      (await service.blocks.list('acct', 'box', 'fresh', 'uncommitted')).uncommitted.map((b) => b.size),
       [6],
     );
   });
@@ -44,7 +44,7 @@ describe('blob storage housekeeping', () => {
     await stage('twice', 'bb', 'first');
     await stage('twice', 'bb', 'second!');
     assert.deepEqual(
-      service.blocks.list('acct', 'box', 'twice', 'all').uncommitted.map((b) => b.size),
+      (await service.blocks.list('acct', 'box', 'twice', 'all')).uncommitted.map((b) => b.size),
       [7],
     );
     assert.equal(countExtents(dir), 2);
@@ -58,7 +58,7 @@ describe('blob storage housekeeping', () => {
       maxLength: 8 << 20,
       expectedLength: 3 << 20,
     });
-    const { body } = service.blobs.read('acct', 'box', 'read-me', undefined, {});
+    const { body } = await service.blobs.read('acct', 'box', 'read-me', undefined, {});
     const before = countExtents(dir);
     await service.blobs.delete('acct', 'box', 'read-me', {});
     let length = 0;

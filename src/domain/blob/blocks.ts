@@ -1,12 +1,13 @@
 import type { Readable } from 'node:stream';
 import { ExtentTooLargeError } from './byteStore.js';
 import { checkCreateOnly, type Blobs, type BlobWrite } from './blobs.js';
-import { checkSourceConditions, checkWriteConditions, type Conditions } from './conditions.js';
+import { checkSourceConditions, checkWriteConditions, expectation, type Conditions } from './conditions.js';
 import { settle, type BlobContext } from './context.js';
 import { StorageError, errors } from './errors.js';
 import type { Blob, BlockInfo, BlockListType, BlockReference } from './models.js';
 import { validateBlobName, validateMetadata } from './names.js';
-import type { StoredSegment } from './store.js';
+import { optimistic } from './optimistic.js';
+import { WriteConflict, type BlobContent, type StoredSegment } from './store.js';
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const MAX_BLOCK_ID_BYTES = 64;
@@ -42,8 +43,8 @@ export class Blocks {
   ): Promise<{ md5: string | undefined }> {
     validateBlobName(blob);
     validateBlockId(blockId);
-    this.blobs.requireContainer(account, container);
-    const staged = this.ctx.store.getUncommittedBlocks(account, container, blob);
+    await this.blobs.requireContainer(account, container);
+    const staged = await this.ctx.store.getUncommittedBlocks(account, container, blob);
     if (staged.some((b) => b.blockId.length !== blockId.length)) {
       throw new StorageError(400, 'InvalidBlobOrBlock', 'The specified blob or block content is invalid.');
     }
@@ -60,11 +61,15 @@ export class Blocks {
       await this.ctx.extents.remove([written.extent]);
       throw errors.md5Mismatch(opts.transferMd5, md5 ?? '');
     }
-    if (!this.ctx.store.getContainer(account, container)) {
+    let freed: string[];
+    try {
+      ({ freed } = await this.ctx.store.putUncommittedBlock(account, container, blob, { blockId, extent: written.extent, length: written.length }, this.ctx.now()));
+    } catch (err) {
+      if (!(err instanceof WriteConflict)) throw err;
+      // The one conflict of staging: the container was deleted while the body arrived.
       await this.ctx.extents.remove([written.extent]);
       throw errors.containerNotFound();
     }
-    const { freed } = this.ctx.store.putUncommittedBlock(account, container, blob, { blockId, extent: written.extent, length: written.length }, this.ctx.now());
     await settle(this.ctx, freed);
     return { md5 };
   }
@@ -74,14 +79,14 @@ export class Blocks {
    * extent of its own (a staged block is one whole extent, while a blob's content may be several, or inline).
    */
   async stageFrom(
-    source: Blob,
+    source: BlobContent,
     account: string,
     container: string,
     blob: string,
     blockId: string,
     opts: { rangeHeader?: string; sourceConditions: Conditions; sourceMd5?: string; maxLength: number },
   ): Promise<{ md5: string | undefined }> {
-    checkSourceConditions(source, opts.sourceConditions);
+    checkSourceConditions(source.blob, opts.sourceConditions);
     const { body } = this.blobs.open(source, opts.rangeHeader);
     try {
       return await this.stage(account, container, blob, blockId, body, { transferMd5: opts.sourceMd5, maxLength: opts.maxLength, computeMd5: true });
@@ -91,44 +96,49 @@ export class Blocks {
     }
   }
 
-  /** Put Block List: the new content is the named blocks in order; no byte is copied. */
+  /**
+   * Put Block List: the new content is the named blocks in order; no byte is copied. The commit requires
+   * the blob's staged blocks to be still those read (it takes some and discards the others), and the blob
+   * to be as read when its conditions were checked or its committed blocks are kept; otherwise the list
+   * is resolved again.
+   */
   async commit(account: string, container: string, name: string, refs: BlockReference[], write: BlobWrite): Promise<Blob> {
     validateBlobName(name);
     validateMetadata(write.metadata);
-    this.blobs.requireContainer(account, container);
-    if (refs.length > MAX_COMMITTED_BLOCKS) throw errors.invalidBlockList();
-    const current = this.ctx.store.getBlob(account, container, name);
-    checkCreateOnly(current, write);
-    checkWriteConditions(current, write.conditions);
-    const committed = new Map<string, StoredSegment>();
-    if (current) for (const s of this.ctx.store.getSegments(current.id)) if (s.blockId !== null) committed.set(s.blockId, s);
-    const uncommitted = new Map(this.ctx.store.getUncommittedBlocks(account, container, name).map((b) => [b.blockId, b]));
-    const segments = refs.map((ref): StoredSegment => {
-      const staged = ref.from === 'Committed' ? undefined : uncommitted.get(ref.id);
-      if (staged) return { extent: staged.extent, offset: 0, length: staged.length, blockId: ref.id };
-      const kept = ref.from === 'Uncommitted' ? undefined : committed.get(ref.id);
-      if (kept) return { ...kept, blockId: ref.id };
-      throw errors.invalidBlockList();
+    const { blob, freed } = await optimistic(async () => {
+      await this.blobs.requireContainer(account, container);
+      if (refs.length > MAX_COMMITTED_BLOCKS) throw errors.invalidBlockList();
+      const current = await this.ctx.store.getBlobContent(account, container, name);
+      checkCreateOnly(current?.blob, write);
+      checkWriteConditions(current?.blob, write.conditions);
+      const committed = new Map<string, StoredSegment>();
+      if (current) for (const s of current.segments) if (s.blockId !== null) committed.set(s.blockId, s);
+      const staged = await this.ctx.store.getUncommittedBlocks(account, container, name);
+      const uncommitted = new Map(staged.map((b) => [b.blockId, b]));
+      let keepsCommitted = false;
+      const segments = refs.map((ref): StoredSegment => {
+        const block = ref.from === 'Committed' ? undefined : uncommitted.get(ref.id);
+        if (block) return { extent: block.extent, offset: 0, length: block.length, blockId: ref.id };
+        const kept = ref.from === 'Uncommitted' ? undefined : committed.get(ref.id);
+        if (kept) {
+          keepsCommitted = true;
+          return { ...kept, blockId: ref.id };
+        }
+        throw errors.invalidBlockList();
+      });
+      const expect = keepsCommitted && current ? { etag: current.blob.etag } : expectation(current?.blob, write.conditions, write.createOnly);
+      return this.blobs.commit(account, container, name, { properties: write.properties, metadata: write.metadata, segments }, { expect, staged });
     });
-    return this.blobs.commit(account, container, name, {
-      properties: write.properties,
-      metadata: write.metadata,
-      segments,
-    });
+    await settle(this.ctx, freed);
+    return blob;
   }
 
-  list(account: string, container: string, name: string, type: BlockListType): BlockList {
-    this.blobs.requireContainer(account, container);
-    const blob = this.ctx.store.getBlob(account, container, name);
-    const committed =
-      blob && type !== 'uncommitted'
-        ? this.ctx.store
-            .getSegments(blob.id)
-            .filter((s) => s.blockId !== null)
-            .map((s) => ({ id: s.blockId!, size: s.length }))
-        : [];
-    const uncommitted = type !== 'committed' ? this.ctx.store.getUncommittedBlocks(account, container, name).map((b) => ({ id: b.blockId, size: b.length })) : [];
-    if (!blob && uncommitted.length === 0) throw errors.blobNotFound();
-    return { blob, committed, uncommitted };
+  async list(account: string, container: string, name: string, type: BlockListType): Promise<BlockList> {
+    await this.blobs.requireContainer(account, container);
+    const content = await this.ctx.store.getBlobContent(account, container, name);
+    const committed = content && type !== 'uncommitted' ? content.segments.filter((s) => s.blockId !== null).map((s) => ({ id: s.blockId!, size: s.length })) : [];
+    const uncommitted = type !== 'committed' ? (await this.ctx.store.getUncommittedBlocks(account, container, name)).map((b) => ({ id: b.blockId, size: b.length })) : [];
+    if (!content && uncommitted.length === 0) throw errors.blobNotFound();
+    return { blob: content?.blob, committed, uncommitted };
   }
 }

@@ -33,5 +33,5 @@ export interface ByteStore {
   read(segments: Segment[]): Readable;
   remove(extents: Iterable<string>): Promise<void>;
   /** Removes extents nobody refers to (and, but at start, only those past their grace); how many. */
-  sweepOrphans(isReferenced: (extent: string) => boolean, opts?: { atStart?: boolean }): Promise<number>;
+  sweepOrphans(isReferenced: (extent: string) => Promise<boolean>, opts?: { atStart?: boolean }): Promise<number>;
 }

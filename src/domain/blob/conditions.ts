@@ -1,4 +1,5 @@
 import { StorageError, errors } from './errors.js';
+import type { Expect } from './store.js';
 
 /** The HTTP conditional headers of a request, parsed. Dates are in ms since the epoch. */
 export interface Conditions {
@@ -64,6 +65,15 @@ export function checkSourceConditions(source: Versioned, c: Conditions): void {
 
 export const hasConditions = (c: Conditions): boolean =>
   c.ifMatch !== undefined || c.ifNoneMatch !== undefined || c.ifModifiedSince !== undefined || c.ifUnmodifiedSince !== undefined;
+
+/**
+ * What a write that checked `c` against `target` (and, when `createOnly`, that there was none) asks the
+ * store to find still there when it writes: the target as read, or anything when nothing was checked.
+ */
+export function expectation(target: Versioned | undefined, c: Conditions, createOnly = false): Expect {
+  if (!createOnly && !hasConditions(c)) return 'any';
+  return target ? { etag: target.etag } : 'absent';
+}
 
 /** 304 carries no body; the code only travels in x-ms-error-code. */
 const notModified = (): StorageError => new StorageError(304, 'ConditionNotMet', 'The condition specified using HTTP conditional header(s) is not met.');

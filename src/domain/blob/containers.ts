@@ -1,15 +1,16 @@
-import { checkReadConditions, checkWriteConditions, type Conditions } from './conditions.js';
+import { checkReadConditions, checkWriteConditions, expectation, type Conditions } from './conditions.js';
 import { errors } from './errors.js';
 import { newEtag } from './etag.js';
 import type { AccessPolicy, Container, Metadata, PublicAccess } from './models.js';
 import { validateContainerName, validateMetadata } from './names.js';
 import { settle, type BlobContext } from './context.js';
+import { optimistic } from './optimistic.js';
 
 /** Container operations of the Blob service. */
 export class Containers {
   constructor(private readonly ctx: BlobContext) {}
 
-  create(account: string, name: string, metadata: Metadata, publicAccess: PublicAccess | undefined): Container {
+  async create(account: string, name: string, metadata: Metadata, publicAccess: PublicAccess | undefined): Promise<Container> {
     validateContainerName(name);
     validateMetadata(metadata);
     const now = this.ctx.now();
@@ -23,32 +24,37 @@ export class Containers {
       publicAccess,
       accessPolicies: [],
     };
-    if (!this.ctx.store.createContainer(container)) throw errors.containerAlreadyExists();
-    this.ctx.store.durableSync();
+    if (!(await this.ctx.store.createContainer(container))) throw errors.containerAlreadyExists();
+    await this.ctx.store.durable();
     return container;
   }
 
-  get(account: string, name: string, conditions: Conditions = {}): Container {
-    const container = this.ctx.store.getContainer(account, name);
+  async get(account: string, name: string, conditions: Conditions = {}): Promise<Container> {
+    const container = await this.ctx.store.getContainer(account, name);
     if (!container) throw errors.containerNotFound();
     checkReadConditions(container, conditions);
     return container;
   }
 
   async delete(account: string, name: string, conditions: Conditions): Promise<void> {
-    const container = this.ctx.store.getContainer(account, name);
-    if (!container) throw errors.containerNotFound();
-    checkWriteConditions(container, conditions);
-    const { freed } = this.ctx.store.deleteContainer(account, name);
+    const freed = await optimistic(async () => {
+      const container = await this.ctx.store.getContainer(account, name);
+      if (!container) throw errors.containerNotFound();
+      checkWriteConditions(container, conditions);
+      const { deleted, freed } = await this.ctx.store.deleteContainer(account, name, expectation(container, conditions));
+      // Deleted meanwhile by another request, with nothing freed: as if that one had come first.
+      if (!deleted) throw errors.containerNotFound();
+      return freed;
+    });
     await settle(this.ctx, freed);
   }
 
-  setMetadata(account: string, name: string, metadata: Metadata, conditions: Conditions): Container {
+  async setMetadata(account: string, name: string, metadata: Metadata, conditions: Conditions): Promise<Container> {
     validateMetadata(metadata);
     return this.update(account, name, conditions, { metadata });
   }
 
-  setAccessPolicy(account: string, name: string, publicAccess: PublicAccess | undefined, accessPolicies: AccessPolicy[], conditions: Conditions): Container {
+  async setAccessPolicy(account: string, name: string, publicAccess: PublicAccess | undefined, accessPolicies: AccessPolicy[], conditions: Conditions): Promise<Container> {
     if (accessPolicies.length > 5) {
       throw errors.invalidXml();
     }
@@ -59,18 +65,20 @@ export class Containers {
     return this.ctx.store.listContainers(account, prefix, marker, maxResults);
   }
 
-  private update(
+  private async update(
     account: string,
     name: string,
     conditions: Conditions,
     changes: { metadata?: Metadata; publicAccess?: PublicAccess | null; accessPolicies?: AccessPolicy[] },
-  ): Container {
-    const container = this.ctx.store.getContainer(account, name);
-    if (!container) throw errors.containerNotFound();
-    checkWriteConditions(container, conditions);
-    const now = this.ctx.now();
-    this.ctx.store.updateContainer(account, name, { ...changes, etag: newEtag(now), lastModified: now });
-    this.ctx.store.durableSync();
-    return this.ctx.store.getContainer(account, name)!;
+  ): Promise<Container> {
+    const updated = await optimistic(async () => {
+      const container = await this.ctx.store.getContainer(account, name);
+      if (!container) throw errors.containerNotFound();
+      checkWriteConditions(container, conditions);
+      const now = this.ctx.now();
+      return this.ctx.store.updateContainer(account, name, { ...changes, etag: newEtag(now), lastModified: now }, expectation(container, conditions));
+    });
+    await this.ctx.store.durable();
+    return updated;
   }
 }

@@ -1,4 +1,8 @@
-let sequence = 0;
+import { randomInt } from 'node:crypto';
+
+// Etags are the version conditional writes compare (Expect in store.ts). A random start makes two
+// servers on one store unlikely to make the same etag in the same millisecond.
+let sequence = randomInt(100_000);
 
 /** A fresh quoted ETag in Azure's style ("0x8D…"): a timestamp-derived counter, unique within this process. */
 export function newEtag(now = Date.now()): string {

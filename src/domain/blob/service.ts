@@ -28,7 +28,7 @@ export class BlobService {
    * the server takes requests, see ByteStore.sweepOrphans.
    */
   async collectGarbage(opts: { blockLifetimeMs?: number; atStart?: boolean } = {}): Promise<{ expiredBlocks: number; orphans: number }> {
-    const { freed } = this.ctx.store.expireUncommittedBlocks(this.ctx.now() - (opts.blockLifetimeMs ?? UNCOMMITTED_BLOCK_LIFETIME_MS));
+    const { freed } = await this.ctx.store.expireUncommittedBlocks(this.ctx.now() - (opts.blockLifetimeMs ?? UNCOMMITTED_BLOCK_LIFETIME_MS));
     await settle(this.ctx, freed);
     const orphans = await this.ctx.extents.sweepOrphans((e) => this.ctx.store.isExtentReferenced(e), { atStart: opts.atStart });
     return { expiredBlocks: freed.length, orphans };

@@ -168,9 +168,11 @@ export class ExtentStore implements ByteStore {
   /**
    * Deletes extent files that `isReferenced` does not know and that are older than the grace period:
    * leftovers of uploads cut off by a crash. `atStart` (before the server takes uploads) also makes
-   * every extent private (0600), as extents of an older Kiln were 0644.
+   * every extent private (0600), as extents of an older Kiln were 0644. The check and the removal are
+   * apart, which is safe: an extent past its grace that nothing refers to never becomes referenced again
+   * (a commit sharing an extent requires it referenced, see CommitGuard; a new one is young).
    */
-  async sweepOrphans(isReferenced: (extent: string) => boolean, opts: { atStart?: boolean } = {}): Promise<number> {
+  async sweepOrphans(isReferenced: (extent: string) => Promise<boolean>, opts: { atStart?: boolean } = {}): Promise<number> {
     const graceMs = opts.atStart && !this.shared ? 0 : this.graceMs;
     let removed = 0;
     for (const prefix of await fs.promises.readdir(this.root)) {
@@ -178,7 +180,7 @@ export class ExtentStore implements ByteStore {
         if (!EXTENT_ID.test(name)) continue;
         const file = path.join(this.dir(prefix), name);
         if (opts.atStart) await fs.promises.chmod(file, PRIVATE_FILE_MODE).catch(ignoreMissing);
-        if (this.writing.has(name) || this.readers.has(name) || isReferenced(name)) continue;
+        if (this.writing.has(name) || this.readers.has(name) || (await isReferenced(name))) continue;
         const stat = await fs.promises.stat(file).catch(ignoreMissing);
         if (!stat || Date.now() - stat.mtimeMs < graceMs) continue;
         await fs.promises.rm(file, { force: true });

@@ -1,7 +1,20 @@
 import type { Db } from '../sqlite/database.js';
 import type { WalFlush } from '../sqlite/walFlush.js';
 import type { Blob, Container, CopyState, Metadata, PublicAccess } from '../../domain/blob/models.js';
-import type { BlobChanges, BlobListItem, BlobMetadataStore, ContainerChanges, ListPage, NewBlob, StoredSegment, UncommittedBlock } from '../../domain/blob/store.js';
+import {
+  WriteConflict,
+  type BlobChanges,
+  type BlobContent,
+  type BlobListItem,
+  type BlobMetadataStore,
+  type CommitGuard,
+  type ContainerChanges,
+  type Expect,
+  type ListPage,
+  type NewBlob,
+  type StoredSegment,
+  type UncommittedBlock,
+} from '../../domain/blob/store.js';
 
 interface ContainerRow {
   account: string;
@@ -66,24 +79,31 @@ const toBlob = (r: BlobRow): Blob => ({
   copy: r.copy ? (JSON.parse(r.copy) as CopyState) : undefined,
 });
 
+/** Whether the row as it is now is what the write expected. */
+const meets = (row: { etag: string } | undefined, expect: Expect): boolean =>
+  expect === 'any' || (expect === 'absent' ? row === undefined : row !== undefined && row.etag === expect.etag);
+
 /** Durability of a connection whose commits are durable when they return (synchronous=FULL). */
-const ALREADY_DURABLE: Pick<WalFlush, 'flush' | 'flushSync'> = { flush: () => Promise.resolve(), flushSync: () => undefined };
+const ALREADY_DURABLE: Pick<WalFlush, 'flush'> = { flush: () => Promise.resolve() };
 
 /**
  * The Blob service's metadata in SQLite: one prepared statement per query, one transaction per change.
  * Given a WalFlush, its connection commits without waiting for the disk and `durable` is the group
- * commit that every answer waits for.
+ * commit that every answer waits for. The methods are asynchronous as the port is, but each runs its
+ * transaction synchronously, whole, on the connection the data directory's lock gives this server alone:
+ * no other write can come between a write's checks and its change.
  */
 export class SqliteBlobStore implements BlobMetadataStore {
   private readonly q;
 
   constructor(
     private readonly db: Db,
-    private readonly wal: Pick<WalFlush, 'flush' | 'flushSync'> = ALREADY_DURABLE,
+    private readonly wal: Pick<WalFlush, 'flush'> = ALREADY_DURABLE,
   ) {
     const p = (sql: string) => db.prepare(sql);
     this.q = {
       getContainer: p('SELECT * FROM containers WHERE account = ? AND name = ?'),
+      containerEtag: p('SELECT etag FROM containers WHERE account = ? AND name = ?'),
       insertContainer: p(
         `INSERT OR IGNORE INTO containers (account, name, etag, created, last_modified, metadata, public_access, access_policies)
          VALUES (@account, @name, @etag, @created, @lastModified, @metadata, @publicAccess, @accessPolicies)`,
@@ -128,25 +148,29 @@ export class SqliteBlobStore implements BlobMetadataStore {
     return this.wal.flush();
   }
 
-  durableSync(): void {
-    this.wal.flushSync();
-  }
-
   /** Of the extents given, those that no blob or staged block refers to any more. */
   private unreferenced(extents: Iterable<string>): string[] {
-    return [...new Set(extents)].filter((e) => !this.isExtentReferenced(e));
+    return [...new Set(extents)].filter((e) => !this.referenced(e));
   }
 
-  isExtentReferenced(extent: string): boolean {
+  private referenced(extent: string): boolean {
     return this.q.segmentUsesExtent.get(extent) !== undefined || this.q.blockUsesExtent.get(extent) !== undefined;
   }
 
-  getContainer(account: string, name: string): Container | undefined {
+  async isExtentReferenced(extent: string): Promise<boolean> {
+    return this.referenced(extent);
+  }
+
+  private container(account: string, name: string): Container | undefined {
     const row = this.q.getContainer.get(account, name) as ContainerRow | undefined;
     return row && toContainer(row);
   }
 
-  createContainer(c: Container): boolean {
+  async getContainer(account: string, name: string): Promise<Container | undefined> {
+    return this.container(account, name);
+  }
+
+  async createContainer(c: Container): Promise<boolean> {
     const result = this.q.insertContainer.run({
       account: c.account,
       name: c.name,
@@ -160,15 +184,18 @@ export class SqliteBlobStore implements BlobMetadataStore {
     return result.changes === 1;
   }
 
-  deleteContainer(account: string, name: string): { deleted: boolean; freed: string[] } {
+  async deleteContainer(account: string, name: string, expect: Expect): Promise<{ deleted: boolean; freed: string[] }> {
     return this.db.transaction(() => {
+      const current = this.q.containerEtag.get(account, name) as { etag: string } | undefined;
+      if (!meets(current, expect)) throw new WriteConflict(`container ${name}`);
+      if (!current) return { deleted: false, freed: [] };
       const extents = (this.q.containerExtents.all(account, name, account, name) as { extent: string }[]).map((r) => r.extent);
-      const deleted = this.q.deleteContainer.run(account, name).changes === 1;
-      return { deleted, freed: this.unreferenced(extents) };
+      this.q.deleteContainer.run(account, name);
+      return { deleted: true, freed: this.unreferenced(extents) };
     })();
   }
 
-  updateContainer(account: string, name: string, changes: ContainerChanges): void {
+  async updateContainer(account: string, name: string, changes: ContainerChanges, expect: Expect): Promise<Container> {
     const sets = ['etag = @etag', 'last_modified = @lastModified'];
     const params: Record<string, unknown> = { account, name, etag: changes.etag, lastModified: changes.lastModified };
     if (changes.metadata !== undefined) {
@@ -183,27 +210,52 @@ export class SqliteBlobStore implements BlobMetadataStore {
       sets.push('access_policies = @accessPolicies');
       params.accessPolicies = JSON.stringify(changes.accessPolicies);
     }
-    this.db.prepare(`UPDATE containers SET ${sets.join(', ')} WHERE account = @account AND name = @name`).run(params);
+    const update = this.db.prepare(`UPDATE containers SET ${sets.join(', ')} WHERE account = @account AND name = @name`);
+    return this.db.transaction(() => {
+      const current = this.q.containerEtag.get(account, name) as { etag: string } | undefined;
+      if (!current || !meets(current, expect)) throw new WriteConflict(`container ${name}`);
+      update.run(params);
+      return this.container(account, name)!;
+    })();
   }
 
-  listContainers(account: string, prefix: string, marker: string, limit: number): ListPage<Container> {
+  async listContainers(account: string, prefix: string, marker: string, limit: number): Promise<ListPage<Container>> {
     const rows = this.q.listContainers.all(account, prefix, marker, pastPrefix(prefix), limit + 1) as ContainerRow[];
     const more = rows.length > limit ? rows.pop() : undefined;
     return { items: rows.map(toContainer), nextMarker: more?.name };
   }
 
-  getBlob(account: string, container: string, name: string): Blob | undefined {
-    const row = this.q.getBlob.get(account, container, name) as BlobRow | undefined;
+  private blobRow(account: string, container: string, name: string): BlobRow | undefined {
+    return this.q.getBlob.get(account, container, name) as BlobRow | undefined;
+  }
+
+  async getBlob(account: string, container: string, name: string): Promise<Blob | undefined> {
+    const row = this.blobRow(account, container, name);
     return row && toBlob(row);
   }
 
-  getSegments(blobId: number): StoredSegment[] {
-    return this.q.getSegments.all(blobId) as StoredSegment[];
+  async getBlobContent(account: string, container: string, name: string): Promise<BlobContent | undefined> {
+    return this.db.transaction(() => {
+      const row = this.blobRow(account, container, name);
+      return row && { blob: toBlob(row), segments: this.q.getSegments.all(row.id) as StoredSegment[] };
+    })();
   }
 
-  commitBlob(b: NewBlob): { blob: Blob; freed: string[] } {
+  /** Throws WriteConflict unless everything the commit read is still so (CommitGuard). */
+  private checkGuard(b: NewBlob, old: BlobRow | undefined, guard: CommitGuard): void {
+    if (this.q.containerEtag.get(b.account, b.container) === undefined) throw new WriteConflict(`container ${b.container}`);
+    if (!meets(old, guard.expect)) throw new WriteConflict(`blob ${b.name}`);
+    if (guard.staged) {
+      const now = new Map((this.q.listUncommitted.all(b.account, b.container, b.name) as UncommittedBlock[]).map((s) => [s.blockId, s.extent]));
+      if (now.size !== guard.staged.length || guard.staged.some((s) => now.get(s.blockId) !== s.extent)) throw new WriteConflict(`the blocks staged for ${b.name}`);
+    }
+    for (const extent of new Set(guard.shared)) if (!this.referenced(extent)) throw new WriteConflict(`the source of ${b.name}`);
+  }
+
+  async commitBlob(b: NewBlob, guard: CommitGuard): Promise<{ blob: Blob; freed: string[] }> {
     return this.db.transaction(() => {
-      const old = this.q.getBlob.get(b.account, b.container, b.name) as BlobRow | undefined;
+      const old = this.blobRow(b.account, b.container, b.name);
+      this.checkGuard(b, old, guard);
       const dropped: string[] = [];
       if (old) {
         for (const r of this.q.segmentExtents.all(old.id) as { extent: string }[]) dropped.push(r.extent);
@@ -233,12 +285,12 @@ export class SqliteBlobStore implements BlobMetadataStore {
       });
       const id = Number(lastInsertRowid);
       b.segments.forEach((s, seq) => this.q.insertSegment.run(id, seq, s.extent, s.data ?? null, s.offset, s.length, s.blockId));
-      const row = this.q.getBlob.get(b.account, b.container, b.name) as BlobRow;
+      const row = this.blobRow(b.account, b.container, b.name)!;
       return { blob: toBlob(row), freed: this.unreferenced(dropped) };
     })();
   }
 
-  updateBlob(blobId: number, c: BlobChanges): void {
+  async updateBlob(account: string, container: string, name: string, c: BlobChanges, expect: Expect): Promise<Blob> {
     const columns: Record<string, unknown> = { etag: c.etag, last_modified: c.lastModified };
     if (c.metadata !== undefined) columns.metadata = JSON.stringify(c.metadata);
     const props: [keyof BlobChanges, string][] = [
@@ -252,12 +304,19 @@ export class SqliteBlobStore implements BlobMetadataStore {
     // Set Blob Properties replaces every content property: those not given become empty.
     if (props.some(([key]) => key in c)) for (const [key, column] of props) columns[column] = c[key] ?? null;
     const sets = Object.keys(columns).map((column) => `${column} = @${column}`);
-    this.db.prepare(`UPDATE blobs SET ${sets.join(', ')} WHERE id = @id`).run({ ...columns, id: blobId });
+    const update = this.db.prepare(`UPDATE blobs SET ${sets.join(', ')} WHERE id = @id`);
+    return this.db.transaction(() => {
+      const current = this.blobRow(account, container, name);
+      if (!current || !meets(current, expect)) throw new WriteConflict(`blob ${name}`);
+      update.run({ ...columns, id: current.id });
+      return toBlob(this.blobRow(account, container, name)!);
+    })();
   }
 
-  deleteBlob(account: string, container: string, name: string): { deleted: boolean; freed: string[] } {
+  async deleteBlob(account: string, container: string, name: string, expect: Expect): Promise<{ deleted: boolean; freed: string[] }> {
     return this.db.transaction(() => {
-      const old = this.q.getBlob.get(account, container, name) as BlobRow | undefined;
+      const old = this.blobRow(account, container, name);
+      if (!meets(old, expect)) throw new WriteConflict(`blob ${name}`);
       const dropped = (this.q.uncommittedExtentsOfBlob.all(account, container, name) as { extent: string }[]).map((r) => r.extent);
       this.q.deleteUncommittedOfBlob.run(account, container, name);
       if (!old) return { deleted: false, freed: this.unreferenced(dropped) };
@@ -272,7 +331,7 @@ export class SqliteBlobStore implements BlobMetadataStore {
    * becomes one prefix entry and the walk jumps past the whole run, so a page costs O(page), not
    * O(container). The marker is the first name (or prefix) the next page starts with.
    */
-  listBlobs(account: string, container: string, opts: { prefix: string; delimiter: string; marker: string; limit: number }): ListPage<BlobListItem> {
+  async listBlobs(account: string, container: string, opts: { prefix: string; delimiter: string; marker: string; limit: number }): Promise<ListPage<BlobListItem>> {
     const { prefix, delimiter, limit } = opts;
     const items: BlobListItem[] = [];
     const end = pastPrefix(prefix);
@@ -298,19 +357,20 @@ export class SqliteBlobStore implements BlobMetadataStore {
     }
   }
 
-  putUncommittedBlock(account: string, container: string, blob: string, block: UncommittedBlock, now: number): { freed: string[] } {
+  async putUncommittedBlock(account: string, container: string, blob: string, block: UncommittedBlock, now: number): Promise<{ freed: string[] }> {
     return this.db.transaction(() => {
+      if (this.q.containerEtag.get(account, container) === undefined) throw new WriteConflict(`container ${container}`);
       const old = this.q.getUncommittedBlock.get(account, container, blob, block.blockId) as { extent: string } | undefined;
       this.q.upsertUncommittedBlock.run(account, container, blob, block.blockId, block.extent, block.length, now);
       return { freed: old ? this.unreferenced([old.extent]) : [] };
     })();
   }
 
-  getUncommittedBlocks(account: string, container: string, blob: string): UncommittedBlock[] {
+  async getUncommittedBlocks(account: string, container: string, blob: string): Promise<UncommittedBlock[]> {
     return this.q.listUncommitted.all(account, container, blob) as UncommittedBlock[];
   }
 
-  expireUncommittedBlocks(before: number): { freed: string[] } {
+  async expireUncommittedBlocks(before: number): Promise<{ freed: string[] }> {
     return this.db.transaction(() => {
       const extents = (this.q.expiredExtents.all(before) as { extent: string }[]).map((r) => r.extent);
       this.q.deleteExpired.run(before);

@@ -12,13 +12,13 @@ const PUBLIC_LEVEL = { blob: 1, container: 2 } as const;
  * Decides who is calling and whether they may: Shared Key, then SAS, then anonymous access through
  * a container's public access level. Throws the StorageError Azure answers otherwise.
  */
-export function authenticate(
+export async function authenticate(
   req: BlobRequest,
   op: Pick<Operation, 'level' | 'sasPermissions' | 'serviceSasPermissions' | 'anonymous'>,
   accounts: AccountRegistry,
   store: BlobMetadataStore,
   now: number,
-): Principal {
+): Promise<Principal> {
   const account = accounts.get(req.account);
   const authorization = req.header('authorization');
   if (authorization !== undefined) {
@@ -39,23 +39,25 @@ export function authenticate(
   if (isSasRequest(req.params)) {
     if (!account) throw errors.authenticationFailed('The account in the URL is not known.');
     const target = { level: op.level, container: req.container, blob: req.blob };
-    const permissions = verifySasFor(account, req, target, { allowedBy: op.sasPermissions, serviceAllowedBy: op.serviceSasPermissions }, store, now);
+    const permissions = await verifySasFor(account, req, target, { allowedBy: op.sasPermissions, serviceAllowedBy: op.serviceSasPermissions }, store, now);
     return { kind: 'sas', permissions };
   }
   if (!account || !op.anonymous || req.container === undefined) throw errors.resourceNotFound();
-  const access = store.getContainer(account.name, req.container)?.publicAccess;
+  const access = (await store.getContainer(account.name, req.container))?.publicAccess;
   if (!access || PUBLIC_LEVEL[access] < PUBLIC_LEVEL[op.anonymous]) throw errors.resourceNotFound();
   return { kind: 'anonymous' };
 }
 
-export function verifySasFor(
+/** Verifies a SAS; a stored access policy it names (`si`) is read from its container first. */
+export async function verifySasFor(
   account: Account,
   req: Pick<BlobRequest, 'params' | 'raw'>,
   target: SasTarget,
   permissions: Pick<SasRequest, 'allowedBy' | 'serviceAllowedBy'>,
   store: BlobMetadataStore,
   now: number,
-): string {
+): Promise<string> {
+  const policies = req.params.has('si') && target.container !== undefined ? (await store.getContainer(account.name, target.container))?.accessPolicies : undefined;
   return verifySas(account, {
     params: req.params,
     target,
@@ -63,6 +65,6 @@ export function verifySasFor(
     protocol: 'http',
     clientIp: req.raw.socket.remoteAddress ?? '',
     now,
-    storedPolicy: (id) => (target.container === undefined ? undefined : store.getContainer(account.name, target.container)?.accessPolicies.find((p) => p.id === id)),
+    storedPolicy: (id) => policies?.find((p) => p.id === id),
   });
 }

@@ -1,9 +1,8 @@
 import { isIP } from 'node:net';
 import type { AccountRegistry } from '../../config/accounts.js';
 import { StorageError, errors } from '../../domain/blob/errors.js';
-import type { Blob } from '../../domain/blob/models.js';
 import type { BlobService } from '../../domain/blob/service.js';
-import type { BlobMetadataStore } from '../../domain/blob/store.js';
+import type { BlobContent, BlobMetadataStore } from '../../domain/blob/store.js';
 import { verifySasFor } from './authenticate.js';
 import type { Principal } from './operation.js';
 import { isOwnServiceUrl } from './ownService.js';
@@ -25,13 +24,13 @@ const notFound = () => cannotVerify(404, 'The specified resource does not exist.
  * read it: the same account's Shared Key (for `copy` only), a SAS in the source URL, or a public container.
  * A URL of another host is refused: Kiln fetches nothing from outside (see ownService.ts).
  */
-export function resolveCopySource(
+export async function resolveCopySource(
   sourceUrl: string,
   use: CopySourceUse,
   req: BlobRequest,
   principal: Principal,
   deps: { accounts: AccountRegistry; store: BlobMetadataStore; service: BlobService; now: number },
-): Blob {
+): Promise<BlobContent> {
   let url: URL;
   try {
     url = new URL(sourceUrl);
@@ -64,18 +63,18 @@ export function resolveCopySource(
   if (!sameAccountKey) {
     if (params.has('sig')) {
       try {
-        verifySasFor(account, { params, raw: req.raw }, { level: 'blob', container, blob }, { allowedBy: ['r'] }, deps.store, deps.now);
+        await verifySasFor(account, { params, raw: req.raw }, { level: 'blob', container, blob }, { allowedBy: ['r'] }, deps.store, deps.now);
       } catch (err) {
         if (err instanceof StorageError) throw cannotVerify(403, err.message);
         throw err;
       }
-    } else if (!deps.store.getContainer(account.name, container)?.publicAccess) {
+    } else if (!(await deps.store.getContainer(account.name, container))?.publicAccess) {
       if (use === 'fromUrl') throw cannotVerify(401, 'Server failed to authenticate the request. Please refer to the information in the www-authenticate header.');
       throw notFound();
     }
   }
   try {
-    return deps.service.blobs.get(account.name, container, blob);
+    return await deps.service.blobs.getContent(account.name, container, blob);
   } catch (err) {
     if (err instanceof StorageError) throw cannotVerify(404, err.message);
     throw err;

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { ResourceLevel } from '../../auth/sas.js';
 import type { BlobService } from '../../domain/blob/service.js';
-import type { Blob } from '../../domain/blob/models.js';
+import type { BlobContent } from '../../domain/blob/store.js';
 import type { CopySourceUse } from './copySource.js';
 import type { PublicAccess } from '../../domain/blob/models.js';
 import type { BlobRequest } from './request.js';
@@ -24,8 +24,8 @@ export interface OperationContext {
   principal: Principal;
   /** The version the request asked for, or the service default. */
   version: string;
-  /** Authorizes a copy source URL against this service and returns the blob it names (see copySource.ts). */
-  resolveCopySource(url: string, use: CopySourceUse): Blob;
+  /** Authorizes a copy source URL against this service and returns the blob it names, with its content (see copySource.ts). */
+  resolveCopySource(url: string, use: CopySourceUse): Promise<BlobContent>;
 }
 
 /** One REST operation of the Blob service: what it addresses, what may call it, and its handler. */

@@ -31,7 +31,7 @@ export function createBlobHandler(deps: BlobServerDeps) {
       respond = respondFor(req.id);
       const op = route(req);
       const now = Date.now();
-      const principal = authenticate(req, op, deps.accounts, deps.store, now);
+      const principal = await authenticate(req, op, deps.accounts, deps.store, now);
       version = readVersion(req) ?? DEFAULT_VERSION;
       refuseUnsupported(req);
       await op.handle({

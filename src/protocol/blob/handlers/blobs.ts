@@ -88,7 +88,7 @@ export const copyBlob: Operation = {
     const { req, service, respond } = ctx;
     const sourceUrl = req.header('x-ms-copy-source')!;
     const sync = readBooleanHeader(req, 'x-ms-requires-sync', false);
-    const source = ctx.resolveCopySource(sourceUrl, sync ? 'fromUrl' : 'copy');
+    const source = await ctx.resolveCopySource(sourceUrl, sync ? 'fromUrl' : 'copy');
     const metadata = readMetadata(req);
     const blob = await service.blobs.copy(source, req.account, req.container!, blobName(req), {
       metadata: Object.keys(metadata).length > 0 ? metadata : undefined,
@@ -115,11 +115,11 @@ export const putBlobFromUrl: Operation = {
     const { req, service, respond, version } = ctx;
     requireEmptyBody(req);
     const copyProperties = readBooleanHeader(req, 'x-ms-copy-source-blob-properties', true);
-    const source = ctx.resolveCopySource(req.header('x-ms-copy-source')!, 'fromUrl');
+    const source = await ctx.resolveCopySource(req.header('x-ms-copy-source')!, 'fromUrl');
     const max = maxPutBlobBytes(version);
-    if (source.size > max) throw errors.requestBodyTooLarge(max);
+    if (source.blob.size > max) throw errors.requestBodyTooLarge(max);
     const requested = readContentProperties(req, false);
-    const properties: ContentProperties = copyProperties ? { ...contentPropertiesOf(source), ...definedProperties(requested) } : requested;
+    const properties: ContentProperties = copyProperties ? { ...contentPropertiesOf(source.blob), ...definedProperties(requested) } : requested;
     const blob = await service.blobs.writeFrom(source, req.account, req.container!, blobName(req), {
       properties,
       metadata: readMetadata(req),
@@ -146,7 +146,7 @@ export const getBlob: Operation = {
     }
     const rangeHeader = req.header('x-ms-range') ?? req.header('range');
     const wantRangeMd5 = req.header('x-ms-range-get-content-md5') === 'true';
-    const { blob, range, body } = service.blobs.read(req.account, req.container!, blobName(req), rangeHeader, conditions);
+    const { blob, range, body } = await service.blobs.read(req.account, req.container!, blobName(req), rangeHeader, conditions);
     const headers: Headers = { ...propertyHeaders(blob), ...defined(sasOverrides(req)) };
     if (!range) {
       headers['Content-Length'] = blob.size;
@@ -168,7 +168,7 @@ export const getBlob: Operation = {
 };
 
 async function rangeMd5(service: BlobService, req: BlobRequest, range: { start: number; end: number }): Promise<string> {
-  const { body } = service.blobs.read(req.account, req.container!, blobName(req), `bytes=${range.start}-${range.end}`, {});
+  const { body } = await service.blobs.read(req.account, req.container!, blobName(req), `bytes=${range.start}-${range.end}`, {});
   return md5Of(body);
 }
 
@@ -177,8 +177,8 @@ export const getBlobProperties: Operation = {
   level: 'blob',
   sasPermissions: ['r'],
   anonymous: 'blob',
-  handle({ req, service, respond }) {
-    const blob = service.blobs.getProperties(req.account, req.container!, blobName(req), readConditions(req));
+  async handle({ req, service, respond }) {
+    const blob = await service.blobs.getProperties(req.account, req.container!, blobName(req), readConditions(req));
     respond.send(200, {
       ...propertyHeaders(blob),
       ...defined(sasOverrides(req)),
@@ -195,8 +195,8 @@ export const getBlobMetadata: Operation = {
   level: 'blob',
   sasPermissions: ['r'],
   anonymous: 'blob',
-  handle({ req, service, respond }) {
-    const blob = service.blobs.getProperties(req.account, req.container!, blobName(req), readConditions(req));
+  async handle({ req, service, respond }) {
+    const blob = await service.blobs.getProperties(req.account, req.container!, blobName(req), readConditions(req));
     respond.send(200, { ...versionHeaders(blob), ...metadataHeaders(blob.metadata) });
   },
 };
@@ -205,8 +205,8 @@ export const setBlobProperties: Operation = {
   name: 'SetBlobProperties',
   level: 'blob',
   sasPermissions: ['w'],
-  handle({ req, service, respond }) {
-    const blob = service.blobs.setProperties(req.account, req.container!, blobName(req), readContentProperties(req, false), readConditions(req));
+  async handle({ req, service, respond }) {
+    const blob = await service.blobs.setProperties(req.account, req.container!, blobName(req), readContentProperties(req, false), readConditions(req));
     respond.send(200, versionHeaders(blob));
   },
 };
@@ -215,8 +215,8 @@ export const setBlobMetadata: Operation = {
   name: 'SetBlobMetadata',
   level: 'blob',
   sasPermissions: ['w'],
-  handle({ req, service, respond }) {
-    const blob = service.blobs.setMetadata(req.account, req.container!, blobName(req), readMetadata(req), readConditions(req));
+  async handle({ req, service, respond }) {
+    const blob = await service.blobs.setMetadata(req.account, req.container!, blobName(req), readMetadata(req), readConditions(req));
     respond.send(200, { ...versionHeaders(blob), 'x-ms-request-server-encrypted': 'true' });
   },
 };

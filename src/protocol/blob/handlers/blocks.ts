@@ -33,7 +33,7 @@ export const putBlockFromUrl: Operation = {
     if (blockId === undefined) throw errors.invalidQuery('blockid', '');
     requireEmptyBody(req);
     const rangeHeader = readSourceRange(req);
-    const source = ctx.resolveCopySource(req.header('x-ms-copy-source')!, 'fromUrl');
+    const source = await ctx.resolveCopySource(req.header('x-ms-copy-source')!, 'fromUrl');
     const { md5 } = await service.blocks.stageFrom(source, req.account, req.container!, req.blob!, blockId, {
       rangeHeader,
       sourceConditions: readSourceConditions(req),
@@ -70,10 +70,10 @@ export const getBlockList: Operation = {
   level: 'blob',
   sasPermissions: ['r'],
   anonymous: 'blob',
-  handle({ req, service, respond }) {
+  async handle({ req, service, respond }) {
     const type = (req.params.get('blocklisttype') ?? 'committed').toLowerCase();
     if (type !== 'committed' && type !== 'uncommitted' && type !== 'all') throw errors.invalidQuery('blocklisttype', type);
-    const list = service.blocks.list(req.account, req.container!, req.blob!, type as BlockListType);
+    const list = await service.blocks.list(req.account, req.container!, req.blob!, type as BlockListType);
     respond.send(
       200,
       {

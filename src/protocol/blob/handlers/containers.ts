@@ -24,8 +24,8 @@ export const createContainer: Operation = {
   level: 'container',
   sasPermissions: ['c', 'w'],
   serviceSasPermissions: [],
-  handle({ req, service, respond }) {
-    const c = service.containers.create(req.account, containerName(req), readMetadata(req), readPublicAccess(req));
+  async handle({ req, service, respond }) {
+    const c = await service.containers.create(req.account, containerName(req), readMetadata(req), readPublicAccess(req));
     respond.send(201, versionHeaders(c));
   },
 };
@@ -36,8 +36,8 @@ export const getContainerProperties: Operation = {
   sasPermissions: ['r'],
   serviceSasPermissions: [],
   anonymous: 'container',
-  handle({ req, service, respond }) {
-    const c = service.containers.get(req.account, containerName(req), readConditions(req));
+  async handle({ req, service, respond }) {
+    const c = await service.containers.get(req.account, containerName(req), readConditions(req));
     respond.send(200, {
       ...versionHeaders(c),
       ...metadataHeaders(c.metadata),
@@ -68,8 +68,8 @@ export const setContainerMetadata: Operation = {
   level: 'container',
   sasPermissions: ['w'],
   serviceSasPermissions: [],
-  handle({ req, service, respond }) {
-    const c = service.containers.setMetadata(req.account, containerName(req), readMetadata(req), readConditions(req));
+  async handle({ req, service, respond }) {
+    const c = await service.containers.setMetadata(req.account, containerName(req), readMetadata(req), readConditions(req));
     respond.send(200, versionHeaders(c));
   },
 };
@@ -78,8 +78,8 @@ export const getContainerAcl: Operation = {
   name: 'GetContainerACL',
   level: 'container',
   sasPermissions: [],
-  handle({ req, service, respond }) {
-    const c = service.containers.get(req.account, containerName(req));
+  async handle({ req, service, respond }) {
+    const c = await service.containers.get(req.account, containerName(req));
     respond.send(200, { ...versionHeaders(c), 'Content-Type': 'application/xml', 'x-ms-blob-public-access': c.publicAccess }, signedIdentifiersXml(c.accessPolicies));
   },
 };
@@ -90,7 +90,7 @@ export const setContainerAcl: Operation = {
   sasPermissions: [],
   async handle({ req, body, service, respond }) {
     const policies = parseSignedIdentifiers((await readSmallBody(body, 64 << 10)).toString('utf8'));
-    const c = service.containers.setAccessPolicy(req.account, containerName(req), readPublicAccess(req), policies, readConditions(req));
+    const c = await service.containers.setAccessPolicy(req.account, containerName(req), readPublicAccess(req), policies, readConditions(req));
     respond.send(200, versionHeaders(c));
   },
 };
@@ -100,13 +100,13 @@ export const listBlobs: Operation = {
   level: 'container',
   sasPermissions: ['l'],
   anonymous: 'container',
-  handle({ req, service, respond }) {
+  async handle({ req, service, respond }) {
     const prefix = req.params.get('prefix') ?? '';
     const delimiter = req.params.get('delimiter') ?? '';
     const marker = req.params.get('marker') ?? '';
     const maxResults = parseMaxResults(req.params.get('maxresults'));
     const include = readInclude(req, 'blobs');
-    const page = service.blobs.list(req.account, containerName(req), { prefix, delimiter, marker, limit: maxResults });
+    const page = await service.blobs.list(req.account, containerName(req), { prefix, delimiter, marker, limit: maxResults });
     respond.send(
       200,
       { 'Content-Type': 'application/xml' },

@@ -16,12 +16,12 @@ export const listContainers: Operation = {
   name: 'ListContainers',
   level: 'service',
   sasPermissions: ['l'],
-  handle({ req, service, respond }) {
+  async handle({ req, service, respond }) {
     const prefix = req.params.get('prefix') ?? '';
     const marker = req.params.get('marker') ?? '';
     const maxResults = parseMaxResults(req.params.get('maxresults'));
     const withMetadata = readInclude(req, 'containers').has('metadata');
-    const page = service.containers.list(req.account, prefix, marker, maxResults);
+    const page = await service.containers.list(req.account, prefix, marker, maxResults);
     respond.send(200, XML, containerListXml(req.accountUrl, { prefix, marker, maxResults }, page.items, page.nextMarker, withMetadata));
   },
 };
