@@ -1,9 +1,14 @@
 import fs from 'node:fs';
+import { after } from 'node:test';
 import type { BlobMetadataStore } from '../../src/domain/blob/store.js';
 import { SqliteBlobStore } from '../../src/persistence/blob/sqliteBlobStore.js';
 import { migrations } from '../../src/persistence/migrations.js';
+import { openPostgres } from '../../src/persistence/postgres/database.js';
+import { PostgresBlobStore } from '../../src/persistence/postgres/blobStore.js';
+import { postgresMigrations } from '../../src/persistence/postgres/schema.js';
 import { openConnection, openDatabase, walFlushOf } from '../../src/persistence/sqlite/database.js';
 import { tempDir } from '../helpers/kiln.js';
+import { freshDatabase, startPostgres, type PostgresServer } from '../helpers/postgres.js';
 
 /** A store over fresh, empty data, and a second handle on the same data, as a second server would hold. */
 export interface OpenedBlobStore {
@@ -38,5 +43,29 @@ const sqlite: BlobStoreFactory = {
   },
 };
 
+/** This test file's PostgreSQL server (docs/postgres.md), started when a suite first opens a store and stopped after the file's tests. */
+let server: Promise<PostgresServer> | undefined;
+after(async () => {
+  await (await server)?.stop();
+});
+
+/** PostgreSQL as several Kiln servers share it: a fresh database, and a pool of its own for each handle. */
+const postgres: BlobStoreFactory = {
+  name: 'PostgreSQL',
+  async open() {
+    server ??= startPostgres();
+    const url = await freshDatabase((await server).url);
+    const db = await openPostgres(url, postgresMigrations);
+    const peerDb = await openPostgres(url, postgresMigrations);
+    return {
+      store: new PostgresBlobStore(db),
+      peer: new PostgresBlobStore(peerDb),
+      async close() {
+        await Promise.all([db.close(), peerDb.close()]);
+      },
+    };
+  },
+};
+
 /** Every implementation of BlobMetadataStore; test/contract/blobMetadataStore.test.ts runs its contract on each. */
-export const blobStoreFactories: BlobStoreFactory[] = [sqlite];
+export const blobStoreFactories: BlobStoreFactory[] = [sqlite, postgres];
