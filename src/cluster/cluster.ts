@@ -6,7 +6,7 @@ import type { BatchHooks } from '../domain/batch/context.js';
 import { expireJobs } from '../domain/batch/jobs/jobWallClock.js';
 import { countPoolNodes, newNodeDoc, newNodeId, nodeJoined, unplannedNodeJoining } from '../domain/batch/nodes/lifecycle.js';
 import type { ComputeNode } from '../domain/batch/models.js';
-import type { BatchStore } from '../persistence/batch/store.js';
+import type { BatchStore } from '../domain/batch/store.js';
 import { AgentApiError } from '../protocol/agent/errors.js';
 import type { JoinRequest, JoinResponse, ReportsRequest, ReportsResponse } from '../protocol/agent/messages.js';
 import { Scheduler } from '../scheduler/scheduler.js';

@@ -2,7 +2,7 @@ import type { AccountRegistry } from '../config/accounts.js';
 import type { NodeTimings } from '../config/timings.js';
 import type { BatchContext, BatchHooks } from '../domain/batch/context.js';
 import { onJobEnded } from './nodeEvents.js';
-import type { BatchStore } from '../persistence/batch/store.js';
+import type { BatchStore } from '../domain/batch/store.js';
 import type { CommandContext } from './commands.js';
 import { sessionKey, type NodeSession } from './session.js';
 

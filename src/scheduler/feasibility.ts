@@ -1,5 +1,5 @@
-import type { BatchStore } from '../persistence/batch/store.js';
-import type { DependencyRow } from '../persistence/batch/tasks.js';
+import type { BatchStore } from '../domain/batch/store.js';
+import type { DependencyRow } from '../domain/batch/store.js';
 import { exitOptionsFor } from '../domain/batch/jobs/onTaskFailure.js';
 import type { CloudJob, CloudPool, CloudTask, ComputeNode } from '../domain/batch/models.js';
 import { slotsPerNode } from '../domain/batch/nodes/lifecycle.js';

@@ -1,6 +1,6 @@
 import { preparationFailedOn } from '../domain/batch/jobs/nodeTaskStatus.js';
 import type { CloudJob, CloudPool, CloudTask, ComputeNode } from '../domain/batch/models.js';
-import type { BatchStore } from '../persistence/batch/store.js';
+import type { BatchStore } from '../domain/batch/store.js';
 import { allowsLowPriority, dependenciesMet, fitsPool, jobAcceptsTasks, nodeIsUp, runsExclusive, withinParallelLimit } from './feasibility.js';
 
 /** The property that carries it: Kiln's own, which Azure's SDKs ignore. */

@@ -1,6 +1,6 @@
 import type { BatchHooks } from '../domain/batch/context.js';
 import { timeOutResizes } from '../domain/batch/pools/timeOutResizes.js';
-import type { BatchStore } from '../persistence/batch/store.js';
+import type { BatchStore } from '../domain/batch/store.js';
 import { DeadlineTimer, everyAccount } from './deadlineTimer.js';
 
 export interface AllocationTimerOptions {

@@ -1,6 +1,6 @@
 import type { BatchHooks } from '../domain/batch/context.js';
 import { runJobSchedules } from '../domain/batch/jobSchedules/runSchedules.js';
-import type { BatchStore } from '../persistence/batch/store.js';
+import type { BatchStore } from '../domain/batch/store.js';
 import { DeadlineTimer, RETRY_MS, describeError, everyAccount } from './deadlineTimer.js';
 
 export interface JobScheduleTimerOptions {

@@ -1,6 +1,5 @@
-// eslint-disable-next-line no-restricted-imports -- known seam: the store port moves into the domain (issue 10 item 1)
-import type { BatchStore } from '../../persistence/batch/store.js';
 import type { CloudJob, CloudTask, ComputeNode, CloudPool } from './models.js';
+import type { BatchStore } from './store.js';
 
 /**
  * What the node agent and scheduler (next issue) hear about: changes the API makes that they must

@@ -1,5 +1,5 @@
 // eslint-disable-next-line no-restricted-imports -- known seam: $filter becomes a syntax tree each store compiles (issue 10 item 1)
-import type { EntityTable, RawRow } from '../../../persistence/batch/entityTable.js';
+import type { EntityTable, RawRow } from '../../../domain/batch/store.js';
 import type { EntityDoc } from '../../../domain/batch/models.js';
 import { batchErrors } from '../../../domain/batch/errors.js';
 import type { BatchRequest } from '../request.js';
