@@ -99,7 +99,15 @@ export async function startKiln(config: KilnConfig, log: (m: string) => void = (
   const blobServer = blob;
   const batchUrl = `http://${host}:${batch.port}`;
   const blobAccountUrl = (account: string) => `http://${host}:${blobServer.port}/${account}`;
-  cluster = new Cluster({ store: batchStore, accounts, batchUrl, blobAccountUrl, log, timings: config.timings, fenceLostNode: (session) => localNodes?.fence(session.key) });
+  cluster = await Cluster.start({
+    store: batchStore,
+    accounts,
+    batchUrl,
+    blobAccountUrl,
+    log,
+    timings: config.timings,
+    fenceLostNode: (session) => localNodes?.fence(session.key),
+  });
   localNodes = new LocalNodes(cluster, {
     batchUrl: `http://${urlHost(localHost(config.host))}:${batch.port}`,
     nodesDir: config.nodesDir,

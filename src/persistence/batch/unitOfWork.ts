@@ -3,6 +3,8 @@ import type { Db } from '../sqlite/database.js';
 
 interface Work {
   afterCommit: (() => void)[];
+  /** Until it commits or rolls back: callbacks it scheduled (timers, a deferred pass) inherit its context, but not it. */
+  open: boolean;
 }
 
 /**
@@ -22,7 +24,7 @@ export class UnitOfWork {
 
   /** One store call: now, when no unit of work holds the connection or when called inside it. */
   call<T>(op: () => T): Promise<T> {
-    if (!this.held || this.context.getStore()) {
+    if (!this.held || this.current()) {
       try {
         return Promise.resolve(op());
       } catch (err) {
@@ -33,9 +35,9 @@ export class UnitOfWork {
   }
 
   async tx<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.context.getStore()) return fn();
+    if (this.current()) return fn();
     return this.queue(async () => {
-      const work: Work = { afterCommit: [] };
+      const work: Work = { afterCommit: [], open: true };
       this.held = true;
       this.db.exec('BEGIN IMMEDIATE');
       let result: T;
@@ -46,6 +48,7 @@ export class UnitOfWork {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
         throw err;
       } finally {
+        work.open = false;
         this.held = false;
       }
       for (const hook of work.afterCommit) runHook(hook);
@@ -54,9 +57,15 @@ export class UnitOfWork {
   }
 
   afterCommit(fn: () => void): void {
-    const work = this.context.getStore();
+    const work = this.current();
     if (work) work.afterCommit.push(fn);
     else queueMicrotask(() => runHook(fn));
+  }
+
+  /** The unit of work this call is part of, if any. */
+  private current(): Work | undefined {
+    const work = this.context.getStore();
+    return work?.open ? work : undefined;
   }
 
   /** Runs `job` once every job queued before it has ended, each alone on the connection. */
