@@ -295,7 +295,7 @@ export class NodeAgent {
   private async removeJobDirs(jobId: string): Promise<void> {
     const ofJob = () => [...this.runJobs].filter(([, job]) => job === jobId).map(([id]) => id);
     const waited = ofJob();
-    await Promise.allSettled(waited.map((id) => this.runs.get(id)?.done));
+    await Promise.allSettled(waited.flatMap((id) => this.runs.get(id)?.done ?? []));
     if (ofJob().some((id) => !waited.includes(id))) return;
     const dirs = this.layout.jobRemoval(jobId);
     this.removeDir(jobId, dirs.jobDir);

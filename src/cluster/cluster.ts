@@ -6,7 +6,7 @@ import type { BatchHooks } from '../domain/batch/context.js';
 import { expireJobs } from '../domain/batch/jobs/jobWallClock.js';
 import { countPoolNodes, newNodeDoc, newNodeId, nodeJoined, unplannedNodeJoining } from '../domain/batch/nodes/lifecycle.js';
 import type { ComputeNode } from '../domain/batch/models.js';
-import type { BatchStore } from '../persistence/batch/store.js';
+import type { BatchStore } from '../domain/batch/store.js';
 import { AgentApiError } from '../protocol/agent/errors.js';
 import type { JoinRequest, JoinResponse, ReportsRequest, ReportsResponse } from '../protocol/agent/messages.js';
 import { Scheduler } from '../scheduler/scheduler.js';
@@ -50,32 +50,39 @@ export class Cluster {
   readonly timings: NodeTimings;
   private readonly monitor: NodeJS.Timeout;
 
-  constructor(private readonly opts: ClusterOptions) {
+  private constructor(private readonly opts: ClusterOptions) {
     this.timings = opts.timings ?? nodeTimings();
     this.ctx = new ClusterContext(opts.store, opts.accounts, opts.blobAccountUrl, opts.batchUrl, opts.log, this.timings);
     this.scheduler = new Scheduler(this.ctx);
     this.ctx.wake = (account) => this.scheduler.kick(account);
     this.files = new FileRequests(this.ctx);
-    const restored = restoreSessions(this.ctx);
-    if (restored > 0) opts.log(`waiting for the agents of ${restored} node(s) to reconnect`);
+    let checking = false;
     this.monitor = setInterval(
       () => {
-        this.findLostNodes();
-        this.expireJobs();
+        if (checking) return; // the last check is still going
+        checking = true;
+        this.findLostNodes()
+          .then(() => this.expireJobs())
+          .catch((err: unknown) => opts.log(`cluster: node and job checks failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`))
+          .finally(() => (checking = false));
       },
       Math.min(1000, this.timings.lostAfterMs / 4),
     );
     this.monitor.unref();
   }
 
+  /** The cluster, with the sessions of the nodes that were joined when the server last stopped. */
+  static async start(opts: ClusterOptions): Promise<Cluster> {
+    const cluster = new Cluster(opts);
+    const restored = await restoreSessions(cluster.ctx);
+    if (restored > 0) opts.log(`waiting for the agents of ${restored} node(s) to reconnect`);
+    return cluster;
+  }
+
   /** The hooks the Batch API calls after its changes. */
   hooks(): BatchHooks {
-    const guard = (what: string, fn: () => void) => {
-      try {
-        fn();
-      } catch (err) {
-        this.opts.log(`cluster: ${what} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-      }
+    const guard = (what: string, fn: () => Promise<void>) => {
+      fn().catch((err: unknown) => this.opts.log(`cluster: ${what} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`));
     };
     return {
       taskEnded: (account, job, task) => guard('taskEnded', () => onTaskEnded(this.ctx, account, job, task)),
@@ -94,37 +101,38 @@ export class Cluster {
    * The node's ipAddress is the address its join came from, as the server sees it (behind a NAT or a
    * proxy, theirs): kiln up's local agents come over loopback, 127.0.0.1.
    */
-  join(claims: JoinClaims, body: JoinRequest, peerAddress?: string): JoinResponse {
+  async join(claims: JoinClaims, body: JoinRequest, peerAddress?: string): Promise<JoinResponse> {
     const account = this.opts.accounts.get(claims.account)!;
     const ctx = this.ctx.batch(account.name);
-    const { session, token, startTask } = this.ctx.store.tx(() => {
-      const pool = this.ctx.store.pools.get(account.name, claims.poolId);
+    const { session, token } = await this.ctx.store.tx(async () => {
+      const pool = await this.ctx.store.pools.get(account.name, claims.poolId);
       if (!pool || pool.doc.state === 'deleting') throw new AgentApiError(404, `pool ${claims.poolId} does not exist`);
       let node: ComputeNode;
       if (body.nodeToken !== undefined) {
-        node = rejoiningNode(this.ctx, account.name, pool.pk, pool.doc, body.nodeToken);
+        node = await rejoiningNode(this.ctx, account.name, pool.pk, pool.doc, body.nodeToken);
       } else {
         let nodeId: string;
-        do nodeId = newNodeId(ctx.now, this.ctx.store.nodes.count(pool.pk));
-        while (this.ctx.store.nodes.get(pool.pk, nodeId));
-        unplannedNodeJoining(ctx, pool.pk, pool.doc, body.isDedicated);
+        do nodeId = newNodeId(ctx.now, await this.ctx.store.nodes.count(pool.pk));
+        while (await this.ctx.store.nodes.get(pool.pk, nodeId));
+        await unplannedNodeJoining(ctx, pool.pk, pool.doc, body.isDedicated);
         node = newNodeDoc(ctx, pool.doc, nodeId, body.isDedicated);
-        this.ctx.store.nodes.insert(pool.pk, node);
+        await this.ctx.store.nodes.insert(pool.pk, node);
       }
       const previous = this.ctx.session(account.name, pool.pk, node.id);
       previous?.close();
-      clearNode(this.ctx, ctx, pool.doc, node.id, 'requeue', previous);
+      await clearNode(this.ctx, ctx, pool.doc, node.id, 'requeue', previous);
       if (peerAddress) node.ipAddress = unmappedAddress(peerAddress);
       const issued = newSessionOf(account.name, pool.doc, node);
-      nodeJoined(ctx, pool.pk, pool.doc, node);
-      countPoolNodes(ctx, pool.pk, pool.doc);
+      await nodeJoined(ctx, pool.pk, pool.doc, node);
+      await countPoolNodes(ctx, pool.pk, pool.doc);
       const session = new NodeSession(account.name, pool.pk, pool.doc.id, node.id, issued.secretHash);
       this.ctx.sessions.set(session.key, session);
-      return { session, token: issued.token, startTask: node['startTask'] as RunnableSpec | undefined };
+      const startTask = node['startTask'] as RunnableSpec | undefined;
+      if (startTask) {
+        session.send(taskCommand(await this.ctx.commands(account.name, session.poolPk), runId({ kind: 'starttask', attempt: 0 }), 'starttask', startTask, {}));
+      }
+      return { session, token: issued.token };
     });
-    if (startTask) {
-      session.send(taskCommand(this.ctx.commands(account.name, session.poolPk), runId({ kind: 'starttask', attempt: 0 }), 'starttask', startTask, {}));
-    }
     this.scheduler.kick(account.name);
     return {
       nodeId: session.nodeId,
@@ -137,40 +145,47 @@ export class Cluster {
   }
 
   /** The agent's command stream: commands are written to it as they come, until it closes. */
-  openCommandStream(claims: NodeClaims, sink: CommandSink, closed: Promise<void>): void {
-    const session = authenticateNode(this.ctx, claims);
-    session.attach(sink);
-    void closed.then(() => session.detach(sink));
+  async openCommandStream(claims: NodeClaims, sink: CommandSink, closed: Promise<void>): Promise<void> {
+    await this.ctx.store.tx(async () => {
+      const session = await authenticateNode(this.ctx, claims);
+      session.attach(sink);
+      void closed.then(() => session.detach(sink));
+    });
   }
 
   /** A batch of reports (empty: the agent's heartbeat); the run ids of those that were not this session's to make. */
-  report(claims: NodeClaims, request: ReportsRequest): ReportsResponse {
-    const session = authenticateNode(this.ctx, claims);
-    session.lastSeen = Date.now();
-    const requeued = request.running ? requeueLostRuns(this.ctx, session, request.running) : false;
-    const refused = request.reports.length > 0 ? applyReports(this.ctx, session, request.reports) : [];
-    if (requeued || request.reports.length > 0) this.scheduler.kick(session.account);
-    return { refused };
+  async report(claims: NodeClaims, request: ReportsRequest): Promise<ReportsResponse> {
+    // One unit of work: the session the reports are checked against stays the node's until they are applied.
+    return this.ctx.store.tx(async () => {
+      const session = await authenticateNode(this.ctx, claims);
+      session.lastSeen = Date.now();
+      const requeued = request.running ? await requeueLostRuns(this.ctx, session, request.running) : false;
+      const refused = request.reports.length > 0 ? await applyReports(this.ctx, session, request.reports) : [];
+      if (requeued || request.reports.length > 0) this.scheduler.kick(session.account);
+      return { refused };
+    });
   }
 
   /** A node's answer to a file request: taken only from the session the request was sent to. */
-  answerFiles(claims: NodeClaims, requestId: string, answer: FileAnswer): void {
-    const session = authenticateNode(this.ctx, claims);
-    if (!this.files.answer(session, requestId, answer)) throw new AgentApiError(404, 'no such file request is waiting for this node');
+  async answerFiles(claims: NodeClaims, requestId: string, answer: FileAnswer): Promise<void> {
+    await this.ctx.store.tx(async () => {
+      const session = await authenticateNode(this.ctx, claims);
+      if (!this.files.answer(session, requestId, answer)) throw new AgentApiError(404, 'no such file request is waiting for this node');
+    });
   }
 
   /**
    * Nodes not heard from for too long (no heartbeat or report; an open stream proves nothing, a
    * hung agent's socket stays open): lost, their tasks requeued.
    */
-  private findLostNodes(): void {
+  private async findLostNodes(): Promise<void> {
     const now = Date.now();
     for (const session of [...this.ctx.sessions.values()]) {
       if (now - session.lastSeen < this.timings.lostAfterMs) continue;
       this.opts.log(`node ${session.nodeId} of pool ${session.poolId} stopped answering: its tasks go back to the queue`);
       try {
         this.opts.fenceLostNode?.(session);
-        loseNode(this.ctx, session);
+        await loseNode(this.ctx, session);
       } catch (err) {
         this.opts.log(`cluster: losing node ${session.nodeId} failed: ${String(err)}`);
       }
@@ -179,10 +194,10 @@ export class Cluster {
   }
 
   /** Jobs past their maxWallClockTime end, as on Azure. */
-  private expireJobs(): void {
+  private async expireJobs(): Promise<void> {
     for (const account of this.opts.accounts.all()) {
       try {
-        if (expireJobs(this.ctx.batch(account.name)) > 0) this.scheduler.kick(account.name);
+        if ((await expireJobs(this.ctx.batch(account.name))) > 0) this.scheduler.kick(account.name);
       } catch (err) {
         this.opts.log(`cluster: ending jobs past their wall-clock time failed: ${String(err)}`);
       }

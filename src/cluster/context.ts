@@ -2,7 +2,7 @@ import type { AccountRegistry } from '../config/accounts.js';
 import type { NodeTimings } from '../config/timings.js';
 import type { BatchContext, BatchHooks } from '../domain/batch/context.js';
 import { onJobEnded } from './nodeEvents.js';
-import type { BatchStore } from '../persistence/batch/store.js';
+import type { BatchStore } from '../domain/batch/store.js';
 import type { CommandContext } from './commands.js';
 import { sessionKey, type NodeSession } from './session.js';
 
@@ -46,17 +46,13 @@ export class ClusterContext {
    */
   hooks: BatchHooks = {
     jobEnded: (account, job) => {
-      try {
-        onJobEnded(this, account, job);
-      } catch (err) {
-        this.log(`cluster: jobEnded failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-      }
+      onJobEnded(this, account, job).catch((err: unknown) => this.log(`cluster: jobEnded failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`));
     },
   };
 
   /** What commands for a node of this pool are built with: keys, the auto-storage, the pool's user accounts. */
-  commands(account: string, poolPk: number): CommandContext {
-    const pool = this.store.pools.getByPk(poolPk)?.doc;
+  async commands(account: string, poolPk: number): Promise<CommandContext> {
+    const pool = (await this.store.pools.getByPk(poolPk))?.doc;
     return {
       account: this.accounts.get(account)!,
       blobAccountUrl: this.blobAccountUrl(account),

@@ -38,8 +38,8 @@ export class FileRequests implements NodeFileAccess {
     return true;
   }
 
-  private ask(account: string, poolId: string, nodeId: string, command: Omit<FileCommand, 'type' | 'requestId'>): Promise<FileAnswer> {
-    const pool = this.cluster.store.pools.get(account, poolId);
+  private async ask(account: string, poolId: string, nodeId: string, command: Omit<FileCommand, 'type' | 'requestId'>): Promise<FileAnswer> {
+    const pool = await this.cluster.store.pools.get(account, poolId);
     const session = pool && this.cluster.session(account, pool.pk, nodeId);
     if (!session) return Promise.reject(batchErrors.taskFilesUnavailable());
     const requestId = randomUUID();

@@ -10,9 +10,9 @@ import type { ClusterContext } from './context.js';
  * the job's runs there (its release task) have ended. A schedule's job takes its own directory
  * only, and the schedule's folder once its last job's is gone (jobIds.ts jobRemovalDirs).
  */
-export function removeJobDirs(cluster: ClusterContext, account: string, job: CloudJob): void {
+export async function removeJobDirs(cluster: ClusterContext, account: string, job: CloudJob): Promise<void> {
   const poolId = job.executionInfo.poolId ?? job.poolInfo.poolId;
-  const pool = poolId ? cluster.store.pools.get(account, poolId) : undefined;
+  const pool = poolId ? await cluster.store.pools.get(account, poolId) : undefined;
   if (!pool) return;
   for (const session of cluster.sessionsOfPool(account, pool.pk)) session.send({ type: 'removeTaskDirs', jobId: job.id });
 }

@@ -10,7 +10,7 @@ import { releaseTask } from './taskRuns.js';
  * never arrived (its stream died as it was written) would otherwise stay `running` for ever: it goes
  * back to the queue, as a requeue. Returns whether anything was requeued.
  */
-export function requeueLostRuns(cluster: ClusterContext, session: NodeSession, running: string[]): boolean {
+export async function requeueLostRuns(cluster: ClusterContext, session: NodeSession, running: string[]): Promise<boolean> {
   const listed = new Set(running);
   const now = Date.now();
   const { lostRunGraceMs, lostRunConfirmMs } = cluster.timings;
@@ -26,18 +26,18 @@ export function requeueLostRuns(cluster: ClusterContext, session: NodeSession, r
   }
   if (lost.length === 0) return false;
   const ctx = cluster.batch(session.account);
-  cluster.store.tx(() => {
+  await cluster.store.tx(async () => {
     for (const id of lost) {
       const held = session.tasks.get(id)!;
       session.unconfirmed.delete(id);
-      const job = cluster.store.jobs.getByPk(held.jobPk);
-      const task = job && cluster.store.tasks.get(held.jobPk, held.taskId)?.doc;
+      const job = await cluster.store.jobs.getByPk(held.jobPk);
+      const task = job && (await cluster.store.tasks.get(held.jobPk, held.taskId))?.doc;
       if (!job || !task || task.nodeInfo?.nodeId !== session.nodeId || (task.state !== 'running' && task.state !== 'preparing')) {
         session.tasks.delete(id);
         continue;
       }
       cluster.log(`node ${session.nodeId} does not have task ${held.taskId}: back to the queue`);
-      releaseTask(ctx, session, held.jobPk, job.doc, task, { how: 'requeued' });
+      await releaseTask(ctx, session, held.jobPk, job.doc, task, { how: 'requeued' });
     }
   });
   return true;

@@ -25,14 +25,14 @@ export function newSessionOf(account: string, pool: CloudPool, node: ComputeNode
  * node's record exists already, and only the process given this token can take it. It also ends
  * any older session of the node, whose agent is gone.
  */
-export function issueLocalNodeToken(cluster: ClusterContext, account: string, poolPk: number, nodeId: string): string {
-  return cluster.store.tx(() => {
-    const pool = cluster.store.pools.getByPk(poolPk);
-    const node = cluster.store.nodes.get(poolPk, nodeId);
+export async function issueLocalNodeToken(cluster: ClusterContext, account: string, poolPk: number, nodeId: string): Promise<string> {
+  return await cluster.store.tx(async () => {
+    const pool = await cluster.store.pools.getByPk(poolPk);
+    const node = await cluster.store.nodes.get(poolPk, nodeId);
     if (!pool || !node) throw new Error(`node ${nodeId} has no record to issue a token for`);
     const { token, secretHash } = newSessionOf(account, pool.doc, node.doc);
     // Not saveNode: an internal property changes, not the node as the API shows it (no new eTag).
-    cluster.store.nodes.update(poolPk, node.doc);
+    await cluster.store.nodes.update(poolPk, node.doc);
     const session = cluster.session(account, poolPk, nodeId);
     if (session) session.secretHash = secretHash;
     return token;
@@ -43,10 +43,10 @@ export function issueLocalNodeToken(cluster: ClusterContext, account: string, po
  * The node a rejoin names by its token: a node of this pool whose current session the token is.
  * Refused otherwise (403): a node id alone, another pool's or account's token, an old session's.
  */
-export function rejoiningNode(cluster: ClusterContext, account: string, poolPk: number, pool: CloudPool, nodeToken: string): ComputeNode {
+export async function rejoiningNode(cluster: ClusterContext, account: string, poolPk: number, pool: CloudPool, nodeToken: string): Promise<ComputeNode> {
   const claims = parseNodeToken(nodeToken);
   const ofThisPool = claims !== undefined && claims.account === account && claims.poolId.toLowerCase() === pool.id.toLowerCase();
-  const node = ofThisPool ? cluster.store.nodes.get(poolPk, claims.nodeId)?.doc : undefined;
+  const node = ofThisPool ? (await cluster.store.nodes.get(poolPk, claims.nodeId))?.doc : undefined;
   if (!node || !secretMatches(claims!, storedSecretHash(node))) throw new AgentApiError(403, 'this node token is not the current one of a node of this pool');
   if (node.state === 'leavingpool') throw new AgentApiError(410, `node ${node.id} is leaving the pool`);
   return node;
@@ -57,13 +57,13 @@ export function rejoiningNode(cluster: ClusterContext, account: string, poolPk: 
  * when it is, but the server no longer counts the node as live (lost it, or restarted without it):
  * the agent joins again with it.
  */
-export function authenticateNode(cluster: ClusterContext, claims: NodeClaims): NodeSession {
-  const pool = cluster.store.pools.get(claims.account, claims.poolId);
+export async function authenticateNode(cluster: ClusterContext, claims: NodeClaims): Promise<NodeSession> {
+  const pool = await cluster.store.pools.get(claims.account, claims.poolId);
   const session = pool && cluster.session(claims.account, pool.pk, claims.nodeId);
   if (session) {
     if (secretMatches(claims, session.secretHash)) return session;
   } else if (pool) {
-    const node = cluster.store.nodes.get(pool.pk, claims.nodeId)?.doc;
+    const node = (await cluster.store.nodes.get(pool.pk, claims.nodeId))?.doc;
     if (node && secretMatches(claims, storedSecretHash(node))) throw new AgentApiError(409, 'this node has no session: join again');
   }
   throw new AgentApiError(401, 'a valid node token is required');

@@ -12,13 +12,22 @@ import type { NodeSession } from './session.js';
 import { releaseTask, settleJob, takeBackTask } from './taskRuns.js';
 import { removeJobDirs } from './jobDirs.js';
 
+/**
+ * Cluster events are handled one at a time, each as one unit of work: what the sessions (in memory)
+ * and the store say cannot change between a handler's reading and its acting.
+ */
+const atomically =
+  <A extends unknown[], R>(handle: (cluster: ClusterContext, ...args: A) => Promise<R>) =>
+  (cluster: ClusterContext, ...args: A): Promise<R> =>
+    cluster.store.tx(() => handle(cluster, ...args));
+
 const TASK_ENDED = { category: 'usererror' as const, code: 'TaskEnded', message: 'The task was ended before it completed.' };
 
 /** Every task a node runs now, read from the store. */
-function tasksOnNode(cluster: ClusterContext, account: string, pool: CloudPool, nodeId: string): { jobPk: number; job: CloudJob; task: CloudTask }[] {
+async function tasksOnNode(cluster: ClusterContext, account: string, pool: CloudPool, nodeId: string): Promise<{ jobPk: number; job: CloudJob; task: CloudTask }[]> {
   const out = [];
-  for (const { pk, doc: job } of cluster.store.jobs.onPool(account, pool.id)) {
-    for (const task of cluster.store.tasks.inStates(pk, ['preparing', 'running'])) {
+  for (const { pk, doc: job } of await cluster.store.jobs.onPool(account, pool.id)) {
+    for (const task of await cluster.store.tasks.inStates(pk, ['preparing', 'running'])) {
       if (task.nodeInfo?.nodeId === nodeId) out.push({ jobPk: pk, job, task });
     }
   }
@@ -30,15 +39,22 @@ function tasksOnNode(cluster: ClusterContext, account: string, pool: CloudPool, 
  * Ended tasks leave at once; requeued ones leave a connected node once its agent has reported their
  * runs ended (takeBackTask). Returns how many tasks still wait for that.
  */
-export function clearNode(cluster: ClusterContext, ctx: BatchContext, pool: CloudPool, nodeId: string, option: string | undefined, session: NodeSession | undefined): number {
+export async function clearNode(
+  cluster: ClusterContext,
+  ctx: BatchContext,
+  pool: CloudPool,
+  nodeId: string,
+  option: string | undefined,
+  session: NodeSession | undefined,
+): Promise<number> {
   let waiting = 0;
-  for (const { jobPk, job, task } of tasksOnNode(cluster, ctx.account, pool, nodeId)) {
+  for (const { jobPk, job, task } of await tasksOnNode(cluster, ctx.account, pool, nodeId)) {
     if (option !== 'terminate') {
-      if (takeBackTask(ctx, session, jobPk, job, task)) waiting++;
+      if (await takeBackTask(ctx, session, jobPk, job, task)) waiting++;
       continue;
     }
     session?.send({ type: 'killTask', runId: runId({ kind: 'task', jobPk, taskId: task.id, attempt: taskAttempt(task) }) });
-    releaseTask(ctx, session, jobPk, job, task, { how: 'ended', outcome: { failureInfo: TASK_ENDED } });
+    await releaseTask(ctx, session, jobPk, job, task, { how: 'ended', outcome: { failureInfo: TASK_ENDED } });
   }
   if (waiting === 0) session?.tasks.clear();
   // Requeued tasks may run on another node now, whoever cleared this one (a resize, a reboot).
@@ -47,52 +63,57 @@ export function clearNode(cluster: ClusterContext, ctx: BatchContext, pool: Clou
 }
 
 /** Starts taking back the runs a node's session holds (takeBackTask); how many it waits for. */
-function takeBackRuns(cluster: ClusterContext, ctx: BatchContext, pool: CloudPool, nodeId: string, session: NodeSession | undefined): number {
+async function takeBackRuns(cluster: ClusterContext, ctx: BatchContext, pool: CloudPool, nodeId: string, session: NodeSession | undefined): Promise<number> {
   if (!session || session.closed) return 0;
   let waiting = 0;
-  for (const { jobPk, job, task } of tasksOnNode(cluster, ctx.account, pool, nodeId)) {
-    if (session.tasks.has(runId({ kind: 'task', jobPk, taskId: task.id, attempt: taskAttempt(task) })) && takeBackTask(ctx, session, jobPk, job, task)) waiting++;
+  for (const { jobPk, job, task } of await tasksOnNode(cluster, ctx.account, pool, nodeId)) {
+    if (session.tasks.has(runId({ kind: 'task', jobPk, taskId: task.id, attempt: taskAttempt(task) })) && (await takeBackTask(ctx, session, jobPk, job, task))) waiting++;
   }
   return waiting;
 }
 
 /** A node that stopped answering: unusable, its tasks back in the queue for other nodes. */
-export function loseNode(cluster: ClusterContext, session: NodeSession): void {
+export async function loseNode(cluster: ClusterContext, session: NodeSession): Promise<void> {
   const ctx = cluster.batch(session.account);
-  cluster.store.tx(() => {
-    const pool = cluster.store.pools.getByPk(session.poolPk);
-    const node = cluster.store.nodes.get(session.poolPk, session.nodeId);
-    if (!pool || !node) return;
-    clearNode(cluster, ctx, pool.doc, session.nodeId, 'requeue', undefined);
+  await cluster.store.tx(async () => {
+    if (cluster.sessions.get(session.key) !== session) return; // replaced meanwhile (the node rejoined)
+    const pool = await cluster.store.pools.getByPk(session.poolPk);
+    const node = await cluster.store.nodes.get(session.poolPk, session.nodeId);
+    if (!pool || !node) {
+      session.close();
+      cluster.sessions.delete(session.key);
+      return;
+    }
+    await clearNode(cluster, ctx, pool.doc, session.nodeId, 'requeue', undefined);
     // A node lost while it was leaving the pool has left it; any other is unusable until it is back.
-    if (pendingDeallocation(node.doc)?.operation === 'remove') dropNode(cluster, ctx, session.poolPk, session.nodeId);
-    else nodeLost(ctx, session.poolPk, node.doc);
+    if (pendingDeallocation(node.doc)?.operation === 'remove') await dropNode(cluster, ctx, session.poolPk, session.nodeId);
+    else await nodeLost(ctx, session.poolPk, node.doc);
+    session.close();
+    cluster.sessions.delete(session.key);
   });
-  session.close();
-  cluster.sessions.delete(session.key);
 }
 
 /** A node that has no agent to leave with goes at once; its tasks go back to the queue. */
-export function abandonNode(cluster: ClusterContext, account: string, poolPk: number, nodeId: string): void {
+export async function abandonNode(cluster: ClusterContext, account: string, poolPk: number, nodeId: string): Promise<void> {
   const ctx = cluster.batch(account);
-  cluster.store.tx(() => {
-    const pool = cluster.store.pools.getByPk(poolPk);
-    if (!pool || !cluster.store.nodes.get(poolPk, nodeId)) return;
-    clearNode(cluster, ctx, pool.doc, nodeId, 'requeue', undefined);
-    dropNode(cluster, ctx, poolPk, nodeId);
+  await cluster.store.tx(async () => {
+    const pool = await cluster.store.pools.getByPk(poolPk);
+    if (!pool || !(await cluster.store.nodes.get(poolPk, nodeId))) return;
+    await clearNode(cluster, ctx, pool.doc, nodeId, 'requeue', undefined);
+    await dropNode(cluster, ctx, poolPk, nodeId);
+    const session = cluster.session(account, poolPk, nodeId);
+    session?.close();
+    if (session) cluster.sessions.delete(session.key);
   });
-  const session = cluster.session(account, poolPk, nodeId);
-  session?.close();
-  if (session) cluster.sessions.delete(session.key);
 }
 
 /** Removes a node record (it left the pool); a deleting pool goes once its last node has. */
-export function dropNode(cluster: ClusterContext, ctx: BatchContext, poolPk: number, nodeId: string): void {
-  cluster.store.nodes.delete(poolPk, nodeId);
-  const pool = cluster.store.pools.getByPk(poolPk);
+export async function dropNode(cluster: ClusterContext, ctx: BatchContext, poolPk: number, nodeId: string): Promise<void> {
+  await cluster.store.nodes.delete(poolPk, nodeId);
+  const pool = await cluster.store.pools.getByPk(poolPk);
   if (!pool) return;
-  if (pool.doc.state === 'deleting') finishPoolDeletion(ctx, poolPk);
-  else countPoolNodes(ctx, poolPk, pool.doc);
+  if (pool.doc.state === 'deleting') await finishPoolDeletion(ctx, poolPk);
+  else await countPoolNodes(ctx, poolPk, pool.doc);
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -102,21 +123,21 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * again when the node's last task ends (setNodeLoad): its tasks are requeued, ended or let finish
  * as asked, and once nothing is left to wait for the agent is told what to do.
  */
-export function onNodeChanged(cluster: ClusterContext, account: string, pool: CloudPool, node: ComputeNode): void {
-  const poolPk = cluster.store.pools.get(account, pool.id)?.pk;
-  if (poolPk === undefined) return;
-  const session = cluster.session(account, poolPk, node.id);
+export async function onNodeChanged(cluster: ClusterContext, account: string, pool: CloudPool, node: ComputeNode): Promise<void> {
   const ctx = cluster.batch(account);
-  const outcome = cluster.store.tx(() => {
-    const current = cluster.store.nodes.get(poolPk, node.id)?.doc;
+  const outcome = await cluster.store.tx(async () => {
+    const poolPk = (await cluster.store.pools.get(account, pool.id))?.pk;
+    if (poolPk === undefined) return undefined;
+    const session = cluster.session(account, poolPk, node.id);
+    const current = (await cluster.store.nodes.get(poolPk, node.id))?.doc;
     if (!current) return undefined;
     const pending = pendingDeallocation(current);
-    if (pending) return settleDeallocation(cluster, ctx, poolPk, pool, current, pending, session);
+    if (pending) return await settleDeallocation(cluster, ctx, poolPk, pool, current, pending, session);
     if (current.schedulingState === 'disabled' && current[PENDING_DISABLE] !== undefined) {
       const option = current[PENDING_DISABLE] as string;
       delete current[PENDING_DISABLE];
-      saveNode(ctx, poolPk, current);
-      if (option !== 'taskcompletion') clearNode(cluster, ctx, pool, node.id, option, session);
+      await saveNode(ctx, poolPk, current);
+      if (option !== 'taskcompletion') await clearNode(cluster, ctx, pool, node.id, option, session);
     }
     return undefined;
   });
@@ -136,11 +157,7 @@ export function onNodeChanged(cluster: ClusterContext, account: string, pool: Cl
 export function awaitRetention(cluster: ClusterContext, account: string, pool: CloudPool, node: ComputeNode, ms: number): void {
   const timer = setTimeout(
     () => {
-      try {
-        onNodeChanged(cluster, account, pool, node);
-      } catch (err) {
-        cluster.log(`cluster: removing node ${node.id} after its tasks' retention failed: ${String(err)}`);
-      }
+      onNodeChanged(cluster, account, pool, node).catch((err: unknown) => cluster.log(`cluster: removing node ${node.id} after its tasks' retention failed: ${String(err)}`));
     },
     Math.min(MAX_TIMER_MS, Math.max(0, ms)),
   );
@@ -153,7 +170,7 @@ export function awaitRetention(cluster: ClusterContext, account: string, pool: C
  * 'left' when the node has left the pool, the milliseconds left to wait for retained data, or
  * undefined. Called in a transaction.
  */
-function settleDeallocation(
+async function settleDeallocation(
   cluster: ClusterContext,
   ctx: BatchContext,
   poolPk: number,
@@ -161,48 +178,48 @@ function settleDeallocation(
   node: ComputeNode,
   pending: PendingDeallocation,
   session: NodeSession | undefined,
-): 'left' | number | undefined {
+): Promise<'left' | number | undefined> {
   if (letsTasksFinish(pending.option)) {
     // setNodeLoad calls again when the last one ends.
-    if (tasksOnNode(cluster, ctx.account, pool, node.id).length > 0) return undefined;
-  } else if (pending.option === 'requeue' && takeBackRuns(cluster, ctx, pool, node.id, session) > 0) {
+    if ((await tasksOnNode(cluster, ctx.account, pool, node.id)).length > 0) return undefined;
+  } else if (pending.option === 'requeue' && (await takeBackRuns(cluster, ctx, pool, node.id, session)) > 0) {
     // Its runs are being killed: setNodeLoad calls again when the agent has reported the last one.
     return undefined;
   }
   if (pending.option === 'retaineddata') {
-    pending.retainedUntil ??= retentionEnds(ctx, pool, node.id);
+    pending.retainedUntil ??= await retentionEnds(ctx, pool, node.id);
     const left = pending.retainedUntil - ctx.now.getTime();
     if (left > 0) {
-      saveNode(ctx, poolPk, node);
+      await saveNode(ctx, poolPk, node);
       return left;
     }
   }
   // The node record is saved before its tasks leave it: releasing them updates the stored record
   // (counts, running → idle), which a save of `node` afterwards would overwrite.
   endDeallocation(node);
-  saveNode(ctx, poolPk, node);
-  clearNode(cluster, ctx, pool, node.id, pending.option, session);
+  await saveNode(ctx, poolPk, node);
+  await clearNode(cluster, ctx, pool, node.id, pending.option, session);
   session?.preparedJobs.clear();
-  if (pending.operation === 'reimage') forgetFailedPreparations(ctx, pool.id, node.id);
+  if (pending.operation === 'reimage') await forgetFailedPreparations(ctx, pool.id, node.id);
   if (pending.operation !== 'remove') {
     session?.send({ type: pending.operation });
     return undefined;
   }
   session?.send({ type: 'leave' });
   if (session) cluster.sessions.delete(session.key);
-  dropNode(cluster, ctx, poolPk, node.id);
+  await dropNode(cluster, ctx, poolPk, node.id);
   return 'left';
 }
 
 /** A task was ended through the API: its process stops. */
-export function onTaskEnded(cluster: ClusterContext, account: string, job: CloudJob, task: CloudTask): void {
+async function taskEnded(cluster: ClusterContext, account: string, job: CloudJob, task: CloudTask): Promise<void> {
   const nodeId = task.nodeInfo?.nodeId;
   const poolId = task.nodeInfo?.poolId;
   if (!nodeId || !poolId) return;
-  const pool = cluster.store.pools.get(account, poolId);
+  const pool = await cluster.store.pools.get(account, poolId);
   const session = pool && cluster.session(account, pool.pk, nodeId);
   if (!session) return;
-  const jobPk = cluster.store.jobs.get(account, job.id)?.pk;
+  const jobPk = (await cluster.store.jobs.get(account, job.id))?.pk;
   let freed = false;
   for (const [id, t] of session.tasks) {
     if (t.taskId === task.id && (jobPk === undefined || t.jobPk === jobPk)) {
@@ -216,22 +233,23 @@ export function onTaskEnded(cluster: ClusterContext, account: string, job: Cloud
   // Its slots are free now: the node's counts (and idle/running) follow, and a job that waited
   // for this task to leave its node (terminating, disabling, deleting) moves on.
   const ctx = cluster.batch(account);
-  cluster.store.tx(() => {
-    const node = cluster.store.nodes.get(pool.pk, nodeId);
-    if (node) setNodeLoad(ctx, pool.pk, node.doc, session.tasks.size, session.usedSlots, { run: 1, succeeded: 0 });
-    if (jobPk !== undefined) settleJob(ctx, jobPk);
+  await cluster.store.tx(async () => {
+    const node = await cluster.store.nodes.get(pool.pk, nodeId);
+    if (node) await setNodeLoad(ctx, pool.pk, node.doc, session.tasks.size, session.usedSlots, { run: 1, succeeded: 0 });
+    if (jobPk !== undefined) await settleJob(ctx, jobPk);
   });
 }
+export const onTaskEnded = atomically(taskEnded);
 
 /**
  * A job is being terminated, disabled or deleted: its tasks leave the nodes (ended, requeued, or
  * left to finish as the option says), nodes that ran it get its release task, and the job moves on.
  */
-export function onJobEnded(cluster: ClusterContext, account: string, jobDoc: CloudJob): void {
-  const job = cluster.store.jobs.get(account, jobDoc.id);
+async function jobEnded(cluster: ClusterContext, account: string, jobDoc: CloudJob): Promise<void> {
+  const job = await cluster.store.jobs.get(account, jobDoc.id);
   if (!job) {
     // Deleted at once (nothing of it ran on a node).
-    if (jobDoc.state === 'deleting') removeJobDirs(cluster, account, jobDoc);
+    if (jobDoc.state === 'deleting') await removeJobDirs(cluster, account, jobDoc);
     return;
   }
   const ctx = cluster.batch(account);
@@ -241,17 +259,17 @@ export function onJobEnded(cluster: ClusterContext, account: string, jobDoc: Clo
   const disabling = state === 'disabling' || state === 'disabled';
   if (!disabling && state !== 'terminating' && state !== 'completed' && state !== 'deleting') return;
   const option = disabling ? ((job.doc['pendingDisableTasks'] as string | undefined) ?? 'requeue') : 'terminate';
-  cluster.store.tx(() => {
+  await cluster.store.tx(async () => {
     if (option === 'wait') return;
-    for (const task of cluster.store.tasks.inStates(job.pk, ['preparing', 'running'])) {
-      const pool = task.nodeInfo?.poolId ? cluster.store.pools.get(account, task.nodeInfo.poolId) : undefined;
+    for (const task of await cluster.store.tasks.inStates(job.pk, ['preparing', 'running'])) {
+      const pool = task.nodeInfo?.poolId ? await cluster.store.pools.get(account, task.nodeInfo.poolId) : undefined;
       const session = pool && task.nodeInfo?.nodeId ? cluster.session(account, pool.pk, task.nodeInfo.nodeId) : undefined;
       if (option === 'requeue') {
-        takeBackTask(ctx, session, job.pk, job.doc, task);
+        await takeBackTask(ctx, session, job.pk, job.doc, task);
         continue;
       }
       session?.send({ type: 'killTask', runId: runId({ kind: 'task', jobPk: job.pk, taskId: task.id, attempt: taskAttempt(task) }) });
-      releaseTask(ctx, session, job.pk, job.doc, task, { how: 'ended', outcome: { failureInfo: TASK_ENDED } });
+      await releaseTask(ctx, session, job.pk, job.doc, task, { how: 'ended', outcome: { failureInfo: TASK_ENDED } });
     }
   });
   // Its tasks' slots are free for other jobs' tasks.
@@ -263,18 +281,19 @@ export function onJobEnded(cluster: ClusterContext, account: string, jobDoc: Clo
     if (session.account !== account || !session.jobsRun.delete(job.pk)) continue;
     session.preparedJobs.delete(job.pk);
     if (release) {
-      cluster.store.tx(() =>
-        nodeTaskStarted(
-          ctx,
-          job.pk,
-          job.doc,
-          { poolId: session.poolId, nodeId: session.nodeId, nodeUrl: cluster.nodeUrl(session.poolId, session.nodeId) },
-          'jobReleaseTaskExecutionInfo',
-        ),
+      await cluster.store.tx(
+        async () =>
+          await nodeTaskStarted(
+            ctx,
+            job.pk,
+            job.doc,
+            { poolId: session.poolId, nodeId: session.nodeId, nodeUrl: cluster.nodeUrl(session.poolId, session.nodeId) },
+            'jobReleaseTaskExecutionInfo',
+          ),
       );
       session.send(
         taskCommand(
-          cluster.commands(account, session.poolPk),
+          await cluster.commands(account, session.poolPk),
           runId({ kind: 'jobrelease', jobPk: job.pk }),
           'jobrelease',
           release,
@@ -284,22 +303,24 @@ export function onJobEnded(cluster: ClusterContext, account: string, jobDoc: Clo
       );
     }
   }
-  if (state === 'deleting') removeJobDirs(cluster, account, job.doc);
+  if (state === 'deleting') await removeJobDirs(cluster, account, job.doc);
 }
+export const onJobEnded = atomically(jobEnded);
 
 /** A pool is being deleted: its nodes leave, and it is gone when the last one has. */
-export function onPoolDeleting(cluster: ClusterContext, account: string, pool: CloudPool): void {
-  const stored = cluster.store.pools.get(account, pool.id);
+async function poolDeleting(cluster: ClusterContext, account: string, pool: CloudPool): Promise<void> {
+  const stored = await cluster.store.pools.get(account, pool.id);
   if (!stored) return;
   const ctx = cluster.batch(account);
-  cluster.store.tx(() => {
+  await cluster.store.tx(async () => {
     for (const session of cluster.sessionsOfPool(account, stored.pk)) {
       session.send({ type: 'leave' });
       cluster.sessions.delete(session.key);
     }
-    for (const row of cluster.store.nodes.list(stored.pk, { limit: 100_000 })) {
-      clearNode(cluster, ctx, stored.doc, row.id, 'requeue', undefined);
-      dropNode(cluster, ctx, stored.pk, row.id);
+    for (const row of await cluster.store.nodes.list(stored.pk, { limit: 100_000 })) {
+      await clearNode(cluster, ctx, stored.doc, row.id, 'requeue', undefined);
+      await dropNode(cluster, ctx, stored.pk, row.id);
     }
   });
 }
+export const onPoolDeleting = atomically(poolDeleting);

@@ -19,9 +19,9 @@ const nodeRef = (cluster: ClusterContext, s: NodeSession) => ({ poolId: s.poolId
  * on the session's pool. Job pks are global, so without this a node could name another account's
  * job, or a job of a pool it is not in.
  */
-function jobOfSession(cluster: ClusterContext, session: NodeSession, jobPk: number): { pk: number; doc: CloudJob } | undefined {
-  const job = cluster.store.jobs.getByPk(jobPk);
-  if (!job || cluster.store.jobs.get(session.account, job.doc.id)?.pk !== jobPk) return undefined;
+async function jobOfSession(cluster: ClusterContext, session: NodeSession, jobPk: number): Promise<{ pk: number; doc: CloudJob } | undefined> {
+  const job = await cluster.store.jobs.getByPk(jobPk);
+  if (!job || (await cluster.store.jobs.get(session.account, job.doc.id))?.pk !== jobPk) return undefined;
   const poolId = job.doc.executionInfo.poolId ?? job.doc.poolInfo.poolId;
   return poolId?.toLowerCase() === session.poolId.toLowerCase() ? job : undefined;
 }
@@ -31,9 +31,9 @@ function jobOfSession(cluster: ClusterContext, session: NodeSession, jobPk: numb
  * task runs on this pool and node, and the server gave it to this session (a report from an older
  * session of the node, or from another node, changes nothing).
  */
-function currentTask(cluster: ClusterContext, session: NodeSession, jobPk: number, taskId: string, attempt: string) {
-  const job = jobOfSession(cluster, session, jobPk);
-  const task = job && cluster.store.tasks.get(jobPk, taskId);
+async function currentTask(cluster: ClusterContext, session: NodeSession, jobPk: number, taskId: string, attempt: string) {
+  const job = await jobOfSession(cluster, session, jobPk);
+  const task = job && (await cluster.store.tasks.get(jobPk, taskId));
   if (!job || !task) return undefined;
   const t = task.doc;
   const onThisNode =
@@ -48,12 +48,12 @@ function currentTask(cluster: ClusterContext, session: NodeSession, jobPk: numbe
  * The job whose preparation or release task this node runs now, as the job's status list says; for
  * a preparation, the try the report is of must be the current one (`attempt`, its retry count).
  */
-function jobTaskRunning(
+async function jobTaskRunning(
   cluster: ClusterContext,
   session: NodeSession,
   ref: { kind: 'jobpreparation'; jobPk: number; attempt: number } | { kind: 'jobrelease'; jobPk: number },
-): CloudJob | undefined {
-  const job = jobOfSession(cluster, session, ref.jobPk);
+): Promise<CloudJob | undefined> {
+  const job = await jobOfSession(cluster, session, ref.jobPk);
   const which = ref.kind === 'jobrelease' ? 'jobReleaseTaskExecutionInfo' : 'jobPreparationTaskExecutionInfo';
   const running = job !== undefined && nodeTaskStatuses(job.doc).some((s) => s.nodeId === session.nodeId && s[which]?.state === 'running');
   if (!running || (ref.kind === 'jobpreparation' && preparationRetryCount(job.doc, session.nodeId) !== ref.attempt)) return undefined;
@@ -68,27 +68,27 @@ const retryable = (result: TaskRunResult): boolean => !result.preProcessingError
  * hold (the task was requeued, ended, or given to another node or session) changes nothing: the
  * run ids of those come back, and the agent is told.
  */
-export function applyReports(cluster: ClusterContext, session: NodeSession, reports: AgentReport[]): string[] {
+export async function applyReports(cluster: ClusterContext, session: NodeSession, reports: AgentReport[]): Promise<string[]> {
   const followUps: TaskCommand[] = [];
   const refused: string[] = [];
-  cluster.store.tx(() => {
-    for (const report of reports) if (!applyReport(cluster, session, report, followUps)) refused.push(report.runId);
+  await cluster.store.tx(async () => {
+    for (const report of reports) if (!(await applyReport(cluster, session, report, followUps))) refused.push(report.runId);
   });
   if (followUps.length > 0) session.send(...followUps);
   return refused;
 }
 
 /** One report; whether it was this session's to make. Commands it leads to go in `followUps`. */
-function applyReport(cluster: ClusterContext, session: NodeSession, report: AgentReport, followUps: TaskCommand[]): boolean {
+async function applyReport(cluster: ClusterContext, session: NodeSession, report: AgentReport, followUps: TaskCommand[]): Promise<boolean> {
   const ctx = cluster.batch(session.account);
   const ref = parseRunId(report.runId);
   const result = report.result;
   if (!ref) return false;
   if (ref.kind === 'task') {
-    const current = currentTask(cluster, session, ref.jobPk, ref.taskId, ref.attempt);
+    const current = await currentTask(cluster, session, ref.jobPk, ref.taskId, ref.attempt);
     if (!current) return false;
     current.task.executionInfo.startTime = result.startTime;
-    releaseTask(ctx, session, ref.jobPk, current.job, current.task, {
+    await releaseTask(ctx, session, ref.jobPk, current.job, current.task, {
       how: 'finished',
       outcome: outcomeOf(result),
       retryable: retryable(result),
@@ -96,13 +96,13 @@ function applyReport(cluster: ClusterContext, session: NodeSession, report: Agen
     return true;
   }
   if (ref.kind === 'starttask') {
-    const node = ref.attempt === session.startTaskAttempt ? cluster.store.nodes.get(session.poolPk, session.nodeId) : undefined;
+    const node = ref.attempt === session.startTaskAttempt ? await cluster.store.nodes.get(session.poolPk, session.nodeId) : undefined;
     if (!node) return false;
-    if (startTaskEnded(ctx, session.poolPk, node.doc, { ...outcomeOf(result), startTime: result.startTime })) {
+    if (await startTaskEnded(ctx, session.poolPk, node.doc, { ...outcomeOf(result), startTime: result.startTime })) {
       session.startTaskAttempt += 1;
       followUps.push(
         taskCommand(
-          cluster.commands(session.account, session.poolPk),
+          await cluster.commands(session.account, session.poolPk),
           runId({ kind: 'starttask', attempt: session.startTaskAttempt }),
           'starttask',
           node.doc['startTask'] as RunnableSpec,
@@ -112,33 +112,33 @@ function applyReport(cluster: ClusterContext, session: NodeSession, report: Agen
     }
     return true;
   }
-  const job = jobTaskRunning(cluster, session, ref);
+  const job = await jobTaskRunning(cluster, session, ref);
   if (!job) return false;
   const node = nodeRef(cluster, session);
   const outcome = { ...outcomeOf(result), startTime: result.startTime, endTime: result.endTime };
   if (ref.kind === 'jobrelease') {
-    nodeTaskEnded(ctx, ref.jobPk, node, 'jobReleaseTaskExecutionInfo', outcome);
+    await nodeTaskEnded(ctx, ref.jobPk, node, 'jobReleaseTaskExecutionInfo', outcome);
     return true;
   }
   // A failed preparation runs again on this node while its retries last; its tasks keep waiting.
-  const retry = result.result !== 'success' && retryable(result) ? retryPreparation(ctx, ref.jobPk, job, node) : undefined;
+  const retry = result.result !== 'success' && retryable(result) ? await retryPreparation(ctx, ref.jobPk, job, node) : undefined;
   if (retry !== undefined) {
-    followUps.push(preparationCommand(cluster.commands(session.account, session.poolPk), ref.jobPk, job, retry));
+    followUps.push(preparationCommand(await cluster.commands(session.account, session.poolPk), ref.jobPk, job, retry));
     return true;
   }
-  nodeTaskEnded(ctx, ref.jobPk, node, 'jobPreparationTaskExecutionInfo', outcome);
+  await nodeTaskEnded(ctx, ref.jobPk, node, 'jobPreparationTaskExecutionInfo', outcome);
   const waiting = session.awaitingPreparation.get(ref.jobPk) ?? [];
   session.awaitingPreparation.delete(ref.jobPk);
   if (result.result !== 'success') {
-    returnWaitingTasks(cluster, session, ref.jobPk, waiting as TaskCommand[]);
+    await returnWaitingTasks(cluster, session, ref.jobPk, waiting as TaskCommand[]);
     return true;
   }
   session.preparedJobs.add(ref.jobPk);
   for (const command of waiting as TaskCommand[]) {
     const run = parseRunId(command.runId);
-    const current = run?.kind === 'task' ? currentTask(cluster, session, ref.jobPk, run.taskId, run.attempt) : undefined;
+    const current = run?.kind === 'task' ? await currentTask(cluster, session, ref.jobPk, run.taskId, run.attempt) : undefined;
     if (!current) continue;
-    markRunning(ctx, ref.jobPk, current.task);
+    await markRunning(ctx, ref.jobPk, current.task);
     followUps.push(command);
   }
   return true;
@@ -148,13 +148,13 @@ function applyReport(cluster: ClusterContext, session: NodeSession, report: Agen
  * A failed job preparation task makes the node ineligible for the job (its status says so, see
  * preparationFailedOn): the tasks that waited for it there go back to the queue, for other nodes.
  */
-function returnWaitingTasks(cluster: ClusterContext, session: NodeSession, jobPk: number, waiting: TaskCommand[]): void {
+async function returnWaitingTasks(cluster: ClusterContext, session: NodeSession, jobPk: number, waiting: TaskCommand[]): Promise<void> {
   const ctx = cluster.batch(session.account);
   for (const command of waiting) {
     const ref = parseRunId(command.runId);
     if (ref?.kind !== 'task') continue;
-    const current = currentTask(cluster, session, jobPk, ref.taskId, ref.attempt);
+    const current = await currentTask(cluster, session, jobPk, ref.taskId, ref.attempt);
     if (!current) continue;
-    releaseTask(ctx, session, jobPk, current.job, current.task, { how: 'unassigned' });
+    await releaseTask(ctx, session, jobPk, current.job, current.task, { how: 'unassigned' });
   }
 }

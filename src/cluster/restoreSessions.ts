@@ -18,13 +18,13 @@ const LIVE = new Set(['creating', 'starting', 'waitingforstarttask', 'idle', 'ru
  * Nodes that waited for their tasks' retained data before leaving or restarting wait again, until
  * the deadline stored on them.
  */
-export function restoreSessions(cluster: ClusterContext): number {
+export async function restoreSessions(cluster: ClusterContext): Promise<number> {
   let restored = 0;
   for (const account of cluster.accounts.all()) {
-    for (const { pk: poolPk, doc: pool } of cluster.store.pools.all(account.name)) {
+    for (const { pk: poolPk, doc: pool } of await cluster.store.pools.all(account.name)) {
       if (pool.state !== 'active') continue;
       const sessions = new Map<string, NodeSession>();
-      for (const row of cluster.store.nodes.list(poolPk, { limit: 1_000_000 })) {
+      for (const row of await cluster.store.nodes.list(poolPk, { limit: 1_000_000 })) {
         const node = JSON.parse(row.doc) as ComputeNode;
         if (!LIVE.has(node.state)) continue;
         // retaineddata: a node that waited for its tasks' data retention goes at its stored deadline.
@@ -38,8 +38,8 @@ export function restoreSessions(cluster: ClusterContext): number {
         restored++;
       }
       if (sessions.size === 0) continue;
-      for (const { pk: jobPk, doc: job } of cluster.store.jobs.onPool(account.name, pool.id)) {
-        for (const task of cluster.store.tasks.inStates(jobPk, ['preparing', 'running'])) {
+      for (const { pk: jobPk, doc: job } of await cluster.store.jobs.onPool(account.name, pool.id)) {
+        for (const task of await cluster.store.tasks.inStates(jobPk, ['preparing', 'running'])) {
           const session = task.nodeInfo?.nodeId ? sessions.get(task.nodeInfo.nodeId) : undefined;
           if (!session) continue;
           session.tasks.set(runId({ kind: 'task', jobPk, taskId: task.id, attempt: taskAttempt(task) }), {

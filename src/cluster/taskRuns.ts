@@ -16,7 +16,7 @@ import { runId, taskAttempt } from './runs.js';
  */
 export type Release = { how: 'finished'; outcome: TaskOutcome; retryable: boolean } | { how: 'requeued' } | { how: 'unassigned' } | { how: 'ended'; outcome: TaskOutcome };
 
-export function releaseTask(ctx: BatchContext, session: NodeSession | undefined, jobPk: number, job: CloudJob, task: CloudTask, asked: Release): void {
+export async function releaseTask(ctx: BatchContext, session: NodeSession | undefined, jobPk: number, job: CloudJob, task: CloudTask, asked: Release): Promise<void> {
   // A run being taken back and killed ends as a requeue; one that succeeded before the kill stands.
   const release: Release = asked.how === 'finished' && isTakenBack(task) && failed(asked.outcome) ? { how: 'requeued' } : asked;
   forgetTakenBack(task); // every branch below saves the task
@@ -25,20 +25,20 @@ export function releaseTask(ctx: BatchContext, session: NodeSession | undefined,
   session?.tasks.delete(id);
   let succeeded = 0;
   if (release.how === 'requeued') {
-    requeueTask(ctx, jobPk, task);
+    await requeueTask(ctx, jobPk, task);
   } else if (release.how === 'unassigned') {
-    unassignTask(ctx, jobPk, task);
+    await unassignTask(ctx, jobPk, task);
   } else if (release.how === 'ended') {
-    completeTask(ctx, jobPk, job, task, { ...release.outcome, endedByUser: true });
-  } else if (!(release.retryable && failed(release.outcome) && retryTask(ctx, jobPk, task))) {
-    completeTask(ctx, jobPk, job, task, release.outcome);
+    await completeTask(ctx, jobPk, job, task, { ...release.outcome, endedByUser: true });
+  } else if (!(release.retryable && failed(release.outcome) && (await retryTask(ctx, jobPk, task)))) {
+    await completeTask(ctx, jobPk, job, task, release.outcome);
     succeeded = task.executionInfo.result === 'success' ? 1 : 0;
   }
   if (session && held) {
-    const node = ctx.store.nodes.get(session.poolPk, session.nodeId);
-    if (node) setNodeLoad(ctx, session.poolPk, node.doc, session.tasks.size, session.usedSlots, { run: release.how === 'finished' ? 1 : 0, succeeded });
+    const node = await ctx.store.nodes.get(session.poolPk, session.nodeId);
+    if (node) await setNodeLoad(ctx, session.poolPk, node.doc, session.tasks.size, session.usedSlots, { run: release.how === 'finished' ? 1 : 0, succeeded });
   }
-  settleJob(ctx, jobPk);
+  await settleJob(ctx, jobPk);
 }
 
 /**
@@ -48,13 +48,13 @@ export function releaseTask(ctx: BatchContext, session: NodeSession | undefined,
  * such a session (a lost node, or one whose agent restarted) it is requeued at once.
  * Returns whether the task still waits for its run to end.
  */
-export function takeBackTask(ctx: BatchContext, session: NodeSession | undefined, jobPk: number, job: CloudJob, task: CloudTask): boolean {
+export async function takeBackTask(ctx: BatchContext, session: NodeSession | undefined, jobPk: number, job: CloudJob, task: CloudTask): Promise<boolean> {
   const id = runId({ kind: 'task', jobPk, taskId: task.id, attempt: taskAttempt(task) });
   if (!session || session.closed || !session.tasks.has(id)) {
-    releaseTask(ctx, session, jobPk, job, task, { how: 'requeued' });
+    await releaseTask(ctx, session, jobPk, job, task, { how: 'requeued' });
     return false;
   }
-  markTakenBack(ctx, jobPk, task);
+  await markTakenBack(ctx, jobPk, task);
   session.send({ type: 'killTask', runId: id });
   return true;
 }
@@ -62,10 +62,10 @@ export function takeBackTask(ctx: BatchContext, session: NodeSession | undefined
 const failed = (o: TaskOutcome): boolean => o.failureInfo !== undefined || (o.exitCode !== undefined && o.exitCode !== 0);
 
 /** A job waiting for its tasks to leave the nodes (terminating, disabling, deleting) moves on when they have. */
-export function settleJob(ctx: BatchContext, jobPk: number): void {
-  const job = ctx.store.jobs.getByPk(jobPk);
+export async function settleJob(ctx: BatchContext, jobPk: number): Promise<void> {
+  const job = await ctx.store.jobs.getByPk(jobPk);
   if (!job) return;
-  if (job.doc.state === 'terminating') finishJobTermination(ctx, jobPk, job.doc);
-  else if (job.doc.state === 'disabling') finishJobDisable(ctx, jobPk, job.doc);
-  else if (job.doc.state === 'deleting') finishJobDeletion(ctx, jobPk, job.doc);
+  if (job.doc.state === 'terminating') await finishJobTermination(ctx, jobPk, job.doc);
+  else if (job.doc.state === 'disabling') await finishJobDisable(ctx, jobPk, job.doc);
+  else if (job.doc.state === 'deleting') await finishJobDeletion(ctx, jobPk, job.doc);
 }

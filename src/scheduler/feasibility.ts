@@ -1,5 +1,5 @@
-import type { BatchStore } from '../persistence/batch/store.js';
-import type { DependencyRow } from '../persistence/batch/tasks.js';
+import type { BatchStore } from '../domain/batch/store.js';
+import type { DependencyRow } from '../domain/batch/store.js';
 import { exitOptionsFor } from '../domain/batch/jobs/onTaskFailure.js';
 import type { CloudJob, CloudPool, CloudTask, ComputeNode } from '../domain/batch/models.js';
 import { slotsPerNode } from '../domain/batch/nodes/lifecycle.js';
@@ -58,11 +58,11 @@ function mergedRanges(ranges: { start: number; end: number }[]): { start: number
  * (by default: success satisfies, failure blocks). Ranges are never expanded: a range names up to
  * 2^31 ids, so each is answered from the job's tasks whose ids fall in it, in one query.
  */
-export function dependenciesMet(store: BatchStore, jobPk: number, task: CloudTask): Verdict {
+export async function dependenciesMet(store: BatchStore, jobPk: number, task: CloudTask): Promise<Verdict> {
   // Ids are case-insensitive: each key once, named as the dependent task names it.
   const named = new Map((task.dependsOn?.taskIds ?? []).map((id) => [id.toLowerCase(), id]));
   if (named.size > 0) {
-    const rows = store.tasks.withIds(jobPk, [...named.keys()]);
+    const rows = await store.tasks.withIds(jobPk, [...named.keys()]);
     if (rows.length < named.size) {
       const found = new Set(rows.map((r) => r.key));
       return missing([...named].find(([key]) => !found.has(key))![1]);
@@ -74,7 +74,7 @@ export function dependenciesMet(store: BatchStore, jobPk: number, task: CloudTas
   }
   for (const range of mergedRanges(task.dependsOn?.taskIdRanges ?? [])) {
     let expected = range.start;
-    for (const row of store.tasks.withNumberIdsIn(jobPk, range.start, range.end)) {
+    for (const row of await store.tasks.withNumberIdsIn(jobPk, range.start, range.end)) {
       if (row.n !== expected) return missing(expected);
       const reason = blocks(row, String(row.n));
       if (reason) return no(reason);

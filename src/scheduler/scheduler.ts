@@ -11,6 +11,7 @@ import type { AgentCommand } from '../protocol/agent/messages.js';
 import { preparationFailedOn } from '../domain/batch/jobs/nodeTaskStatus.js';
 import { allowsLowPriority, dependenciesMet, jobAcceptsTasks, nodeAcceptsTasks, slotsNeeded, withinParallelLimit } from './feasibility.js';
 import { pickNode, type Candidate } from './ranking.js';
+import { AccountPasses } from './accountPasses.js';
 
 /** The node a task's affinityInfo names (an affinityId is `TVM:<nodeId>`, as nodes report it), if any. */
 function affinityOf(task: CloudTask): ((p: Placement) => boolean) | undefined {
@@ -39,70 +40,68 @@ const SCAN_LIMIT = 2000;
  * of the pass committed in one transaction before the commands go out.
  */
 export class Scheduler {
-  private readonly due = new Set<string>();
-  private scheduled = false;
+  private readonly passes: AccountPasses;
 
-  constructor(private readonly cluster: ClusterContext) {}
+  constructor(private readonly cluster: ClusterContext) {
+    this.passes = new AccountPasses(
+      (account) => this.pass(account),
+      (m) => this.cluster.log(`scheduler: pass for ${m}`),
+    );
+  }
 
   kick(account: string): void {
-    this.due.add(account);
-    if (this.scheduled) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      const accounts = [...this.due];
-      this.due.clear();
-      for (const account of accounts) {
-        try {
-          this.pass(account);
-        } catch (err) {
-          this.cluster.log(`scheduler: pass for ${account} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-        }
-      }
-    });
+    this.passes.kick(account);
   }
 
-  private pass(account: string): void {
-    for (const pool of this.cluster.store.pools.all(account)) {
-      if (pool.doc.state === 'active') this.schedulePool(account, pool.pk, pool.doc);
+  private async pass(account: string): Promise<void> {
+    for (const pool of await this.cluster.store.pools.all(account)) {
+      if (pool.doc.state === 'active') await this.schedulePool(account, pool.pk);
     }
   }
 
-  private schedulePool(account: string, poolPk: number, pool: CloudPool): void {
+  /**
+   * One pool's placements, decided and committed in one unit of work: what the nodes run and have free
+   * (the sessions), and what is queued, cannot change between the reading and the placing. The commands
+   * go out once the placements are committed.
+   */
+  private async schedulePool(account: string, poolPk: number): Promise<void> {
     const { store } = this.cluster;
-    const candidates: Candidate<Placement>[] = [];
-    for (const session of this.cluster.sessionsOfPool(account, poolPk)) {
-      const node = store.nodes.get(poolPk, session.nodeId)?.doc;
-      const free = slotsPerNode(pool) - session.usedSlots;
-      if (node && nodeAcceptsTasks(node) && free > 0) candidates.push({ node: { session, dedicated: node.isDedicated }, free });
-    }
-    if (candidates.length === 0) return;
-    const fill = (pool['taskSchedulingPolicy'] as { nodeFillType?: string } | undefined)?.nodeFillType === 'pack' ? 'pack' : 'spread';
-    const jobs = store.jobs
-      .onPool(account, pool.id)
-      .filter((j) => jobAcceptsTasks(j.doc).ok)
-      .sort((a, b) => (b.doc.priority ?? 0) - (a.doc.priority ?? 0) || a.doc.creationTime.localeCompare(b.doc.creationTime));
-    if (jobs.length === 0) return;
+    await store.tx(async () => {
+      const pool = (await store.pools.getByPk(poolPk))?.doc;
+      if (!pool || pool.state !== 'active') return;
+      const candidates: Candidate<Placement>[] = [];
+      for (const session of this.cluster.sessionsOfPool(account, poolPk)) {
+        const node = (await store.nodes.get(poolPk, session.nodeId))?.doc;
+        const free = slotsPerNode(pool) - session.usedSlots;
+        if (node && nodeAcceptsTasks(node) && free > 0) candidates.push({ node: { session, dedicated: node.isDedicated }, free });
+      }
+      if (candidates.length === 0) return;
+      const fill = (pool['taskSchedulingPolicy'] as { nodeFillType?: string } | undefined)?.nodeFillType === 'pack' ? 'pack' : 'spread';
+      const jobs = (await store.jobs.onPool(account, pool.id))
+        .filter((j) => jobAcceptsTasks(j.doc).ok)
+        .sort((a, b) => (b.doc.priority ?? 0) - (a.doc.priority ?? 0) || a.doc.creationTime.localeCompare(b.doc.creationTime));
+      if (jobs.length === 0) return;
 
-    const ctx = this.cluster.batch(account);
-    const commands = new Map<NodeSession, AgentCommand[]>();
-    const touched = new Set<NodeSession>();
-    store.tx(() => {
-      this.placeTasks(ctx, pool, jobs, candidates, fill, commands, touched);
+      const ctx = this.cluster.batch(account);
+      const commands = new Map<NodeSession, AgentCommand[]>();
+      const touched = new Set<NodeSession>();
+      await this.placeTasks(ctx, pool, jobs, candidates, fill, commands, touched);
       // The nodes' loads change with what they were given, in the same transaction.
       for (const session of touched) {
-        const node = store.nodes.get(poolPk, session.nodeId);
-        if (node) setNodeLoad(ctx, poolPk, node.doc, session.tasks.size, session.usedSlots, { run: 0, succeeded: 0 });
+        const node = await store.nodes.get(poolPk, session.nodeId);
+        if (node) await setNodeLoad(ctx, poolPk, node.doc, session.tasks.size, session.usedSlots, { run: 0, succeeded: 0 });
       }
+      store.afterCommit(() => {
+        for (const [session, list] of commands) session.send(...list);
+      });
     });
-    for (const [session, list] of commands) session.send(...list);
   }
 
   /**
    * Goes through the jobs by priority and their queued tasks in order (a job's manager task first),
    * placing what fits on the nodes the job may use.
    */
-  private placeTasks(
+  private async placeTasks(
     ctx: ReturnType<ClusterContext['batch']>,
     pool: CloudPool,
     jobs: { pk: number; doc: CloudJob }[],
@@ -110,7 +109,7 @@ export class Scheduler {
     fill: 'spread' | 'pack',
     commands: Map<NodeSession, AgentCommand[]>,
     touched: Set<NodeSession>,
-  ): void {
+  ): Promise<void> {
     const { store } = this.cluster;
     for (const { pk: jobPk, doc: job } of jobs) {
       if (!candidates.some((c) => c.free > 0)) return;
@@ -118,33 +117,33 @@ export class Scheduler {
       const failed = job.jobPreparationTask ? preparationFailedOn(job) : undefined;
       const usable = failed?.size ? candidates.filter((c) => !failed.has(c.node.session.nodeId.toLowerCase())) : candidates;
       let running = this.runningTasksOf(jobPk);
-      const tryPlace = (task: CloudTask): void => {
+      const tryPlace = async (task: CloudTask): Promise<void> => {
         const slots = slotsNeeded(pool, task);
         const chosen = pickNode(allowsLowPriority(task) ? usable : usable.filter((c) => c.node.dedicated), slots, fill, affinityOf(task));
         if (!chosen) return;
-        this.place(ctx, jobPk, job, task, slots, chosen.node.session, commands);
+        await this.place(ctx, jobPk, job, task, slots, chosen.node.session, commands);
         chosen.free -= slots;
         touched.add(chosen.node.session);
         running++;
       };
       // The job manager task starts before the job's other tasks.
       const managerId = job.jobManagerTask?.['id'] as string | undefined;
-      const manager = job.jobManagerTask ? store.tasks.get(jobPk, managerId ?? 'jobmanager')?.doc : undefined;
-      if (manager?.state === 'active' && withinParallelLimit(job, running).ok) tryPlace(manager);
+      const manager = job.jobManagerTask ? (await store.tasks.get(jobPk, managerId ?? 'jobmanager'))?.doc : undefined;
+      if (manager?.state === 'active' && withinParallelLimit(job, running).ok) await tryPlace(manager);
       let after = '';
       for (let scanned = 0; scanned < SCAN_LIMIT;) {
         if (!usable.some((c) => c.free > 0)) break;
         // Fetch about as many queued tasks as there are free slots: a pass places few, and parsing
         // a big page of a long queue on every pass would cost more than the placing.
         const free = usable.reduce((n, c) => n + c.free, 0);
-        const batch = store.tasks.active(jobPk, after, Math.min(256, 2 * free + 8));
+        const batch = await store.tasks.active(jobPk, after, Math.min(256, 2 * free + 8));
         if (batch.length === 0) break;
         for (const { key, doc: task } of batch) {
           after = key;
           scanned++;
           if (!withinParallelLimit(job, running).ok) break;
-          if (task.dependsOn && !dependenciesMet(store, jobPk, task).ok) continue;
-          tryPlace(task);
+          if (task.dependsOn && !(await dependenciesMet(store, jobPk, task)).ok) continue;
+          await tryPlace(task);
         }
         if (!withinParallelLimit(job, running).ok) break;
       }
@@ -158,7 +157,7 @@ export class Scheduler {
   }
 
   /** Gives one task to one node: the store first (in the pass's transaction), then the command. */
-  private place(
+  private async place(
     ctx: ReturnType<ClusterContext['batch']>,
     jobPk: number,
     job: CloudJob,
@@ -166,10 +165,10 @@ export class Scheduler {
     slots: number,
     session: NodeSession,
     commands: Map<NodeSession, AgentCommand[]>,
-  ): void {
+  ): Promise<void> {
     const taskDir = `${jobWorkDir(job.id)}/${task.id}`;
     const nodeUrl = this.cluster.nodeUrl(session.poolId, session.nodeId);
-    assignTask(ctx, jobPk, job, task, {
+    await assignTask(ctx, jobPk, job, task, {
       affinityId: `TVM:${session.nodeId}`,
       nodeUrl,
       poolId: session.poolId,
@@ -180,12 +179,12 @@ export class Scheduler {
     const id = runId({ kind: 'task', jobPk, taskId: task.id, attempt: taskAttempt(task) });
     session.tasks.set(id, { jobPk, taskId: task.id, slots, sentAt: Date.now() });
     session.jobsRun.add(jobPk);
-    const command = taskCommand(this.cluster.commands(ctx.account, session.poolPk), id, 'task', task as unknown as RunnableSpec, { jobId: job.id, taskId: task.id }, job);
+    const command = taskCommand(await this.cluster.commands(ctx.account, session.poolPk), id, 'task', task as unknown as RunnableSpec, { jobId: job.id, taskId: task.id }, job);
     const list = commands.get(session) ?? [];
     commands.set(session, list);
     const prep = job.jobPreparationTask as RunnableSpec | undefined;
     if (!prep || session.preparedJobs.has(jobPk)) {
-      if (task.state === 'preparing') markRunning(ctx, jobPk, task);
+      if (task.state === 'preparing') await markRunning(ctx, jobPk, task);
       list.push(command);
       return;
     }
@@ -195,7 +194,7 @@ export class Scheduler {
       return;
     }
     session.awaitingPreparation.set(jobPk, [command]);
-    nodeTaskStarted(ctx, jobPk, job, { poolId: session.poolId, nodeId: session.nodeId, nodeUrl }, 'jobPreparationTaskExecutionInfo');
-    list.push(preparationCommand(this.cluster.commands(ctx.account, session.poolPk), jobPk, job, 0));
+    await nodeTaskStarted(ctx, jobPk, job, { poolId: session.poolId, nodeId: session.nodeId, nodeUrl }, 'jobPreparationTaskExecutionInfo');
+    list.push(preparationCommand(await this.cluster.commands(ctx.account, session.poolPk), jobPk, job, 0));
   }
 }

@@ -1,6 +1,6 @@
 import { preparationFailedOn } from '../domain/batch/jobs/nodeTaskStatus.js';
 import type { CloudJob, CloudPool, CloudTask, ComputeNode } from '../domain/batch/models.js';
-import type { BatchStore } from '../persistence/batch/store.js';
+import type { BatchStore } from '../domain/batch/store.js';
 import { allowsLowPriority, dependenciesMet, fitsPool, jobAcceptsTasks, nodeIsUp, runsExclusive, withinParallelLimit } from './feasibility.js';
 
 /** The property that carries it: Kiln's own, which Azure's SDKs ignore. */
@@ -26,23 +26,23 @@ export class WaitingReasons {
   ) {}
 
   /** The reason, or undefined if the task is not waiting (not active). */
-  of(jobPk: number, job: CloudJob, task: CloudTask): string | undefined {
+  async of(jobPk: number, job: CloudJob, task: CloudTask): Promise<string | undefined> {
     if (task.state !== 'active') return undefined;
     const jobVerdict = jobAcceptsTasks(job);
     if (!jobVerdict.ok) return jobVerdict.reason;
     if (task.dependsOn) {
-      const deps = dependenciesMet(this.store, jobPk, task);
+      const deps = await dependenciesMet(this.store, jobPk, task);
       if (!deps.ok) return deps.reason;
     }
     const poolId = job.executionInfo.poolId ?? job.poolInfo.poolId;
     if (!poolId) return 'NoPool: the job names no pool.';
-    const view = this.pool(poolId);
+    const view = await this.pool(poolId);
     if (typeof view === 'string') return view;
     const fits = fitsPool(view.pool, task);
     if (!fits.ok) return fits.reason;
     const nodesReason = this.nodesReason(view, job, task);
     if (nodesReason) return nodesReason;
-    const counts = this.store.tasks.counts(jobPk).taskCounts;
+    const counts = (await this.store.tasks.counts(jobPk)).taskCounts;
     const parallel = withinParallelLimit(job, counts.running);
     if (!parallel.ok) return parallel.reason;
     if (task.executionInfo.retryCount > 0 && task.previousState === 'running') return `Retrying: run ${task.executionInfo.retryCount + 1} waits for a free slot.`;
@@ -51,21 +51,21 @@ export class WaitingReasons {
     return `NoFreeSlot: every node of pool ${poolId} that can run the task is busy; it runs when ${slots === 1 ? 'a slot frees' : `${slots} slots free on one node`}.`;
   }
 
-  private pool(poolId: string): PoolView | string {
+  private async pool(poolId: string): Promise<PoolView | string> {
     const key = poolId.toLowerCase();
     let view = this.pools.get(key);
     if (view === undefined) {
-      view = this.readPool(poolId);
+      view = await this.readPool(poolId);
       this.pools.set(key, view);
     }
     return view;
   }
 
-  private readPool(poolId: string): PoolView | string {
-    const pool = this.store.pools.get(this.account, poolId);
+  private async readPool(poolId: string): Promise<PoolView | string> {
+    const pool = await this.store.pools.get(this.account, poolId);
     if (!pool) return `PoolNotFound: pool ${poolId} does not exist.`;
     if (pool.doc.state === 'deleting') return `PoolBeingDeleted: pool ${poolId} is being deleted.`;
-    const nodes = this.store.nodes.list(pool.pk, { limit: 1_000_000 }).map((r) => JSON.parse(r.doc) as ComputeNode);
+    const nodes = (await this.store.nodes.list(pool.pk, { limit: 1_000_000 })).map((r) => JSON.parse(r.doc) as ComputeNode);
     return { pool: pool.doc, nodes };
   }
 
@@ -105,8 +105,8 @@ function notUp(poolId: string, nodes: ComputeNode[]): string {
 }
 
 /** Adds the reason to a stored task document, without parsing it when the task is not active. */
-export function withWaitingReason(doc: string, reason: () => string | undefined): string {
+export async function withWaitingReason(doc: string, reason: () => Promise<string | undefined>): Promise<string> {
   if (!doc.includes('"state":"active"')) return doc;
-  const text = reason();
+  const text = await reason();
   return text === undefined ? doc : `${doc.slice(0, -1)},"${WAITING_REASON}":${JSON.stringify(text)}}`;
 }

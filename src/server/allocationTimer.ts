@@ -1,6 +1,6 @@
 import type { BatchHooks } from '../domain/batch/context.js';
 import { timeOutResizes } from '../domain/batch/pools/timeOutResizes.js';
-import type { BatchStore } from '../persistence/batch/store.js';
+import type { BatchStore } from '../domain/batch/store.js';
 import { DeadlineTimer, everyAccount } from './deadlineTimer.js';
 
 export interface AllocationTimerOptions {
@@ -19,8 +19,8 @@ export interface AllocationTimerOptions {
  * (a resize, a removal or a new pool may start a clock) and at start.
  */
 export function allocationTimer(opts: AllocationTimerOptions): DeadlineTimer {
-  const pass = (account: string, now: Date): number | undefined => {
-    const { timedOut, wakeAt } = timeOutResizes({ store: opts.store, account, now, hooks: opts.hooks });
+  const pass = async (account: string, now: Date): Promise<number | undefined> => {
+    const { timedOut, wakeAt } = await timeOutResizes({ store: opts.store, account, now, hooks: opts.hooks });
     for (const poolId of timedOut) opts.log(`pool ${poolId} of ${account}: its resize timed out before reaching its target node counts`);
     if (timedOut.length > 0) opts.hooks.changed?.(account);
     return wakeAt;

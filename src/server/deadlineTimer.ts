@@ -11,27 +11,51 @@ export class DeadlineTimer {
   private timer: NodeJS.Timeout | undefined;
   private pending: NodeJS.Immediate | undefined;
   private closed = false;
+  /** The pass in progress: passes never overlap; a kick meanwhile runs another once it ends. */
+  private running: Promise<number | undefined> | undefined;
+  private again = false;
   /** When the timer will fire (ms since the epoch), if armed: what tests look at. */
   armedFor: number | undefined;
 
   constructor(
-    private readonly run: (now: Date) => number | undefined,
+    private readonly run: (now: Date) => Promise<number | undefined>,
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
   kick(): void {
     if (this.closed || this.pending) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
     this.pending = setImmediate(() => {
       this.pending = undefined;
-      this.runNow();
+      void this.runNow();
     });
   }
 
-  /** Runs what is due now, then arms the timer for the next wake; returns when that is. */
-  runNow(): number | undefined {
+  /** Runs what is due now, then arms the timer for the next wake; resolves to when that is. */
+  async runNow(): Promise<number | undefined> {
     if (this.closed) return undefined;
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = this.pass();
+    try {
+      return await this.running;
+    } finally {
+      this.running = undefined;
+      if (this.again) {
+        this.again = false;
+        this.kick();
+      }
+    }
+  }
+
+  private async pass(): Promise<number | undefined> {
     const now = this.clock();
-    const at = this.run(now);
+    const at = await this.run(now);
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     this.armedFor = at;
@@ -39,7 +63,7 @@ export class DeadlineTimer {
     this.timer = setTimeout(
       () => {
         this.timer = undefined;
-        this.runNow();
+        void this.runNow();
       },
       Math.min(Math.max(0, at - now.getTime()), MAX_DELAY_MS),
     );
@@ -68,13 +92,13 @@ export function everyAccount(
   accounts: () => string[],
   log: (message: string) => void,
   what: string,
-  pass: (account: string, now: Date) => number | undefined,
-): (now: Date) => number | undefined {
-  return (now) => {
+  pass: (account: string, now: Date) => Promise<number | undefined>,
+): (now: Date) => Promise<number | undefined> {
+  return async (now) => {
     let wake = Infinity;
     for (const account of accounts()) {
       try {
-        wake = Math.min(wake, pass(account, now) ?? Infinity);
+        wake = Math.min(wake, (await pass(account, now)) ?? Infinity);
       } catch (err) {
         log(`${what} of ${account}: ${describeError(err)}`);
         wake = Math.min(wake, now.getTime() + RETRY_MS);

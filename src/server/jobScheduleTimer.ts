@@ -1,6 +1,6 @@
 import type { BatchHooks } from '../domain/batch/context.js';
 import { runJobSchedules } from '../domain/batch/jobSchedules/runSchedules.js';
-import type { BatchStore } from '../persistence/batch/store.js';
+import type { BatchStore } from '../domain/batch/store.js';
 import { DeadlineTimer, RETRY_MS, describeError, everyAccount } from './deadlineTimer.js';
 
 export interface JobScheduleTimerOptions {
@@ -23,8 +23,8 @@ export interface JobScheduleTimerOptions {
  * stored with the schedule). A schedule whose run failed tries again RETRY_MS later, within its window.
  */
 export function jobScheduleTimer(opts: JobScheduleTimerOptions): DeadlineTimer {
-  const pass = (account: string, now: Date): number | undefined => {
-    const { runs, failures } = runJobSchedules({ store: opts.store, account, now, hooks: opts.hooks });
+  const pass = async (account: string, now: Date): Promise<number | undefined> => {
+    const { runs, failures } = await runJobSchedules({ store: opts.store, account, now, hooks: opts.hooks });
     let wake = Infinity;
     for (const run of runs) if (run.wakeAt !== undefined) wake = Math.min(wake, run.wakeAt);
     for (const { scheduleId, error } of failures) {

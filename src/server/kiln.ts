@@ -6,7 +6,7 @@ import { openStorage } from '../persistence/storage.js';
 import { answerBlobBusy, createBlobHandler } from '../protocol/blob/server.js';
 import { StorageError } from '../domain/blob/errors.js';
 import { listen, type RunningServer } from '../protocol/http/server.js';
-import { BatchStore } from '../persistence/batch/store.js';
+import { sqliteBatchStore } from '../persistence/batch/store.js';
 import { answerBatchBusy, createBatchHandler } from '../protocol/batch/server.js';
 import type { BatchHooks } from '../domain/batch/context.js';
 import { Cluster } from '../cluster/cluster.js';
@@ -51,7 +51,7 @@ export async function startKiln(config: KilnConfig, log: (m: string) => void = (
   const garbageTimer = setInterval(() => void blobService.collectGarbage().catch((e: unknown) => log(`garbage collection failed: ${String(e)}`)), GARBAGE_INTERVAL_MS);
   garbageTimer.unref();
 
-  const batchStore = new BatchStore(db);
+  const batchStore = sqliteBatchStore(db);
   const batchHooks: BatchHooks = {};
   // Assigned once, below, after the servers listen; `let` (not const) because closures may read them
   // before that, and must see undefined rather than throw (late wiring: issue 10 item 4 removes it).
@@ -99,7 +99,15 @@ export async function startKiln(config: KilnConfig, log: (m: string) => void = (
   const blobServer = blob;
   const batchUrl = `http://${host}:${batch.port}`;
   const blobAccountUrl = (account: string) => `http://${host}:${blobServer.port}/${account}`;
-  cluster = new Cluster({ store: batchStore, accounts, batchUrl, blobAccountUrl, log, timings: config.timings, fenceLostNode: (session) => localNodes?.fence(session.key) });
+  cluster = await Cluster.start({
+    store: batchStore,
+    accounts,
+    batchUrl,
+    blobAccountUrl,
+    log,
+    timings: config.timings,
+    fenceLostNode: (session) => localNodes?.fence(session.key),
+  });
   localNodes = new LocalNodes(cluster, {
     batchUrl: `http://${urlHost(localHost(config.host))}:${batch.port}`,
     nodesDir: config.nodesDir,

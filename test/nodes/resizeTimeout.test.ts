@@ -6,7 +6,7 @@ import { countPoolNodes, newNodeDoc, newNodeId, nodeJoined } from '../../src/dom
 import { removeNodes } from '../../src/domain/batch/nodes/nodeOperations.js';
 import { addPool } from '../../src/domain/batch/pools/addPool.js';
 import { resizePool, stopResizePool } from '../../src/domain/batch/pools/resizePool.js';
-import { BatchStore } from '../../src/persistence/batch/store.js';
+import { sqliteBatchStore } from '../../src/persistence/batch/store.js';
 import { openStorage, type Storage } from '../../src/persistence/storage.js';
 import { allocationTimer } from '../../src/server/allocationTimer.js';
 import { tempDir } from '../helpers/kiln.js';
@@ -29,7 +29,7 @@ describe('resizeTimeout on an injected clock', () => {
   const open = () => {
     const storage = openStorage(dataDir);
     storages.push(storage);
-    return new BatchStore(storage.db);
+    return sqliteBatchStore(storage.db);
   };
   after(() => storages.forEach((s) => s.close()));
   let store = open();
@@ -39,42 +39,45 @@ describe('resizeTimeout on an injected clock', () => {
   const timer = (account: string) =>
     allocationTimer({ store, accounts: () => [account], hooks: { changed: (a) => changed.push(a) }, log: () => undefined, clock: () => new Date(clock) });
 
-  const pool = (account: string, id: string) => store.pools.get(account, id)!;
-  const nodes = (account: string, id: string) => store.nodes.list(pool(account, id).pk, { limit: 100 }).map((r) => JSON.parse(r.doc) as ComputeNode);
+  const pool = async (account: string, id: string) => (await store.pools.get(account, id))!;
+  const nodes = async (account: string, id: string) => (await store.nodes.list((await pool(account, id)).pk, { limit: 100 })).map((r) => JSON.parse(r.doc) as ComputeNode);
   /** What the local nodes do for a pool below its targets: a `creating` record per missing node. */
-  const makeNodes = (account: string, id: string, n: number): ComputeNode[] =>
-    Array.from({ length: n }, (_, i) => {
-      const { pk, doc } = pool(account, id);
+  const makeNodes = async (account: string, id: string, n: number): Promise<ComputeNode[]> => {
+    const { pk, doc } = await pool(account, id);
+    const made: ComputeNode[] = [];
+    for (let i = 0; i < n; i++) {
       const node = newNodeDoc(ctx(account), doc, newNodeId(new Date(clock), i), true);
-      store.nodes.insert(pk, node);
-      return node;
-    });
+      await store.nodes.insert(pk, node);
+      made.push(node);
+    }
+    return made;
+  };
   /** An agent joins as the node: it starts, then is idle. */
-  const join = (account: string, id: string, node: ComputeNode) =>
-    store.tx(() => {
-      const { pk, doc } = pool(account, id);
-      nodeJoined(ctx(account), pk, doc, node);
-      countPoolNodes(ctx(account), pk, doc);
+  const join = async (account: string, id: string, node: ComputeNode) =>
+    await store.tx(async () => {
+      const { pk, doc } = await pool(account, id);
+      await nodeJoined(ctx(account), pk, doc, node);
+      await countPoolNodes(ctx(account), pk, doc);
     });
   const at = (ms: number) => (clock = T0 + ms);
 
-  it('stops a resize at its timeout: steady, AllocationTimedout, the joined node kept, the one that never joined gone', () => {
+  it('stops a resize at its timeout: steady, AllocationTimedout, the joined node kept, the one that never joined gone', async () => {
     const account = 'partial';
     at(0);
-    addPool(ctx(account), { id: 'p', vmSize: 'standard_d2s_v3', virtualMachineConfiguration: vm, targetDedicatedNodes: 2, resizeTimeout: 'PT5M' });
-    assert.equal(pool(account, 'p').doc.allocationState, 'resizing');
-    const [joined, never] = makeNodes(account, 'p', 2);
+    await addPool(ctx(account), { id: 'p', vmSize: 'standard_d2s_v3', virtualMachineConfiguration: vm, targetDedicatedNodes: 2, resizeTimeout: 'PT5M' });
+    assert.equal((await pool(account, 'p')).doc.allocationState, 'resizing');
+    const [joined, never] = await makeNodes(account, 'p', 2);
     at(MIN);
-    join(account, 'p', joined!);
+    await join(account, 'p', joined!);
     const t = timer(account);
     try {
-      assert.equal(t.runNow(), T0 + 5 * MIN, 'armed for the deadline of the pool creation');
+      assert.equal(await t.runNow(), T0 + 5 * MIN, 'armed for the deadline of the pool creation');
       at(5 * MIN - 1);
-      t.runNow();
-      assert.equal(pool(account, 'p').doc.allocationState, 'resizing');
+      await t.runNow();
+      assert.equal((await pool(account, 'p')).doc.allocationState, 'resizing');
       at(5 * MIN);
-      assert.equal(t.runNow(), undefined, 'nothing left to time out');
-      const done = pool(account, 'p').doc as CloudPool;
+      assert.equal(await t.runNow(), undefined, 'nothing left to time out');
+      const done = (await pool(account, 'p')).doc as CloudPool;
       assert.equal(done.allocationState, 'steady');
       assert.equal(done.allocationStateTransitionTime, new Date(T0 + 5 * MIN).toISOString());
       assert.deepEqual(
@@ -85,89 +88,89 @@ describe('resizeTimeout on an injected clock', () => {
       assert.equal(done.currentDedicatedNodes, 1);
       assert.equal(done.targetDedicatedNodes, 1);
       assert.deepEqual(
-        nodes(account, 'p').map((n) => [n.id, n.state]),
+        (await nodes(account, 'p')).map((n) => [n.id, n.state]),
         [[joined!.id, 'idle']],
       );
-      assert.ok(!nodes(account, 'p').some((n) => n.id === never!.id));
+      assert.ok(!(await nodes(account, 'p')).some((n) => n.id === never!.id));
       assert.deepEqual(
         changed.filter((a) => a === account),
         [account],
         'the local nodes hear of it (they stop the agent that never joined)',
       );
       // A new resize starts over: its errors go, and it has a clock of its own.
-      resizePool(ctx(account), 'p', { targetDedicatedNodes: 3, resizeTimeout: 'PT10M' });
-      const again = pool(account, 'p').doc;
+      await resizePool(ctx(account), 'p', { targetDedicatedNodes: 3, resizeTimeout: 'PT10M' });
+      const again = (await pool(account, 'p')).doc;
       assert.equal(again.allocationState, 'resizing');
       assert.equal(again.resizeErrors, undefined);
-      assert.equal(t.runNow(), T0 + 15 * MIN);
+      assert.equal(await t.runNow(), T0 + 15 * MIN);
     } finally {
       t.close();
     }
   });
 
-  it('a resize that completes in time clears its clock; a timeout under 5 minutes is refused', () => {
+  it('a resize that completes in time clears its clock; a timeout under 5 minutes is refused', async () => {
     const account = 'intime';
     at(0);
-    addPool(ctx(account), { id: 'p', vmSize: 'standard_d2s_v3', virtualMachineConfiguration: vm, targetDedicatedNodes: 1 });
+    await addPool(ctx(account), { id: 'p', vmSize: 'standard_d2s_v3', virtualMachineConfiguration: vm, targetDedicatedNodes: 1 });
     const t = timer(account);
     try {
-      assert.equal(t.runNow(), T0 + 15 * MIN, 'the default resizeTimeout is 15 minutes');
-      const [node] = makeNodes(account, 'p', 1);
+      assert.equal(await t.runNow(), T0 + 15 * MIN, 'the default resizeTimeout is 15 minutes');
+      const [node] = await makeNodes(account, 'p', 1);
       at(MIN);
-      join(account, 'p', node!);
-      assert.equal(pool(account, 'p').doc.allocationState, 'steady');
-      assert.equal(t.runNow(), undefined);
+      await join(account, 'p', node!);
+      assert.equal((await pool(account, 'p')).doc.allocationState, 'steady');
+      assert.equal(await t.runNow(), undefined);
       at(60 * MIN);
-      t.runNow();
-      assert.equal(pool(account, 'p').doc.resizeErrors, undefined);
+      await t.runNow();
+      assert.equal((await pool(account, 'p')).doc.resizeErrors, undefined);
       for (const call of [
-        () => resizePool(ctx(account), 'p', { targetDedicatedNodes: 2, resizeTimeout: 'PT4M59S' }),
-        () => removeNodes(ctx(account), 'p', { nodeList: [node!.id], resizeTimeout: 'PT1M' }),
+        async () => await resizePool(ctx(account), 'p', { targetDedicatedNodes: 2, resizeTimeout: 'PT4M59S' }),
+        async () => await removeNodes(ctx(account), 'p', { nodeList: [node!.id], resizeTimeout: 'PT1M' }),
       ]) {
-        assert.throws(call, (e: { status?: number; code?: string }) => e.status === 400 && e.code === 'InvalidPropertyValue');
+        await assert.rejects(call, (e: { status?: number; code?: string }) => e.status === 400 && e.code === 'InvalidPropertyValue');
       }
-      assert.equal(pool(account, 'p').doc.allocationState, 'steady');
+      assert.equal((await pool(account, 'p')).doc.allocationState, 'steady');
     } finally {
       t.close();
     }
   });
 
-  it('a stopped resize whose node never joins is steady at its deadline, with ResizeStopped', () => {
+  it('a stopped resize whose node never joins is steady at its deadline, with ResizeStopped', async () => {
     const account = 'stopped';
     at(0);
-    addPool(ctx(account), { id: 'p', vmSize: 'standard_d2s_v3', virtualMachineConfiguration: vm, targetDedicatedNodes: 1, resizeTimeout: 'PT6M' });
-    makeNodes(account, 'p', 1);
-    stopResizePool(ctx(account), 'p');
-    assert.equal(pool(account, 'p').doc.allocationState, 'stopping', 'the node coming is in flight');
+    await addPool(ctx(account), { id: 'p', vmSize: 'standard_d2s_v3', virtualMachineConfiguration: vm, targetDedicatedNodes: 1, resizeTimeout: 'PT6M' });
+    await makeNodes(account, 'p', 1);
+    await stopResizePool(ctx(account), 'p');
+    assert.equal((await pool(account, 'p')).doc.allocationState, 'stopping', 'the node coming is in flight');
     const t = timer(account);
     try {
       at(6 * MIN);
-      t.runNow();
-      const done = pool(account, 'p').doc;
+      await t.runNow();
+      const done = (await pool(account, 'p')).doc;
       assert.equal(done.allocationState, 'steady');
       assert.deepEqual(
         done.resizeErrors?.map((e) => e.code),
         ['ResizeStopped'],
       );
       assert.deepEqual([done.currentDedicatedNodes, done.targetDedicatedNodes], [0, 0]);
-      assert.deepEqual(nodes(account, 'p'), []);
+      assert.deepEqual(await nodes(account, 'p'), []);
     } finally {
       t.close();
     }
   });
 
-  it('the deadline is stored with the pool: a server started again times the resize out', () => {
+  it('the deadline is stored with the pool: a server started again times the resize out', async () => {
     const account = 'restart';
     at(0);
-    addPool(ctx(account), { id: 'p', vmSize: 'standard_d2s_v3', virtualMachineConfiguration: vm, targetLowPriorityNodes: 1, resizeTimeout: 'PT5M' });
+    await addPool(ctx(account), { id: 'p', vmSize: 'standard_d2s_v3', virtualMachineConfiguration: vm, targetLowPriorityNodes: 1, resizeTimeout: 'PT5M' });
     storages.pop()!.close();
     store = open();
     // Down past the deadline: the first pass after the start times it out.
     at(20 * MIN);
     const t = timer(account);
     try {
-      assert.equal(t.runNow(), undefined);
-      const done = pool(account, 'p').doc;
+      assert.equal(await t.runNow(), undefined);
+      const done = (await pool(account, 'p')).doc;
       assert.equal(done.allocationState, 'steady');
       assert.deepEqual(
         done.resizeErrors?.map((e) => e.code),

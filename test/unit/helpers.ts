@@ -6,7 +6,8 @@ import type { CloudJob, CloudPool, CloudTask, ComputeNode } from '../../src/doma
 import { countPoolNodes, newNodeDoc, nodeJoined } from '../../src/domain/batch/nodes/lifecycle.js';
 import { addPool } from '../../src/domain/batch/pools/addPool.js';
 import type { Json } from '../../src/domain/batch/schema/validate.js';
-import { BatchStore } from '../../src/persistence/batch/store.js';
+import type { BatchStore } from '../../src/domain/batch/store.js';
+import { sqliteBatchStore } from '../../src/persistence/batch/store.js';
 import { migrations } from '../../src/persistence/migrations.js';
 import { openDatabase, type Db } from '../../src/persistence/sqlite/database.js';
 
@@ -31,12 +32,12 @@ export interface UnitBatch {
   ctx(): BatchContext;
   /** The hooks the domain called, in order (afterCommit hooks only after `settle()`). */
   hooks: HookCall[];
-  pool(id: string): { pk: number; doc: CloudPool };
-  nodes(poolId: string): ComputeNode[];
-  job(id: string): { pk: number; doc: CloudJob };
-  task(jobId: string, taskId: string): CloudTask;
+  pool(id: string): Promise<{ pk: number; doc: CloudPool }>;
+  nodes(poolId: string): Promise<ComputeNode[]>;
+  job(id: string): Promise<{ pk: number; doc: CloudJob }>;
+  task(jobId: string, taskId: string): Promise<CloudTask>;
   /** A pool with `nodes` joined, idle nodes (dedicated unless `lowPriority`). */
-  poolWithNodes(id: string, nodes: number, spec?: Record<string, Json>, opts?: { lowPriority?: boolean }): ComputeNode[];
+  poolWithNodes(id: string, nodes: number, spec?: Record<string, Json>, opts?: { lowPriority?: boolean }): Promise<ComputeNode[]>;
   close(): void;
 }
 
@@ -48,7 +49,7 @@ let nodeSeq = 0;
 export function unitBatch(account = 'unit'): UnitBatch {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-unit-'));
   const db: Db = openDatabase(dir, migrations);
-  const store = new BatchStore(db);
+  const store = sqliteBatchStore(db);
   let clock = T0;
   const hooks: HookCall[] = [];
   const record = (name: keyof BatchHooks) => (_account: string, entity: { id: string }) => hooks.push([name, entity.id]);
@@ -60,17 +61,17 @@ export function unitBatch(account = 'unit'): UnitBatch {
     nodeChanged: (a, _pool, node) => record('nodeChanged')(a, node),
   };
   const ctx = (): BatchContext => ({ store, account, now: new Date(clock), hooks: batchHooks });
-  const pool = (id: string) => {
-    const found = store.pools.get(account, id);
+  const pool = async (id: string) => {
+    const found = await store.pools.get(account, id);
     if (!found) throw new Error(`no pool ${id}`);
     return found;
   };
-  const job = (id: string) => {
-    const found = store.jobs.get(account, id);
+  const job = async (id: string) => {
+    const found = await store.jobs.get(account, id);
     if (!found) throw new Error(`no job ${id}`);
     return found;
   };
-  const nodes = (poolId: string) => store.nodes.list(pool(poolId).pk, { limit: 1000 }).map((r) => JSON.parse(r.doc) as ComputeNode);
+  const nodes = async (poolId: string) => (await store.nodes.list((await pool(poolId)).pk, { limit: 1000 })).map((r) => JSON.parse(r.doc) as ComputeNode);
   return {
     store,
     at: (ms) => {
@@ -81,24 +82,24 @@ export function unitBatch(account = 'unit'): UnitBatch {
     pool,
     nodes,
     job,
-    task: (jobId, taskId) => {
-      const found = store.tasks.get(job(jobId).pk, taskId);
+    task: async (jobId, taskId) => {
+      const found = await store.tasks.get((await job(jobId)).pk, taskId);
       if (!found) throw new Error(`no task ${taskId}`);
       return found.doc;
     },
-    poolWithNodes: (id, count, spec = {}, opts = {}) => {
+    poolWithNodes: async (id, count, spec = {}, opts = {}) => {
       const dedicated = !opts.lowPriority;
-      addPool(ctx(), { id, vmSize: 'standard_d2s_v3', virtualMachineConfiguration: VM, [dedicated ? 'targetDedicatedNodes' : 'targetLowPriorityNodes']: count, ...spec });
+      await addPool(ctx(), { id, vmSize: 'standard_d2s_v3', virtualMachineConfiguration: VM, [dedicated ? 'targetDedicatedNodes' : 'targetLowPriorityNodes']: count, ...spec });
       const made: ComputeNode[] = [];
-      store.tx(() => {
-        const { pk, doc } = pool(id);
+      await store.tx(async () => {
+        const { pk, doc } = await pool(id);
         for (let i = 0; i < count; i++) {
           const node = newNodeDoc(ctx(), doc, `tvm-unit_${++nodeSeq}`, dedicated);
-          store.nodes.insert(pk, node);
-          nodeJoined(ctx(), pk, doc, node);
+          await store.nodes.insert(pk, node);
+          await nodeJoined(ctx(), pk, doc, node);
           made.push(node);
         }
-        countPoolNodes(ctx(), pk, doc);
+        await countPoolNodes(ctx(), pk, doc);
       });
       return made;
     },
@@ -123,6 +124,16 @@ export const detail = (err: unknown, name: string): string | undefined => (err a
 export function thrown(fn: () => unknown): unknown {
   try {
     fn();
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected a refusal, but the call succeeded');
+}
+
+/** The error an asynchronous call is refused with. */
+export async function rejection(fn: () => Promise<unknown>): Promise<unknown> {
+  try {
+    await fn();
   } catch (err) {
     return err;
   }

@@ -19,47 +19,47 @@ const ON_NODE = { nodeId: 'tvm-1', poolId: 'p', affinityId: 'x', nodeUrl: 'x', t
 describe('job transitions', () => {
   const b = unitBatch();
   after(() => b.close());
-  const job = (id: string) => b.job(id).doc;
-  const newJob = (id: string, spec: Json = {}) => addJob(b.ctx(), { id, poolInfo: { poolId: 'p' }, ...(spec as object) });
-  const add = (jobId: string, id: string, extra: Json = {}) => addTask(b.ctx(), jobId, { id, commandLine: 'true', ...(extra as object) });
-  const run = (jobId: string, taskId: string) =>
-    b.store.tx(() => {
-      const { pk, doc } = b.job(jobId);
-      assignTask(b.ctx(), pk, doc, b.task(jobId, taskId), ON_NODE);
+  const job = async (id: string) => (await b.job(id)).doc;
+  const newJob = async (id: string, spec: Json = {}) => await addJob(b.ctx(), { id, poolInfo: { poolId: 'p' }, ...(spec as object) });
+  const add = async (jobId: string, id: string, extra: Json = {}) => await addTask(b.ctx(), jobId, { id, commandLine: 'true', ...(extra as object) });
+  const run = async (jobId: string, taskId: string) =>
+    await b.store.tx(async () => {
+      const { pk, doc } = await b.job(jobId);
+      await assignTask(b.ctx(), pk, doc, await b.task(jobId, taskId), ON_NODE);
     });
   /** The node agent reports the task's end: it completes, then the job finishes ending if it was. */
-  const end = (jobId: string, taskId: string, outcome: TaskOutcome) =>
-    b.store.tx(() => {
-      const { pk, doc } = b.job(jobId);
-      completeTask(b.ctx(), pk, doc, b.task(jobId, taskId), outcome);
-      finishJobTermination(b.ctx(), pk, doc);
-      finishJobDisable(b.ctx(), pk, doc);
+  const end = async (jobId: string, taskId: string, outcome: TaskOutcome) =>
+    await b.store.tx(async () => {
+      const { pk, doc } = await b.job(jobId);
+      await completeTask(b.ctx(), pk, doc, await b.task(jobId, taskId), outcome);
+      await finishJobTermination(b.ctx(), pk, doc);
+      await finishJobDisable(b.ctx(), pk, doc);
     });
 
-  it('terminate: completed at once with nothing on a node, with its reason and end time', () => {
+  it('terminate: completed at once with nothing on a node, with its reason and end time', async () => {
     b.at(0);
-    newJob('quick');
-    add('quick', 'waiting');
+    await newJob('quick');
+    await add('quick', 'waiting');
     b.at(MIN);
-    terminateJob(b.ctx(), 'quick', { terminateReason: 'Because' });
-    const j = job('quick');
+    await terminateJob(b.ctx(), 'quick', { terminateReason: 'Because' });
+    const j = await job('quick');
     assert.deepEqual([j.state, j.previousState, j.executionInfo.terminateReason, j.executionInfo.endTime], ['completed', 'terminating', 'Because', iso(MIN)]);
-    assert.equal(b.task('quick', 'waiting').state, 'active', 'Azure leaves active tasks so');
-    assert.throws(() => terminateJob(b.ctx(), 'quick', {}), refusal(409, 'JobCompleted'));
-    assert.throws(() => terminateJob(b.ctx(), 'nope', {}), refusal(404, 'JobNotFound'));
+    assert.equal((await b.task('quick', 'waiting')).state, 'active', 'Azure leaves active tasks so');
+    await assert.rejects(async () => await terminateJob(b.ctx(), 'quick', {}), refusal(409, 'JobCompleted'));
+    await assert.rejects(async () => await terminateJob(b.ctx(), 'nope', {}), refusal(404, 'JobNotFound'));
   });
 
   it('terminate with a running task: terminating until it is off its node; the hooks hear of it', async () => {
-    newJob('slow');
-    add('slow', 'r');
-    run('slow', 'r');
+    await newJob('slow');
+    await add('slow', 'r');
+    await run('slow', 'r');
     const before = b.hooks.length;
-    terminateJob(b.ctx(), 'slow', {});
-    assert.equal(job('slow').state, 'terminating');
-    assert.equal(job('slow').executionInfo.terminateReason, 'UserTerminate');
-    assert.throws(() => terminateJob(b.ctx(), 'slow', {}), refusal(409, 'JobBeingTerminated'));
-    end('slow', 'r', { exitCode: 0 });
-    assert.equal(job('slow').state, 'completed');
+    await terminateJob(b.ctx(), 'slow', {});
+    assert.equal((await job('slow')).state, 'terminating');
+    assert.equal((await job('slow')).executionInfo.terminateReason, 'UserTerminate');
+    await assert.rejects(async () => await terminateJob(b.ctx(), 'slow', {}), refusal(409, 'JobBeingTerminated'));
+    await end('slow', 'r', { exitCode: 0 });
+    assert.equal((await job('slow')).state, 'completed');
     await settle();
     assert.deepEqual(b.hooks.slice(before), [
       ['jobEnded', 'slow'],
@@ -67,116 +67,116 @@ describe('job transitions', () => {
     ]);
   });
 
-  it('disable: disabled at once with nothing on a node, else disabling with its option; enable makes it active', () => {
-    newJob('dis');
-    disableJob(b.ctx(), 'dis', { disableTasks: 'requeue' });
-    assert.equal(job('dis').state, 'disabled');
-    const enabled = enableJob(b.ctx(), 'dis');
+  it('disable: disabled at once with nothing on a node, else disabling with its option; enable makes it active', async () => {
+    await newJob('dis');
+    await disableJob(b.ctx(), 'dis', { disableTasks: 'requeue' });
+    assert.equal((await job('dis')).state, 'disabled');
+    const enabled = await enableJob(b.ctx(), 'dis');
     assert.deepEqual([enabled.state, enabled.previousState], ['active', 'disabled']);
 
-    newJob('wait');
-    add('wait', 'r');
-    run('wait', 'r');
-    disableJob(b.ctx(), 'wait', { disableTasks: 'wait' });
-    assert.equal(job('wait').state, 'disabling');
-    assert.equal(job('wait')['pendingDisableTasks'], 'wait');
-    assert.throws(() => enableJob(b.ctx(), 'wait'), refusal(409, 'OperationInvalidForCurrentState'));
-    end('wait', 'r', { exitCode: 0 });
-    assert.equal(job('wait').state, 'disabled');
-    assert.equal(job('wait')['pendingDisableTasks'], undefined);
-    assert.throws(() => disableJob(b.ctx(), 'wait', {}), refusal(400, 'MissingRequiredProperty'));
-    assert.throws(() => disableJob(b.ctx(), 'quick', { disableTasks: 'requeue' }), refusal(409, 'JobCompleted'));
+    await newJob('wait');
+    await add('wait', 'r');
+    await run('wait', 'r');
+    await disableJob(b.ctx(), 'wait', { disableTasks: 'wait' });
+    assert.equal((await job('wait')).state, 'disabling');
+    assert.equal((await job('wait'))['pendingDisableTasks'], 'wait');
+    await assert.rejects(async () => await enableJob(b.ctx(), 'wait'), refusal(409, 'OperationInvalidForCurrentState'));
+    await end('wait', 'r', { exitCode: 0 });
+    assert.equal((await job('wait')).state, 'disabled');
+    assert.equal((await job('wait'))['pendingDisableTasks'], undefined);
+    await assert.rejects(async () => await disableJob(b.ctx(), 'wait', {}), refusal(400, 'MissingRequiredProperty'));
+    await assert.rejects(async () => await disableJob(b.ctx(), 'quick', { disableTasks: 'requeue' }), refusal(409, 'JobCompleted'));
   });
 
-  it('onAllTasksComplete terminatejob: a job without tasks completes at once; one with tasks when the last completes', () => {
-    newJob('empty', { onAllTasksComplete: 'terminatejob' });
-    assert.deepEqual([job('empty').state, job('empty').executionInfo.terminateReason], ['completed', 'AllTasksComplete']);
+  it('onAllTasksComplete terminatejob: a job without tasks completes at once; one with tasks when the last completes', async () => {
+    await newJob('empty', { onAllTasksComplete: 'terminatejob' });
+    assert.deepEqual([(await job('empty')).state, (await job('empty')).executionInfo.terminateReason], ['completed', 'AllTasksComplete']);
 
     // Tasks first, then the setting (as clients do): a patch to terminatejob with tasks left does not end the job.
-    newJob('two');
-    add('two', 'a');
-    add('two', 'b');
-    patchJob(b.ctx(), 'two', { onAllTasksComplete: 'terminatejob' });
-    assert.equal(job('two').state, 'active');
-    run('two', 'a');
-    end('two', 'a', { exitCode: 0 });
-    assert.equal(job('two').state, 'active', 'b is still to run');
-    run('two', 'b');
-    end('two', 'b', { exitCode: 1 });
-    assert.deepEqual([job('two').state, job('two').executionInfo.terminateReason], ['completed', 'AllTasksComplete']);
+    await newJob('two');
+    await add('two', 'a');
+    await add('two', 'b');
+    await patchJob(b.ctx(), 'two', { onAllTasksComplete: 'terminatejob' });
+    assert.equal((await job('two')).state, 'active');
+    await run('two', 'a');
+    await end('two', 'a', { exitCode: 0 });
+    assert.equal((await job('two')).state, 'active', 'b is still to run');
+    await run('two', 'b');
+    await end('two', 'b', { exitCode: 1 });
+    assert.deepEqual([(await job('two')).state, (await job('two')).executionInfo.terminateReason], ['completed', 'AllTasksComplete']);
 
-    newJob('stays');
-    add('stays', 'a');
-    run('stays', 'a');
-    end('stays', 'a', { exitCode: 0 });
-    assert.equal(job('stays').state, 'active', 'noaction');
+    await newJob('stays');
+    await add('stays', 'a');
+    await run('stays', 'a');
+    await end('stays', 'a', { exitCode: 0 });
+    assert.equal((await job('stays')).state, 'active', 'noaction');
   });
 
-  it("onTaskFailure performexitoptionsjobaction: the failed task's jobAction terminates or disables the job", () => {
-    const acts = (id: string) => newJob(id, { onTaskFailure: 'performexitoptionsjobaction' });
-    acts('fails');
-    add('fails', 'a');
-    run('fails', 'a');
-    end('fails', 'a', { exitCode: 2 });
-    assert.deepEqual([job('fails').state, job('fails').executionInfo.terminateReason], ['completed', 'TaskFailed']);
+  it("onTaskFailure performexitoptionsjobaction: the failed task's jobAction terminates or disables the job", async () => {
+    const acts = async (id: string) => await newJob(id, { onTaskFailure: 'performexitoptionsjobaction' });
+    await acts('fails');
+    await add('fails', 'a');
+    await run('fails', 'a');
+    await end('fails', 'a', { exitCode: 2 });
+    assert.deepEqual([(await job('fails')).state, (await job('fails')).executionInfo.terminateReason], ['completed', 'TaskFailed']);
 
-    acts('disables');
-    add('disables', 'a', { exitConditions: { exitCodes: [{ code: 4, exitOptions: { jobAction: 'disable' } }] } });
-    run('disables', 'a');
-    end('disables', 'a', { exitCode: 4 });
-    assert.equal(job('disables').state, 'disabled');
+    await acts('disables');
+    await add('disables', 'a', { exitConditions: { exitCodes: [{ code: 4, exitOptions: { jobAction: 'disable' } }] } });
+    await run('disables', 'a');
+    await end('disables', 'a', { exitCode: 4 });
+    assert.equal((await job('disables')).state, 'disabled');
 
-    acts('tolerates');
-    add('tolerates', 'a', { exitConditions: { exitCodeRanges: [{ start: 1, end: 9, exitOptions: { jobAction: 'none' } }] } });
-    run('tolerates', 'a');
-    end('tolerates', 'a', { exitCode: 5 });
-    assert.equal(job('tolerates').state, 'active');
+    await acts('tolerates');
+    await add('tolerates', 'a', { exitConditions: { exitCodeRanges: [{ start: 1, end: 9, exitOptions: { jobAction: 'none' } }] } });
+    await run('tolerates', 'a');
+    await end('tolerates', 'a', { exitCode: 5 });
+    assert.equal((await job('tolerates')).state, 'active');
 
-    acts('succeeds');
-    add('succeeds', 'a');
-    run('succeeds', 'a');
-    end('succeeds', 'a', { exitCode: 0 });
-    assert.equal(job('succeeds').state, 'active', 'a success is no failure to act on');
+    await acts('succeeds');
+    await add('succeeds', 'a');
+    await run('succeeds', 'a');
+    await end('succeeds', 'a', { exitCode: 0 });
+    assert.equal((await job('succeeds')).state, 'active', 'a success is no failure to act on');
 
-    acts('ended');
-    add('ended', 'a');
-    terminateTask(b.ctx(), 'ended', 'a');
-    assert.equal(job('ended').state, 'active', 'a task ended by its user is not a failure of the task');
+    await acts('ended');
+    await add('ended', 'a');
+    await terminateTask(b.ctx(), 'ended', 'a');
+    assert.equal((await job('ended')).state, 'active', 'a task ended by its user is not a failure of the task');
 
-    newJob('ignores');
-    add('ignores', 'a');
-    run('ignores', 'a');
-    end('ignores', 'a', { exitCode: 2 });
-    assert.equal(job('ignores').state, 'active', 'onTaskFailure noaction');
+    await newJob('ignores');
+    await add('ignores', 'a');
+    await run('ignores', 'a');
+    await end('ignores', 'a', { exitCode: 2 });
+    assert.equal((await job('ignores')).state, 'active', 'onTaskFailure noaction');
   });
 
-  it('a job manager task that completes ends its job (killJobOnCompletion), unless told not to', () => {
-    newJob('jm', { jobManagerTask: { id: 'boss', commandLine: 'true' } });
-    add('jm', 'worker');
-    run('jm', 'boss');
-    end('jm', 'boss', { exitCode: 0 });
-    assert.deepEqual([job('jm').state, job('jm').executionInfo.terminateReason], ['completed', 'JMComplete']);
+  it('a job manager task that completes ends its job (killJobOnCompletion), unless told not to', async () => {
+    await newJob('jm', { jobManagerTask: { id: 'boss', commandLine: 'true' } });
+    await add('jm', 'worker');
+    await run('jm', 'boss');
+    await end('jm', 'boss', { exitCode: 0 });
+    assert.deepEqual([(await job('jm')).state, (await job('jm')).executionInfo.terminateReason], ['completed', 'JMComplete']);
 
-    newJob('jmkeeps', { jobManagerTask: { id: 'boss', commandLine: 'true', killJobOnCompletion: false } });
-    run('jmkeeps', 'boss');
-    end('jmkeeps', 'boss', { exitCode: 0 });
-    assert.equal(job('jmkeeps').state, 'active');
+    await newJob('jmkeeps', { jobManagerTask: { id: 'boss', commandLine: 'true', killJobOnCompletion: false } });
+    await run('jmkeeps', 'boss');
+    await end('jmkeeps', 'boss', { exitCode: 0 });
+    assert.equal((await job('jmkeeps')).state, 'active');
   });
 
-  it('maxWallClockTime: the job ends once that long has passed since its creation', () => {
+  it('maxWallClockTime: the job ends once that long has passed since its creation', async () => {
     b.at(0);
-    newJob('limited', { constraints: { maxWallClockTime: 'PT10M' } });
+    await newJob('limited', { constraints: { maxWallClockTime: 'PT10M' } });
     b.at(10 * MIN - 1);
-    assert.equal(expireJobs(b.ctx()), 0);
+    assert.equal(await expireJobs(b.ctx()), 0);
     b.at(10 * MIN);
-    assert.equal(expireJobs(b.ctx()), 1);
-    assert.deepEqual([job('limited').state, job('limited').executionInfo.terminateReason], ['completed', 'MaxWallClockTimeExpiry']);
-    assert.equal(expireJobs(b.ctx()), 0, 'once');
+    assert.equal(await expireJobs(b.ctx()), 1);
+    assert.deepEqual([(await job('limited')).state, (await job('limited')).executionInfo.terminateReason], ['completed', 'MaxWallClockTimeExpiry']);
+    assert.equal(await expireJobs(b.ctx()), 0, 'once');
   });
 
-  it('an auto pool is made with its job and deleted with it, unless kept alive', () => {
-    const auto = (id: string, keepAlive: boolean) =>
-      newJob(id, {
+  it('an auto pool is made with its job and deleted with it, unless kept alive', async () => {
+    const auto = async (id: string, keepAlive: boolean) =>
+      await newJob(id, {
         poolInfo: {
           autoPoolSpecification: {
             autoPoolIdPrefix: id,
@@ -186,16 +186,16 @@ describe('job transitions', () => {
           },
         },
       });
-    auto('ap', false);
-    const poolId = job('ap').executionInfo.poolId!;
+    await auto('ap', false);
+    const poolId = (await job('ap')).executionInfo.poolId!;
     assert.match(poolId, /^ap_[0-9a-f-]{36}$/);
-    assert.equal(b.pool(poolId).doc['autoPoolForJob'], 'ap');
-    terminateJob(b.ctx(), 'ap', {});
-    assert.equal(b.store.pools.get('unit', poolId), undefined, 'a pool without nodes goes at once');
-    auto('kept', true);
-    const kept = job('kept').executionInfo.poolId!;
-    terminateJob(b.ctx(), 'kept', {});
-    assert.equal(b.pool(kept).doc.state, 'active');
+    assert.equal((await b.pool(poolId)).doc['autoPoolForJob'], 'ap');
+    await terminateJob(b.ctx(), 'ap', {});
+    assert.equal(await b.store.pools.get('unit', poolId), undefined, 'a pool without nodes goes at once');
+    await auto('kept', true);
+    const kept = (await job('kept')).executionInfo.poolId!;
+    await terminateJob(b.ctx(), 'kept', {});
+    assert.equal((await b.pool(kept)).doc.state, 'active');
   });
 });
 

@@ -85,25 +85,25 @@ describe('allocation state (reconcileAllocation, on a document)', () => {
 function poolOps(b: UnitBatch) {
   let seq = 0;
   return {
-    state: (id: string) => {
-      const p = b.pool(id).doc;
+    state: async (id: string) => {
+      const p = (await b.pool(id)).doc;
       return { allocation: p.allocationState, current: [p.currentDedicatedNodes, p.currentLowPriorityNodes], target: [p.targetDedicatedNodes, p.targetLowPriorityNodes] };
     },
     /** Node records for what the pool misses, as the local nodes make them (`creating`). */
-    makeNodes: (poolId: string, n: number, dedicated = true): ComputeNode[] =>
-      b.store.tx(() => {
-        const { pk, doc } = b.pool(poolId);
+    makeNodes: async (poolId: string, n: number, dedicated = true): Promise<ComputeNode[]> =>
+      await b.store.tx(async () => {
+        const { pk, doc } = await b.pool(poolId);
         const made = Array.from({ length: n }, () => newNodeDoc(b.ctx(), doc, `tvm-${poolId}-${++seq}`, dedicated));
-        for (const node of made) b.store.nodes.insert(pk, node);
-        countPoolNodes(b.ctx(), pk, doc);
+        for (const node of made) await b.store.nodes.insert(pk, node);
+        await countPoolNodes(b.ctx(), pk, doc);
         return made;
       }),
     /** An agent joins as the node. */
-    join: (poolId: string, node: ComputeNode) =>
-      b.store.tx(() => {
-        const { pk, doc } = b.pool(poolId);
-        nodeJoined(b.ctx(), pk, doc, node);
-        countPoolNodes(b.ctx(), pk, doc);
+    join: async (poolId: string, node: ComputeNode) =>
+      await b.store.tx(async () => {
+        const { pk, doc } = await b.pool(poolId);
+        await nodeJoined(b.ctx(), pk, doc, node);
+        await countPoolNodes(b.ctx(), pk, doc);
       }),
   };
 }
@@ -113,82 +113,82 @@ describe('resize, stop, remove nodes (on the store)', () => {
   after(() => b.close());
   const { state, makeNodes, join } = poolOps(b);
 
-  it('a resize up is resizing until the new nodes have joined', () => {
+  it('a resize up is resizing until the new nodes have joined', async () => {
     b.at(0);
-    b.poolWithNodes('up', 1);
-    assert.deepEqual(state('up'), { allocation: 'steady', current: [1, 0], target: [1, 0] });
+    await b.poolWithNodes('up', 1);
+    assert.deepEqual(await state('up'), { allocation: 'steady', current: [1, 0], target: [1, 0] });
     b.at(MIN);
-    resizePool(b.ctx(), 'up', { targetDedicatedNodes: 2, targetLowPriorityNodes: 1, nodeDeallocationOption: 'taskcompletion' });
-    assert.deepEqual(state('up'), { allocation: 'resizing', current: [1, 0], target: [2, 1] });
-    assert.equal(b.pool('up').doc[RESIZE_DEALLOCATION], 'taskcompletion');
-    assert.equal(resizeDeadline(b.pool('up').doc), T0 + MIN + 15 * MIN, 'the default resizeTimeout');
-    const [d] = makeNodes('up', 1);
-    const [l] = makeNodes('up', 1, false);
-    assert.deepEqual(state('up'), { allocation: 'resizing', current: [2, 1], target: [2, 1] }, 'nodes still creating keep it resizing');
-    join('up', d!);
-    assert.equal(state('up').allocation, 'resizing');
-    join('up', l!);
-    assert.equal(state('up').allocation, 'steady');
+    await resizePool(b.ctx(), 'up', { targetDedicatedNodes: 2, targetLowPriorityNodes: 1, nodeDeallocationOption: 'taskcompletion' });
+    assert.deepEqual(await state('up'), { allocation: 'resizing', current: [1, 0], target: [2, 1] });
+    assert.equal((await b.pool('up')).doc[RESIZE_DEALLOCATION], 'taskcompletion');
+    assert.equal(resizeDeadline((await b.pool('up')).doc), T0 + MIN + 15 * MIN, 'the default resizeTimeout');
+    const [d] = await makeNodes('up', 1);
+    const [l] = await makeNodes('up', 1, false);
+    assert.deepEqual(await state('up'), { allocation: 'resizing', current: [2, 1], target: [2, 1] }, 'nodes still creating keep it resizing');
+    await join('up', d!);
+    assert.equal((await state('up')).allocation, 'resizing');
+    await join('up', l!);
+    assert.equal((await state('up')).allocation, 'steady');
   });
 
-  it('refuses a resize while one runs, without targets, on a deleting pool; a stop when none runs', () => {
-    b.poolWithNodes('busy', 0);
-    assert.throws(() => stopResizePool(b.ctx(), 'busy'), refusal(409, 'PoolNotResizing'));
-    assert.throws(() => resizePool(b.ctx(), 'busy', {}), refusal(400, 'MissingRequiredProperty'));
-    assert.throws(() => resizePool(b.ctx(), 'busy', { targetDedicatedNodes: 1, resizeTimeout: 'PT1M' }), refusal(400, 'InvalidPropertyValue'));
-    resizePool(b.ctx(), 'busy', { targetDedicatedNodes: 1 });
-    assert.throws(() => resizePool(b.ctx(), 'busy', { targetDedicatedNodes: 2 }), refusal(409, 'PoolBeingResized'));
-    assert.throws(() => removeNodes(b.ctx(), 'busy', { nodeList: ['x'] }), refusal(409, 'PoolBeingResized'));
-    assert.throws(() => resizePool(b.ctx(), 'nope', { targetDedicatedNodes: 2 }), refusal(404, 'PoolNotFound'));
-    b.poolWithNodes('gone', 1);
-    deletePool(b.ctx(), 'gone');
-    assert.throws(() => resizePool(b.ctx(), 'gone', { targetDedicatedNodes: 2 }), refusal(409, 'PoolBeingDeleted'));
+  it('refuses a resize while one runs, without targets, on a deleting pool; a stop when none runs', async () => {
+    await b.poolWithNodes('busy', 0);
+    await assert.rejects(async () => await stopResizePool(b.ctx(), 'busy'), refusal(409, 'PoolNotResizing'));
+    await assert.rejects(async () => await resizePool(b.ctx(), 'busy', {}), refusal(400, 'MissingRequiredProperty'));
+    await assert.rejects(async () => await resizePool(b.ctx(), 'busy', { targetDedicatedNodes: 1, resizeTimeout: 'PT1M' }), refusal(400, 'InvalidPropertyValue'));
+    await resizePool(b.ctx(), 'busy', { targetDedicatedNodes: 1 });
+    await assert.rejects(async () => await resizePool(b.ctx(), 'busy', { targetDedicatedNodes: 2 }), refusal(409, 'PoolBeingResized'));
+    await assert.rejects(async () => await removeNodes(b.ctx(), 'busy', { nodeList: ['x'] }), refusal(409, 'PoolBeingResized'));
+    await assert.rejects(async () => await resizePool(b.ctx(), 'nope', { targetDedicatedNodes: 2 }), refusal(404, 'PoolNotFound'));
+    await b.poolWithNodes('gone', 1);
+    await deletePool(b.ctx(), 'gone');
+    await assert.rejects(async () => await resizePool(b.ctx(), 'gone', { targetDedicatedNodes: 2 }), refusal(409, 'PoolBeingDeleted'));
   });
 
-  it('a stopped resize keeps the nodes it has: stopping while nodes are in flight, then steady with ResizeStopped', () => {
-    b.poolWithNodes('stop', 1);
-    resizePool(b.ctx(), 'stop', { targetDedicatedNodes: 3 });
-    const [coming] = makeNodes('stop', 1);
-    stopResizePool(b.ctx(), 'stop');
-    assert.deepEqual(state('stop'), { allocation: 'stopping', current: [2, 0], target: [2, 0] });
-    join('stop', coming!);
-    assert.deepEqual(state('stop'), { allocation: 'steady', current: [2, 0], target: [2, 0] });
+  it('a stopped resize keeps the nodes it has: stopping while nodes are in flight, then steady with ResizeStopped', async () => {
+    await b.poolWithNodes('stop', 1);
+    await resizePool(b.ctx(), 'stop', { targetDedicatedNodes: 3 });
+    const [coming] = await makeNodes('stop', 1);
+    await stopResizePool(b.ctx(), 'stop');
+    assert.deepEqual(await state('stop'), { allocation: 'stopping', current: [2, 0], target: [2, 0] });
+    await join('stop', coming!);
+    assert.deepEqual(await state('stop'), { allocation: 'steady', current: [2, 0], target: [2, 0] });
     assert.deepEqual(
-      b.pool('stop').doc.resizeErrors?.map((e) => e.code),
+      (await b.pool('stop')).doc.resizeErrors?.map((e) => e.code),
       ['ResizeStopped'],
     );
     // The next resize clears the errors.
-    resizePool(b.ctx(), 'stop', { targetDedicatedNodes: 1 });
-    assert.equal(b.pool('stop').doc.resizeErrors, undefined);
+    await resizePool(b.ctx(), 'stop', { targetDedicatedNodes: 1 });
+    assert.equal((await b.pool('stop')).doc.resizeErrors, undefined);
   });
 
-  it('removenodes: the nodes leave with their option, the targets shrink, with a clock of its own', () => {
+  it('removenodes: the nodes leave with their option, the targets shrink, with a clock of its own', async () => {
     b.at(0);
-    const [a, c] = b.poolWithNodes('rm', 2, { resizeTimeout: 'PT30M' });
-    assert.throws(() => removeNodes(b.ctx(), 'rm', { nodeList: [] }), refusal(400, 'InvalidPropertyValue'));
-    assert.throws(() => removeNodes(b.ctx(), 'rm', { nodeList: [a!.id, 'tvm-nope'] }), refusal(404, 'NodeNotFound'));
-    assert.equal(b.nodes('rm').filter((n) => n.state === 'leavingpool').length, 0, 'a refused removal changes nothing');
+    const [a, c] = await b.poolWithNodes('rm', 2, { resizeTimeout: 'PT30M' });
+    await assert.rejects(async () => await removeNodes(b.ctx(), 'rm', { nodeList: [] }), refusal(400, 'InvalidPropertyValue'));
+    await assert.rejects(async () => await removeNodes(b.ctx(), 'rm', { nodeList: [a!.id, 'tvm-nope'] }), refusal(404, 'NodeNotFound'));
+    assert.equal((await b.nodes('rm')).filter((n) => n.state === 'leavingpool').length, 0, 'a refused removal changes nothing');
     b.at(MIN);
-    removeNodes(b.ctx(), 'rm', { nodeList: [a!.id], nodeDeallocationOption: 'terminate', resizeTimeout: 'PT6M' });
-    const leaving = b.nodes('rm').find((n) => n.id === a!.id)!;
+    await removeNodes(b.ctx(), 'rm', { nodeList: [a!.id], nodeDeallocationOption: 'terminate', resizeTimeout: 'PT6M' });
+    const leaving = (await b.nodes('rm')).find((n) => n.id === a!.id)!;
     assert.equal(leaving.state, 'leavingpool');
     assert.deepEqual(pendingDeallocation(leaving), { operation: 'remove', option: 'terminate' });
-    assert.equal(b.nodes('rm').find((n) => n.id === c!.id)!.state, 'idle');
-    assert.deepEqual(state('rm'), { allocation: 'resizing', current: [2, 0], target: [1, 0] });
-    assert.equal(resizeDeadline(b.pool('rm').doc), T0 + 7 * MIN, "NodeRemoveParameter's timeout, not the pool's");
-    assert.deepEqual(keptNodes(b.ctx(), b.pool('rm').pk), { dedicated: 1, lowPriority: 0 });
-    b.store.tx(() => {
-      b.store.nodes.delete(b.pool('rm').pk, a!.id);
-      countPoolNodes(b.ctx(), b.pool('rm').pk, b.pool('rm').doc);
+    assert.equal((await b.nodes('rm')).find((n) => n.id === c!.id)!.state, 'idle');
+    assert.deepEqual(await state('rm'), { allocation: 'resizing', current: [2, 0], target: [1, 0] });
+    assert.equal(resizeDeadline((await b.pool('rm')).doc), T0 + 7 * MIN, "NodeRemoveParameter's timeout, not the pool's");
+    assert.deepEqual(await keptNodes(b.ctx(), (await b.pool('rm')).pk), { dedicated: 1, lowPriority: 0 });
+    await b.store.tx(async () => {
+      await b.store.nodes.delete((await b.pool('rm')).pk, a!.id);
+      await countPoolNodes(b.ctx(), (await b.pool('rm')).pk, (await b.pool('rm')).doc);
     });
-    assert.deepEqual(state('rm'), { allocation: 'steady', current: [1, 0], target: [1, 0] });
+    assert.deepEqual(await state('rm'), { allocation: 'steady', current: [1, 0], target: [1, 0] });
   });
 
-  it('a stop while nodes leave: the leaving ones still go and are not kept', () => {
-    const [a] = b.poolWithNodes('stopleave', 2);
-    removeNodes(b.ctx(), 'stopleave', { nodeList: [a!.id] });
-    stopResizePool(b.ctx(), 'stopleave');
-    assert.deepEqual(state('stopleave'), { allocation: 'stopping', current: [2, 0], target: [1, 0] });
+  it('a stop while nodes leave: the leaving ones still go and are not kept', async () => {
+    const [a] = await b.poolWithNodes('stopleave', 2);
+    await removeNodes(b.ctx(), 'stopleave', { nodeList: [a!.id] });
+    await stopResizePool(b.ctx(), 'stopleave');
+    assert.deepEqual(await state('stopleave'), { allocation: 'stopping', current: [2, 0], target: [1, 0] });
   });
 
   it('a resizeTimeout under 5 minutes is refused', () => {
@@ -197,51 +197,45 @@ describe('resize, stop, remove nodes (on the store)', () => {
     assert.throws(() => checkResizeTimeout('PT299S'), refusal(400, 'InvalidPropertyValue'));
   });
 
-  it('an agent the pool did not ask for grows its target rather than leaving it resizing', () => {
-    b.poolWithNodes('extra', 1);
-    b.store.tx(() => {
-      const { pk, doc } = b.pool('extra');
-      unplannedNodeJoining(b.ctx(), pk, doc, true);
-      unplannedNodeJoining(b.ctx(), pk, doc, false);
+  it('an agent the pool did not ask for grows its target rather than leaving it resizing', async () => {
+    await b.poolWithNodes('extra', 1);
+    await b.store.tx(async () => {
+      const { pk, doc } = await b.pool('extra');
+      await unplannedNodeJoining(b.ctx(), pk, doc, true);
+      await unplannedNodeJoining(b.ctx(), pk, doc, false);
       const dedicated = newNodeDoc(b.ctx(), doc, 'tvm-extra-d', true);
       const spot = newNodeDoc(b.ctx(), doc, 'tvm-extra-l', false);
       for (const n of [dedicated, spot]) {
-        b.store.nodes.insert(pk, n);
-        nodeJoined(b.ctx(), pk, doc, n);
+        await b.store.nodes.insert(pk, n);
+        await nodeJoined(b.ctx(), pk, doc, n);
       }
-      countPoolNodes(b.ctx(), pk, doc);
+      await countPoolNodes(b.ctx(), pk, doc);
     });
-    assert.deepEqual(state('extra'), { allocation: 'steady', current: [2, 1], target: [2, 1] });
+    assert.deepEqual(await state('extra'), { allocation: 'steady', current: [2, 1], target: [2, 1] });
   });
 
-  it('a recount that changes nothing keeps the eTag; one that does changes it', () => {
-    b.poolWithNodes('etag', 1);
-    const before = b.pool('etag').doc.eTag;
-    b.store.tx(() => countPoolNodes(b.ctx(), b.pool('etag').pk, b.pool('etag').doc));
-    assert.equal(b.pool('etag').doc.eTag, before);
-    makeNodes('etag', 1);
-    assert.notEqual(b.pool('etag').doc.eTag, before);
+  it('a recount that changes nothing keeps the eTag; one that does changes it', async () => {
+    await b.poolWithNodes('etag', 1);
+    const before = (await b.pool('etag')).doc.eTag;
+    await b.store.tx(async () => await countPoolNodes(b.ctx(), (await b.pool('etag')).pk, (await b.pool('etag')).doc));
+    assert.equal((await b.pool('etag')).doc.eTag, before);
+    await makeNodes('etag', 1);
+    assert.notEqual((await b.pool('etag')).doc.eTag, before);
   });
 
-  it('deletePool: gone at once without nodes; otherwise deleting until its last node has left', () => {
-    b.poolWithNodes('empty', 0);
-    deletePool(b.ctx(), 'empty');
-    assert.equal(b.store.pools.get('unit', 'empty'), undefined);
-    const [n] = b.poolWithNodes('full', 1);
-    deletePool(b.ctx(), 'full');
-    assert.equal(b.pool('full').doc.state, 'deleting');
+  it('deletePool: gone at once without nodes; otherwise deleting until its last node has left', async () => {
+    await b.poolWithNodes('empty', 0);
+    await deletePool(b.ctx(), 'empty');
+    assert.equal(await b.store.pools.get('unit', 'empty'), undefined);
+    const [n] = await b.poolWithNodes('full', 1);
+    await deletePool(b.ctx(), 'full');
+    assert.equal((await b.pool('full')).doc.state, 'deleting');
     assert.ok(b.hooks.some(([hook, id]) => hook === 'poolDeleting' && id === 'full'));
-    const pk = b.pool('full').pk;
-    assert.equal(
-      b.store.tx(() => finishPoolDeletion(b.ctx(), pk)),
-      false,
-    );
-    b.store.tx(() => b.store.nodes.delete(pk, n!.id));
-    assert.equal(
-      b.store.tx(() => finishPoolDeletion(b.ctx(), pk)),
-      true,
-    );
-    assert.equal(b.store.pools.get('unit', 'full'), undefined);
+    const pk = (await b.pool('full')).pk;
+    assert.equal(await b.store.tx(async () => await finishPoolDeletion(b.ctx(), pk)), false);
+    await b.store.tx(async () => await b.store.nodes.delete(pk, n!.id));
+    assert.equal(await b.store.tx(async () => await finishPoolDeletion(b.ctx(), pk)), true);
+    assert.equal(await b.store.pools.get('unit', 'full'), undefined);
   });
 
   it('beginDeallocation defaults to requeue', () => {
@@ -256,30 +250,30 @@ describe('resize timeouts (timeOutResizes, on an injected clock)', () => {
   after(() => b.close());
   const { state, makeNodes, join } = poolOps(b);
 
-  it('timeOutResizes: wakes at the earliest deadline; at it, drops nodes that never joined, keeps the rest', () => {
+  it('timeOutResizes: wakes at the earliest deadline; at it, drops nodes that never joined, keeps the rest', async () => {
     b.at(0);
-    addPool(b.ctx(), { id: 'late', vmSize: 'standard_d2s_v3', virtualMachineConfiguration: VM, targetDedicatedNodes: 2, resizeTimeout: 'PT10M' });
-    addPool(b.ctx(), { id: 'early', vmSize: 'standard_d2s_v3', virtualMachineConfiguration: VM, targetDedicatedNodes: 1, resizeTimeout: 'PT5M' });
-    const [joins, never] = makeNodes('late', 2);
-    join('late', joins!);
-    assert.deepEqual(timeOutResizes(b.ctx()), { timedOut: [], wakeAt: T0 + 5 * MIN });
+    await addPool(b.ctx(), { id: 'late', vmSize: 'standard_d2s_v3', virtualMachineConfiguration: VM, targetDedicatedNodes: 2, resizeTimeout: 'PT10M' });
+    await addPool(b.ctx(), { id: 'early', vmSize: 'standard_d2s_v3', virtualMachineConfiguration: VM, targetDedicatedNodes: 1, resizeTimeout: 'PT5M' });
+    const [joins, never] = await makeNodes('late', 2);
+    await join('late', joins!);
+    assert.deepEqual(await timeOutResizes(b.ctx()), { timedOut: [], wakeAt: T0 + 5 * MIN });
     b.at(5 * MIN);
-    assert.deepEqual(timeOutResizes(b.ctx()), { timedOut: ['early'], wakeAt: T0 + 10 * MIN });
-    assert.deepEqual(state('early'), { allocation: 'steady', current: [0, 0], target: [0, 0] });
+    assert.deepEqual(await timeOutResizes(b.ctx()), { timedOut: ['early'], wakeAt: T0 + 10 * MIN });
+    assert.deepEqual(await state('early'), { allocation: 'steady', current: [0, 0], target: [0, 0] });
     assert.deepEqual(
-      b.pool('early').doc.resizeErrors?.map((e) => e.code),
+      (await b.pool('early')).doc.resizeErrors?.map((e) => e.code),
       ['AllocationTimedout'],
     );
     b.at(10 * MIN - 1);
-    assert.deepEqual(timeOutResizes(b.ctx()).timedOut, []);
+    assert.deepEqual((await timeOutResizes(b.ctx())).timedOut, []);
     b.at(10 * MIN);
-    assert.deepEqual(timeOutResizes(b.ctx()), { timedOut: ['late'] });
-    assert.deepEqual(state('late'), { allocation: 'steady', current: [1, 0], target: [1, 0] });
+    assert.deepEqual(await timeOutResizes(b.ctx()), { timedOut: ['late'] });
+    assert.deepEqual(await state('late'), { allocation: 'steady', current: [1, 0], target: [1, 0] });
     assert.deepEqual(
-      b.nodes('late').map((n) => n.id),
+      (await b.nodes('late')).map((n) => n.id),
       [joins!.id],
     );
-    assert.ok(!b.nodes('late').some((n) => n.id === never!.id));
-    assert.deepEqual(timeOutResizes(b.ctx()), { timedOut: [] }, 'nothing left to time out');
+    assert.ok(!(await b.nodes('late')).some((n) => n.id === never!.id));
+    assert.deepEqual(await timeOutResizes(b.ctx()), { timedOut: [] }, 'nothing left to time out');
   });
 });

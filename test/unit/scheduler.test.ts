@@ -95,46 +95,46 @@ describe('scheduler ranking (pickNode)', () => {
   });
 });
 
-describe('task dependencies (dependenciesMet, on the store)', () => {
+describe('task dependencies (dependenciesMet, on the store)', async () => {
   const b = unitBatch();
   after(() => b.close());
-  addJob(b.ctx(), { id: 'j', poolInfo: { poolId: 'p' }, usesTaskDependencies: true });
-  const add = (body: Json) => addTask(b.ctx(), 'j', body);
-  const complete = (id: string, exitCode: number) =>
-    b.store.tx(() => {
-      const { pk, doc } = b.job('j');
-      completeTask(b.ctx(), pk, doc, b.task('j', id), { exitCode });
+  await addJob(b.ctx(), { id: 'j', poolInfo: { poolId: 'p' }, usesTaskDependencies: true });
+  const add = async (body: Json) => await addTask(b.ctx(), 'j', body);
+  const complete = async (id: string, exitCode: number) =>
+    await b.store.tx(async () => {
+      const { pk, doc } = await b.job('j');
+      await completeTask(b.ctx(), pk, doc, await b.task('j', id), { exitCode });
     });
-  const met = (dependsOn: Json) => dependenciesMet(b.store, b.job('j').pk, { id: 'x', dependsOn } as unknown as CloudTask);
-  for (const id of ['A', '1', '2', '3', '5', '07', 'fails', 'fine']) add({ id, commandLine: 'true' });
-  add({ id: 'tolerated', commandLine: 'true', exitConditions: { exitCodes: [{ code: 9, exitOptions: { dependencyAction: 'satisfy' } }] } });
-  add({ id: 'blocker', commandLine: 'true', exitConditions: { exitCodes: [{ code: 0, exitOptions: { dependencyAction: 'block' } }] } });
+  const met = async (dependsOn: Json) => await dependenciesMet(b.store, (await b.job('j')).pk, { id: 'x', dependsOn } as unknown as CloudTask);
+  for (const id of ['A', '1', '2', '3', '5', '07', 'fails', 'fine']) await add({ id, commandLine: 'true' });
+  await add({ id: 'tolerated', commandLine: 'true', exitConditions: { exitCodes: [{ code: 9, exitOptions: { dependencyAction: 'satisfy' } }] } });
+  await add({ id: 'blocker', commandLine: 'true', exitConditions: { exitCodes: [{ code: 0, exitOptions: { dependencyAction: 'block' } }] } });
 
-  it('by id, without case: waits for a missing or unfinished task, names it as the dependent does', () => {
-    assert.deepEqual(met({ taskIds: ['a', 'nope'] }), { ok: false, reason: 'WaitingForDependencies: task nope does not exist yet.' });
-    assert.deepEqual(met({ taskIds: ['a'] }), { ok: false, reason: 'WaitingForDependencies: task a is active.' });
-    complete('A', 0);
-    assert.deepEqual(met({ taskIds: ['a', 'A'] }), { ok: true });
+  it('by id, without case: waits for a missing or unfinished task, names it as the dependent does', async () => {
+    assert.deepEqual(await met({ taskIds: ['a', 'nope'] }), { ok: false, reason: 'WaitingForDependencies: task nope does not exist yet.' });
+    assert.deepEqual(await met({ taskIds: ['a'] }), { ok: false, reason: 'WaitingForDependencies: task a is active.' });
+    await complete('A', 0);
+    assert.deepEqual(await met({ taskIds: ['a', 'A'] }), { ok: true });
   });
 
-  it('a failure blocks dependents unless its exit options satisfy them; a success can block too', () => {
-    complete('fails', 1);
-    complete('fine', 0);
-    complete('tolerated', 9);
-    complete('blocker', 0);
-    assert.deepEqual(met({ taskIds: ['fine', 'fails'] }), { ok: false, reason: 'BlockedByDependency: task fails failed, which blocks its dependents.' });
-    assert.deepEqual(met({ taskIds: ['tolerated', 'fine'] }), { ok: true });
-    assert.equal(met({ taskIds: ['blocker'] }).ok, false);
+  it('a failure blocks dependents unless its exit options satisfy them; a success can block too', async () => {
+    await complete('fails', 1);
+    await complete('fine', 0);
+    await complete('tolerated', 9);
+    await complete('blocker', 0);
+    assert.deepEqual(await met({ taskIds: ['fine', 'fails'] }), { ok: false, reason: 'BlockedByDependency: task fails failed, which blocks its dependents.' });
+    assert.deepEqual(await met({ taskIds: ['tolerated', 'fine'] }), { ok: true });
+    assert.equal((await met({ taskIds: ['blocker'] })).ok, false);
   });
 
-  it('by range: every number in it must be a task (07 is not 7), ranges merged', () => {
-    complete('1', 0);
-    complete('2', 0);
-    assert.deepEqual(met({ taskIdRanges: [{ start: 1, end: 2 }] }), { ok: true });
-    assert.deepEqual(met({ taskIdRanges: [{ start: 1, end: 3 }] }), { ok: false, reason: 'WaitingForDependencies: task 3 is active.' });
-    complete('3', 0);
+  it('by range: every number in it must be a task (07 is not 7), ranges merged', async () => {
+    await complete('1', 0);
+    await complete('2', 0);
+    assert.deepEqual(await met({ taskIdRanges: [{ start: 1, end: 2 }] }), { ok: true });
+    assert.deepEqual(await met({ taskIdRanges: [{ start: 1, end: 3 }] }), { ok: false, reason: 'WaitingForDependencies: task 3 is active.' });
+    await complete('3', 0);
     assert.deepEqual(
-      met({
+      await met({
         taskIdRanges: [
           { start: 2, end: 3 },
           { start: 1, end: 2 },
@@ -142,144 +142,138 @@ describe('task dependencies (dependenciesMet, on the store)', () => {
       }),
       { ok: true },
     );
-    assert.deepEqual(met({ taskIdRanges: [{ start: 3, end: 5 }] }), { ok: false, reason: 'WaitingForDependencies: task 4 does not exist yet.' });
-    assert.deepEqual(met({ taskIdRanges: [{ start: 6, end: 8 }] }), { ok: false, reason: 'WaitingForDependencies: task 6 does not exist yet.' });
-    assert.deepEqual(met({ taskIdRanges: [{ start: 7, end: 7 }] }), { ok: false, reason: 'WaitingForDependencies: task 7 does not exist yet.' });
-    assert.deepEqual(met({ taskIdRanges: [{ start: 0, end: 2_147_483_647 }] }), { ok: false, reason: 'WaitingForDependencies: task 0 does not exist yet.' });
+    assert.deepEqual(await met({ taskIdRanges: [{ start: 3, end: 5 }] }), { ok: false, reason: 'WaitingForDependencies: task 4 does not exist yet.' });
+    assert.deepEqual(await met({ taskIdRanges: [{ start: 6, end: 8 }] }), { ok: false, reason: 'WaitingForDependencies: task 6 does not exist yet.' });
+    assert.deepEqual(await met({ taskIdRanges: [{ start: 7, end: 7 }] }), { ok: false, reason: 'WaitingForDependencies: task 7 does not exist yet.' });
+    assert.deepEqual(await met({ taskIdRanges: [{ start: 0, end: 2_147_483_647 }] }), { ok: false, reason: 'WaitingForDependencies: task 0 does not exist yet.' });
   });
 });
 
 describe('why a task waits (WaitingReasons)', () => {
   const b = unitBatch();
   after(() => b.close());
-  const reason = (jobId: string, taskId: string) => {
-    const { pk, doc } = b.job(jobId);
-    return new WaitingReasons(b.store, 'unit').of(pk, doc, b.task(jobId, taskId));
+  const reason = async (jobId: string, taskId: string) => {
+    const { pk, doc } = await b.job(jobId);
+    return await new WaitingReasons(b.store, 'unit').of(pk, doc, await b.task(jobId, taskId));
   };
   /** A job on `poolId` with one plain task `t` (and what else `job` says). */
-  const jobWithTask = (id: string, poolId: string, jobSpec: Json = {}, taskSpec: Json = {}) => {
-    addJob(b.ctx(), { id, poolInfo: { poolId }, ...(jobSpec as object) });
-    addTask(b.ctx(), id, { id: 't', commandLine: 'true', ...(taskSpec as object) });
+  const jobWithTask = async (id: string, poolId: string, jobSpec: Json = {}, taskSpec: Json = {}) => {
+    await addJob(b.ctx(), { id, poolInfo: { poolId }, ...(jobSpec as object) });
+    await addTask(b.ctx(), id, { id: 't', commandLine: 'true', ...(taskSpec as object) });
   };
-  const assignToNode = (jobId: string, taskId: string, nodeId: string) =>
-    b.store.tx(() => {
-      const { pk, doc } = b.job(jobId);
-      assignTask(b.ctx(), pk, doc, b.task(jobId, taskId), { nodeId, poolId: 'busy', affinityId: 'x', nodeUrl: 'x', taskRootDirectory: 'x', taskRootDirectoryUrl: 'x' });
+  const assignToNode = async (jobId: string, taskId: string, nodeId: string) =>
+    await b.store.tx(async () => {
+      const { pk, doc } = await b.job(jobId);
+      await assignTask(b.ctx(), pk, doc, await b.task(jobId, taskId), { nodeId, poolId: 'busy', affinityId: 'x', nodeUrl: 'x', taskRootDirectory: 'x', taskRootDirectoryUrl: 'x' });
     });
-  const setNode = (poolId: string, n: ComputeNode, change: (pk: number) => void) => b.store.tx(() => change(b.pool(poolId).pk));
+  const setNode = async (poolId: string, n: ComputeNode, change: (pk: number) => void) => await b.store.tx(async () => change((await b.pool(poolId)).pk));
 
-  it('not for a task that is not active', () => {
-    const [n] = b.poolWithNodes('done', 1);
-    jobWithTask('jdone', 'done');
-    assignToNode('jdone', 't', n!.id);
-    assert.equal(reason('jdone', 't'), undefined);
+  it('not for a task that is not active', async () => {
+    const [n] = await b.poolWithNodes('done', 1);
+    await jobWithTask('jdone', 'done');
+    await assignToNode('jdone', 't', n!.id);
+    assert.equal(await reason('jdone', 't'), undefined);
   });
 
-  it('the job: disabled, or not active, before anything else', () => {
-    jobWithTask('jdisabled', 'nowhere');
-    disableJob(b.ctx(), 'jdisabled', { disableTasks: 'requeue' });
-    assert.match(reason('jdisabled', 't')!, /^JobDisabled:/);
+  it('the job: disabled, or not active, before anything else', async () => {
+    await jobWithTask('jdisabled', 'nowhere');
+    await disableJob(b.ctx(), 'jdisabled', { disableTasks: 'requeue' });
+    assert.match((await reason('jdisabled', 't'))!, /^JobDisabled:/);
   });
 
-  it('its dependencies, then its pool: missing, being deleted, too small for it', () => {
-    jobWithTask('jdeps', 'nowhere', { usesTaskDependencies: true }, { dependsOn: { taskIds: ['later'] } });
-    assert.equal(reason('jdeps', 't'), 'WaitingForDependencies: task later does not exist yet.');
-    jobWithTask('jghost', 'ghost');
-    assert.equal(reason('jghost', 't'), 'PoolNotFound: pool ghost does not exist.');
-    b.poolWithNodes('doomed', 1);
-    deletePool(b.ctx(), 'doomed');
-    jobWithTask('jdoomed', 'doomed');
-    assert.equal(reason('jdoomed', 't'), 'PoolBeingDeleted: pool doomed is being deleted.');
-    b.poolWithNodes('small', 1);
-    jobWithTask('jbig', 'small', {}, { requiredSlots: 2 });
-    assert.match(reason('jbig', 't')!, /^CannotRun: the task needs 2 task slots, but nodes of pool small have 1/);
+  it('its dependencies, then its pool: missing, being deleted, too small for it', async () => {
+    await jobWithTask('jdeps', 'nowhere', { usesTaskDependencies: true }, { dependsOn: { taskIds: ['later'] } });
+    assert.equal(await reason('jdeps', 't'), 'WaitingForDependencies: task later does not exist yet.');
+    await jobWithTask('jghost', 'ghost');
+    assert.equal(await reason('jghost', 't'), 'PoolNotFound: pool ghost does not exist.');
+    await b.poolWithNodes('doomed', 1);
+    await deletePool(b.ctx(), 'doomed');
+    await jobWithTask('jdoomed', 'doomed');
+    assert.equal(await reason('jdoomed', 't'), 'PoolBeingDeleted: pool doomed is being deleted.');
+    await b.poolWithNodes('small', 1);
+    await jobWithTask('jbig', 'small', {}, { requiredSlots: 2 });
+    assert.match((await reason('jbig', 't'))!, /^CannotRun: the task needs 2 task slots, but nodes of pool small have 1/);
   });
 
-  it("the pool's nodes: none, failed, starting, unusable, not scheduling", () => {
-    b.poolWithNodes('empty', 0);
-    jobWithTask('jempty', 'empty');
-    assert.match(reason('jempty', 't')!, /^NoNodes: pool empty has no compute nodes; resize it/);
-    b.store.tx(() => {
-      const { doc } = b.pool('empty');
-      b.store.pools.update('unit', { ...doc, enableAutoScale: true });
+  it("the pool's nodes: none, failed, starting, unusable, not scheduling", async () => {
+    await b.poolWithNodes('empty', 0);
+    await jobWithTask('jempty', 'empty');
+    assert.match((await reason('jempty', 't'))!, /^NoNodes: pool empty has no compute nodes; resize it/);
+    await b.store.tx(async () => {
+      const { doc } = await b.pool('empty');
+      await b.store.pools.update('unit', { ...doc, enableAutoScale: true });
     });
-    assert.match(reason('jempty', 't')!, /autoscale formula sets how many/);
+    assert.match((await reason('jempty', 't'))!, /autoscale formula sets how many/);
 
-    const failed = b.poolWithNodes('failed', 2);
-    for (const n of failed) setNode('failed', n, (pk) => setNodeState(b.ctx(), pk, n, 'starttaskfailed'));
-    jobWithTask('jfailed', 'failed');
-    assert.match(reason('jfailed', 't')!, /^StartTaskFailed:/);
+    const failed = await b.poolWithNodes('failed', 2);
+    for (const n of failed) await setNode('failed', n, async (pk) => await setNodeState(b.ctx(), pk, n, 'starttaskfailed'));
+    await jobWithTask('jfailed', 'failed');
+    assert.match((await reason('jfailed', 't'))!, /^StartTaskFailed:/);
 
     // One failed, one still coming: the pool is starting, not failed.
-    b.store.tx(() => {
-      const { pk, doc } = b.pool('failed');
-      b.store.nodes.insert(pk, newNodeDoc(b.ctx(), doc, 'tvm-coming', true));
+    await b.store.tx(async () => {
+      const { pk, doc } = await b.pool('failed');
+      await b.store.nodes.insert(pk, newNodeDoc(b.ctx(), doc, 'tvm-coming', true));
     });
-    assert.match(reason('jfailed', 't')!, /^NodesStarting:/);
+    assert.match((await reason('jfailed', 't'))!, /^NodesStarting:/);
 
-    const lost = b.poolWithNodes('lost', 2);
-    setNode('lost', lost[0]!, (pk) => nodeLost(b.ctx(), pk, lost[0]!));
-    setNode('lost', lost[1]!, (pk) => setNodeState(b.ctx(), pk, lost[1]!, 'offline'));
-    jobWithTask('jlost', 'lost');
-    assert.match(reason('jlost', 't')!, /^NoUsableNode: no node of pool lost can take tasks \((1 unusable, 1 offline|1 offline, 1 unusable)\)\.$/);
+    const lost = await b.poolWithNodes('lost', 2);
+    await setNode('lost', lost[0]!, async (pk) => await nodeLost(b.ctx(), pk, lost[0]!));
+    await setNode('lost', lost[1]!, async (pk) => await setNodeState(b.ctx(), pk, lost[1]!, 'offline'));
+    await jobWithTask('jlost', 'lost');
+    assert.match((await reason('jlost', 't'))!, /^NoUsableNode: no node of pool lost can take tasks \((1 unusable, 1 offline|1 offline, 1 unusable)\)\.$/);
 
-    const [off] = b.poolWithNodes('off', 1);
-    setScheduling(b.ctx(), 'off', off!.id, false, {});
-    jobWithTask('joff', 'off');
-    assert.match(reason('joff', 't')!, /^NodeSchedulingDisabled:/);
+    const [off] = await b.poolWithNodes('off', 1);
+    await setScheduling(b.ctx(), 'off', off!.id, false, {});
+    await jobWithTask('joff', 'off');
+    assert.match((await reason('joff', 't'))!, /^NodeSchedulingDisabled:/);
   });
 
-  it("the job's preparation task failed on every node; no dedicated node for a job manager that wants one", () => {
-    const [n] = b.poolWithNodes('prep', 1);
-    jobWithTask('jprep', 'prep', { jobPreparationTask: { commandLine: 'false' } });
+  it("the job's preparation task failed on every node; no dedicated node for a job manager that wants one", async () => {
+    const [n] = await b.poolWithNodes('prep', 1);
+    await jobWithTask('jprep', 'prep', { jobPreparationTask: { commandLine: 'false' } });
     const ref = { poolId: 'prep', nodeId: n!.id, nodeUrl: 'x' };
-    b.store.tx(() => {
-      const { pk, doc } = b.job('jprep');
-      nodeTaskStarted(b.ctx(), pk, doc, ref, 'jobPreparationTaskExecutionInfo');
-      nodeTaskEnded(b.ctx(), pk, ref, 'jobPreparationTaskExecutionInfo', { exitCode: 1, startTime: doc.creationTime, endTime: doc.creationTime });
+    await b.store.tx(async () => {
+      const { pk, doc } = await b.job('jprep');
+      await nodeTaskStarted(b.ctx(), pk, doc, ref, 'jobPreparationTaskExecutionInfo');
+      await nodeTaskEnded(b.ctx(), pk, ref, 'jobPreparationTaskExecutionInfo', { exitCode: 1, startTime: doc.creationTime, endTime: doc.creationTime });
     });
-    assert.match(reason('jprep', 't')!, /^JobPreparationTaskFailed:/);
+    assert.match((await reason('jprep', 't'))!, /^JobPreparationTaskFailed:/);
 
-    b.poolWithNodes('spot', 1, {}, { lowPriority: true });
-    addJob(b.ctx(), { id: 'jspot', poolInfo: { poolId: 'spot' }, jobManagerTask: { id: 'jm', commandLine: 'true', allowLowPriorityNode: false } });
-    assert.match(reason('jspot', 'jm')!, /^NoDedicatedNode:/);
+    await b.poolWithNodes('spot', 1, {}, { lowPriority: true });
+    await addJob(b.ctx(), { id: 'jspot', poolInfo: { poolId: 'spot' }, jobManagerTask: { id: 'jm', commandLine: 'true', allowLowPriorityNode: false } });
+    assert.match((await reason('jspot', 'jm'))!, /^NoDedicatedNode:/);
   });
 
-  it('passing causes last: the parallel limit, a retry, an exclusive job manager, busy slots', () => {
-    const [busy] = b.poolWithNodes('busy', 1, { taskSlotsPerNode: 2 });
-    jobWithTask('jpar', 'busy', { maxParallelTasks: 1 });
-    addTask(b.ctx(), 'jpar', { id: 'u', commandLine: 'true' });
-    assignToNode('jpar', 't', busy!.id);
-    assert.equal(reason('jpar', 'u'), 'MaxParallelTasksReached: the job already runs 1 of at most 1 tasks at a time.');
+  it('passing causes last: the parallel limit, a retry, an exclusive job manager, busy slots', async () => {
+    const [busy] = await b.poolWithNodes('busy', 1, { taskSlotsPerNode: 2 });
+    await jobWithTask('jpar', 'busy', { maxParallelTasks: 1 });
+    await addTask(b.ctx(), 'jpar', { id: 'u', commandLine: 'true' });
+    await assignToNode('jpar', 't', busy!.id);
+    assert.equal(await reason('jpar', 'u'), 'MaxParallelTasksReached: the job already runs 1 of at most 1 tasks at a time.');
 
-    jobWithTask('jretry', 'busy', {}, { constraints: { maxTaskRetryCount: 1 } });
-    assignToNode('jretry', 't', busy!.id);
-    b.store.tx(() => assert.equal(retryTask(b.ctx(), b.job('jretry').pk, b.task('jretry', 't')), true));
-    assert.equal(reason('jretry', 't'), 'Retrying: run 2 waits for a free slot.');
+    await jobWithTask('jretry', 'busy', {}, { constraints: { maxTaskRetryCount: 1 } });
+    await assignToNode('jretry', 't', busy!.id);
+    await b.store.tx(async () => assert.equal(await retryTask(b.ctx(), (await b.job('jretry')).pk, await b.task('jretry', 't')), true));
+    assert.equal(await reason('jretry', 't'), 'Retrying: run 2 waits for a free slot.');
 
-    addJob(b.ctx(), { id: 'jjm', poolInfo: { poolId: 'busy' }, jobManagerTask: { id: 'jm', commandLine: 'true' } });
-    assert.match(reason('jjm', 'jm')!, /^NoFreeNode: the job manager task runs exclusively/);
+    await addJob(b.ctx(), { id: 'jjm', poolInfo: { poolId: 'busy' }, jobManagerTask: { id: 'jm', commandLine: 'true' } });
+    assert.match((await reason('jjm', 'jm'))!, /^NoFreeNode: the job manager task runs exclusively/);
 
-    jobWithTask('jslot', 'busy');
-    addTask(b.ctx(), 'jslot', { id: 'two', commandLine: 'true', requiredSlots: 2 });
-    assert.equal(reason('jslot', 't'), 'NoFreeSlot: every node of pool busy that can run the task is busy; it runs when a slot frees.');
-    assert.match(reason('jslot', 'two')!, /it runs when 2 slots free on one node\.$/);
+    await jobWithTask('jslot', 'busy');
+    await addTask(b.ctx(), 'jslot', { id: 'two', commandLine: 'true', requiredSlots: 2 });
+    assert.equal(await reason('jslot', 't'), 'NoFreeSlot: every node of pool busy that can run the task is busy; it runs when a slot frees.');
+    assert.match((await reason('jslot', 'two'))!, /it runs when 2 slots free on one node\.$/);
   });
 });
 
 describe('withWaitingReason', () => {
-  it('adds the reason to an active task document only, without parsing others', () => {
+  it('adds the reason to an active task document only, without parsing others', async () => {
     const active = JSON.stringify({ id: 't', state: 'active' });
-    const out = JSON.parse(withWaitingReason(active, () => 'NoFreeSlot: "busy"'));
+    const out = JSON.parse(await withWaitingReason(active, async () => 'NoFreeSlot: "busy"'));
     assert.deepEqual(out, { id: 't', state: 'active', [WAITING_REASON]: 'NoFreeSlot: "busy"' });
-    assert.equal(
-      withWaitingReason(active, () => undefined),
-      active,
-    );
+    assert.equal(await withWaitingReason(active, async () => undefined), active);
     const running = JSON.stringify({ id: 't', state: 'running' });
-    assert.equal(
-      withWaitingReason(running, () => assert.fail('not asked for a running task')),
-      running,
-    );
+    assert.equal(await withWaitingReason(running, () => assert.fail('not asked for a running task')), running);
   });
 });

@@ -14,6 +14,7 @@ import type { Cluster } from '../cluster.js';
 import { issueLocalNodeToken } from '../nodeCredentials.js';
 import { abandonNode, loseNode, onNodeChanged } from '../nodeEvents.js';
 import { sessionKey } from '../session.js';
+import { AccountPasses } from '../../scheduler/accountPasses.js';
 
 export interface LocalNodesOptions {
   batchUrl: string;
@@ -49,8 +50,10 @@ export class LocalNodes {
   /** Accounts whose orphaned node disks were swept at start. */
   private readonly swept = new Set<string>();
   private readonly parked = new Map<string, { account: string; poolPk: number; nodeId: string; root: string }>();
-  private readonly due = new Set<string>();
-  private scheduled = false;
+  private readonly passes = new AccountPasses(
+    (account) => this.reconcileAccount(account),
+    (m) => this.opts.log(`local nodes: ${m}`),
+  );
   private closed = false;
 
   constructor(
@@ -61,33 +64,25 @@ export class LocalNodes {
   }
 
   reconcile(account: string): void {
-    this.due.add(account);
-    if (this.scheduled) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      for (const a of [...this.due]) {
-        this.due.delete(a);
-        try {
-          this.reconcileAccount(a);
-        } catch (err) {
-          this.opts.log(`local nodes: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-        }
-      }
-    });
+    this.passes.kick(account);
   }
 
-  private reconcileAccount(account: string): void {
+  /** One account's nodes brought in line with its pools, as one unit of work (as cluster events are). */
+  private reconcileAccount(account: string): Promise<void> {
+    return this.cluster.ctx.store.tx(() => this.bringInLine(account));
+  }
+
+  private async bringInLine(account: string): Promise<void> {
     if (this.closed) return;
     const { store } = this.cluster.ctx;
     const wanted = new Set<string>();
     if (!this.swept.has(account)) {
       this.swept.add(account);
-      this.sweepOrphans(account);
+      await this.sweepOrphans(account);
     }
-    for (const { pk, doc: pool } of store.pools.all(account)) {
+    for (const { pk, doc: pool } of await store.pools.all(account)) {
       if (pool.state === 'deleting') continue;
-      const nodes = this.resize(account, pk, pool);
+      const nodes = await this.resize(account, pk, pool);
       for (const node of nodes) {
         const key = sessionKey(account, pk, node.id);
         if (this.processes.has(key)) {
@@ -100,11 +95,11 @@ export class LocalNodes {
         } else if (node.state === 'leavingpool') {
           // Leaving with no agent, still running tasks when kiln up stopped: nothing is left to
           // wait for; its tasks go back to the queue, and its disk goes.
-          abandonNode(this.cluster.ctx, account, pk, node.id);
+          await abandonNode(this.cluster.ctx, account, pk, node.id);
           this.removeNode({ nodeId: node.id, root: this.rootOf(account, pool.id, node.id) });
         } else {
           wanted.add(key);
-          this.start(account, pk, pool.id, node.id, node.isDedicated);
+          await this.start(account, pk, pool.id, node.id, node.isDedicated);
         }
       }
     }
@@ -112,7 +107,7 @@ export class LocalNodes {
       if (proc.account === account && !wanted.has(proc.key)) this.stop(proc, true);
     }
     for (const [key, node] of this.parked) {
-      if (node.account !== account || store.nodes.get(node.poolPk, node.nodeId)) continue;
+      if (node.account !== account || (await store.nodes.get(node.poolPk, node.nodeId))) continue;
       this.parked.delete(key);
       this.removeNode(node);
     }
@@ -133,13 +128,13 @@ export class LocalNodes {
    * At start: the disks of local nodes that left their pool while kiln up was down, or as it started
    * (a retention deadline that had passed), go. Only under pools that exist, with no record.
    */
-  private sweepOrphans(account: string): void {
+  private async sweepOrphans(account: string): Promise<void> {
     const { store } = this.cluster.ctx;
-    for (const { pk, doc: pool } of store.pools.all(account)) {
+    for (const { pk, doc: pool } of await store.pools.all(account)) {
       const dir = path.dirname(this.rootOf(account, pool.id, 'x'));
       const entries = fs.existsSync(dir) ? fs.readdirSync(dir, { withFileTypes: true }) : [];
       for (const entry of entries) {
-        if (entry.isDirectory() && !store.nodes.get(pk, entry.name)) this.removeNode({ nodeId: entry.name, root: path.join(dir, entry.name) });
+        if (entry.isDirectory() && !(await store.nodes.get(pk, entry.name))) this.removeNode({ nodeId: entry.name, root: path.join(dir, entry.name) });
       }
     }
   }
@@ -153,29 +148,25 @@ export class LocalNodes {
    * option of the pool's resize); returns the nodes to run: every local node still in the pool,
    * those leaving included (a node that lets its tasks finish runs until they have).
    */
-  private resize(account: string, poolPk: number, pool: CloudPool): ComputeNode[] {
+  private async resize(account: string, poolPk: number, pool: CloudPool): Promise<ComputeNode[]> {
     const { store } = this.cluster.ctx;
     const ctx = this.cluster.ctx.batch(account);
-    const localNodes = () =>
-      store.nodes
-        .list(poolPk, { limit: 1_000_000 })
-        .map((r) => JSON.parse(r.doc) as ComputeNode)
-        .filter((n) => n['_local'] === true);
-    const all = store.nodes.list(poolPk, { limit: 1_000_000 }).map((r) => JSON.parse(r.doc) as ComputeNode);
+    const localNodes = async () => (await store.nodes.list(poolPk, { limit: 1_000_000 })).map((r) => JSON.parse(r.doc) as ComputeNode).filter((n) => n['_local'] === true);
+    const all = (await store.nodes.list(poolPk, { limit: 1_000_000 })).map((r) => JSON.parse(r.doc) as ComputeNode);
     // Remote agents (kiln agent on other machines) count towards the targets but are never removed here.
     const live = all.filter((n) => n.state !== 'leavingpool');
     const local = live.filter((n) => n['_local'] === true);
-    if (pool.enableAutoScale) return localNodes();
+    if (pool.enableAutoScale) return await localNodes();
     const targets = { dedicated: pool.targetDedicatedNodes ?? 0, lowPriority: pool.targetLowPriorityNodes ?? 0 };
     const removed: ComputeNode[] = [];
-    store.tx(() => {
+    await store.tx(async () => {
       for (const dedicated of [true, false]) {
         const target = dedicated ? targets.dedicated : targets.lowPriority;
         const counted = live.filter((n) => n.isDedicated === dedicated).length;
         for (let i = counted; i < target; i++) {
           const node = newNodeDoc(ctx, pool, newNodeId(ctx.now, all.length + i), dedicated);
           node['_local'] = true;
-          store.nodes.insert(poolPk, node);
+          await store.nodes.insert(poolPk, node);
         }
         const excess = local
           .filter((n) => n.isDedicated === dedicated)
@@ -184,17 +175,17 @@ export class LocalNodes {
         for (const node of excess) {
           transition(node, 'leavingpool', ctx.now);
           beginDeallocation(node, 'remove', pool[RESIZE_DEALLOCATION]);
-          saveNode(ctx, poolPk, node);
+          await saveNode(ctx, poolPk, node);
           removed.push(node);
         }
       }
-      countPoolNodes(ctx, poolPk, pool);
+      await countPoolNodes(ctx, poolPk, pool);
     });
-    for (const node of removed) onNodeChanged(this.cluster.ctx, account, pool, node);
-    return localNodes();
+    for (const node of removed) await onNodeChanged(this.cluster.ctx, account, pool, node);
+    return await localNodes();
   }
 
-  private start(account: string, poolPk: number, poolId: string, nodeId: string, isDedicated: boolean): void {
+  private async start(account: string, poolPk: number, poolId: string, nodeId: string, isDedicated: boolean): Promise<void> {
     const accountInfo = this.cluster.ctx.accounts.get(account)!;
     const root = this.rootOf(account, poolId, nodeId);
     fs.mkdirSync(root, { recursive: true, mode: 0o755 });
@@ -225,33 +216,39 @@ export class LocalNodes {
       {
         detached: true,
         stdio: ['pipe', log, log],
-        env: { ...agentEnvironment(), KILN_AGENT_TOKEN: joinToken(accountInfo, poolId), KILN_NODE_TOKEN: issueLocalNodeToken(this.cluster.ctx, account, poolPk, nodeId) },
+        env: { ...agentEnvironment(), KILN_AGENT_TOKEN: joinToken(accountInfo, poolId), KILN_NODE_TOKEN: await issueLocalNodeToken(this.cluster.ctx, account, poolPk, nodeId) },
       },
     );
     fs.closeSync(log);
     child.stdin?.on('error', () => undefined);
     const proc: NodeProcess = { key: sessionKey(account, poolPk, nodeId), account, poolPk, poolId, nodeId, root, child, stopping: false };
     this.processes.set(proc.key, proc);
-    child.once('exit', () => this.exited(proc));
+    child.once('exit', () => {
+      this.exited(proc).catch((err: unknown) => this.opts.log(`local nodes: node ${proc.nodeId}: ${String(err)}`));
+    });
   }
 
   /**
    * An agent exited: after a `leave` (its node is gone from the pool) its disk goes; otherwise it
    * died under its node, whose tasks go back to the queue now, and the node comes back up.
    */
-  private exited(proc: NodeProcess): void {
+  private exited(proc: NodeProcess): Promise<void> {
+    return this.cluster.ctx.store.tx(() => this.agentExited(proc));
+  }
+
+  private async agentExited(proc: NodeProcess): Promise<void> {
     if (this.processes.get(proc.key) === proc) this.processes.delete(proc.key);
     // Its runs die with it (its reaper kills them too) before its tasks are requeued below.
     killNodeRuns(proc.root);
     if (proc.stopping || this.closed) return;
-    if (!this.cluster.ctx.store.nodes.get(proc.poolPk, proc.nodeId)) {
+    if (!(await this.cluster.ctx.store.nodes.get(proc.poolPk, proc.nodeId))) {
       this.removeNode(proc);
       return;
     }
     const session = this.cluster.ctx.sessions.get(proc.key);
     if (session) {
       this.opts.log(`node ${proc.nodeId}: its agent exited; requeuing its tasks and restarting it`);
-      loseNode(this.cluster.ctx, session);
+      await loseNode(this.cluster.ctx, session);
       this.cluster.scheduler.kick(proc.account);
     }
     setTimeout(() => this.reconcile(proc.account), 200).unref();

@@ -1,6 +1,5 @@
-// eslint-disable-next-line no-restricted-imports -- known seam: the store port moves into the domain (issue 10 item 1)
-import type { BatchStore } from '../../persistence/batch/store.js';
 import type { CloudJob, CloudTask, ComputeNode, CloudPool } from './models.js';
+import type { BatchStore } from './store.js';
 
 /**
  * What the node agent and scheduler (next issue) hear about: changes the API makes that they must
@@ -27,35 +26,20 @@ export interface BatchContext {
 
 export const iso = (ctx: BatchContext): string => ctx.now.toISOString();
 
-/**
- * Runs a hook once the transaction this is called in has committed: transactions are synchronous,
- * so a microtask runs after it, as hooks expect. For changes the domain makes on its own, inside
- * another change's transaction (onAllTasksComplete, onTaskFailure, an auto pool's end).
- */
-function afterCommit(what: string, fn: () => void): void {
-  queueMicrotask(() => {
-    try {
-      fn();
-    } catch (err) {
-      console.error(`${what} hook failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    }
-  });
-}
-
 /** A job began to end (terminating, disabling) on its own; the hook reads it again and acts on its state. */
 export function jobEndedAfterCommit(ctx: BatchContext, job: CloudJob): void {
   const hook = ctx.hooks.jobEnded;
-  if (hook) afterCommit('jobEnded', () => hook(ctx.account, job));
+  if (hook) ctx.store.afterCommit(() => hook(ctx.account, job));
 }
 
 /** A job completed or was deleted (finishJobTermination, finishJobDeletion). */
 export function jobFinishedAfterCommit(ctx: BatchContext, job: CloudJob): void {
   const hook = ctx.hooks.jobFinished;
-  if (hook) afterCommit('jobFinished', () => hook(ctx.account, job));
+  if (hook) ctx.store.afterCommit(() => hook(ctx.account, job));
 }
 
 /** A pool began to be deleted on its own (a job's auto pool). */
 export function poolDeletingAfterCommit(ctx: BatchContext, pool: CloudPool): void {
   const hook = ctx.hooks.poolDeleting;
-  if (hook) afterCommit('poolDeleting', () => hook(ctx.account, pool));
+  if (hook) ctx.store.afterCommit(() => hook(ctx.account, pool));
 }

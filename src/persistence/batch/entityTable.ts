@@ -1,22 +1,7 @@
 import type { Statement } from 'better-sqlite3';
 import type { Db } from '../sqlite/database.js';
 import type { EntityDoc, Stored } from '../../domain/batch/models.js';
-
-export type { Stored };
-
-/** A row of a list page: the paging key and the stored JSON, not parsed (lists emit it as is). */
-export interface RawRow {
-  id_key: string;
-  id: string;
-  doc: string;
-}
-
-/** A list query: a SQL condition on the table's columns, the page's start and size. */
-export interface ListQuery {
-  where?: { sql: string; params: unknown[] };
-  afterKey?: string;
-  limit: number;
-}
+import type { ListQuery, RawRow } from '../../domain/batch/store.js';
 
 export interface TableSpec<T extends EntityDoc> {
   table: string;

@@ -1,21 +1,7 @@
 import type { Db } from '../sqlite/database.js';
 import type { CloudTask, TaskState } from '../../domain/batch/models.js';
+import type { DependencyRow, TaskCounts } from '../../domain/batch/store.js';
 import { EntityTable } from './entityTable.js';
-
-export interface TaskCounts {
-  active: number;
-  running: number;
-  completed: number;
-  succeeded: number;
-  failed: number;
-}
-
-/** A task as dependency checks read it: state, result and the document, unparsed. */
-export interface DependencyRow {
-  state: TaskState;
-  result: string | null;
-  doc: string;
-}
 
 /** batch_tasks: a job's tasks, by case-insensitive id, indexed by state for lists and the scheduler. */
 export class TaskTable extends EntityTable<CloudTask> {

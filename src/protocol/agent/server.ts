@@ -26,14 +26,14 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 }
 
 /** A node's command stream: one JSON line per batch of commands, an empty line as heartbeat. */
-function openStream(cluster: Cluster, claims: NodeClaims, res: ServerResponse): void {
+async function openStream(cluster: Cluster, claims: NodeClaims, res: ServerResponse): Promise<void> {
   const closed = new Promise<void>((resolve) => res.once('close', () => resolve()));
   // Commands queued while the node was away are written as the stream opens, before the headers
   // are: hold them until then (a write first would send default headers, and writeHead would throw).
   let early: string[] | undefined = [];
   const write = (line: string) => (early ? early.push(line) : res.write(line));
   // Throws (401, 409) before anything is written when the token is not of the node's live session.
-  cluster.openCommandStream(claims, { write: (commands) => write(`${JSON.stringify(commands)}\n`), end: () => res.end() }, closed);
+  await cluster.openCommandStream(claims, { write: (commands) => write(`${JSON.stringify(commands)}\n`), end: () => res.end() }, closed);
   res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
   res.flushHeaders();
   for (const line of early) res.write(line);
@@ -69,7 +69,7 @@ export function createAgentHandler(cluster: Cluster, accounts: AccountRegistry, 
       // /pools/{pool}/nodes  |  /nodes/{node}/commands  |  /nodes/{node}/reports  |  /nodes/{node}/files/{id}
       if (req.method === 'POST' && path[1] === 'pools' && path[3] === 'nodes' && path.length === 4) {
         if (claims.kind !== 'join' || path[2]!.toLowerCase() !== claims.poolId.toLowerCase()) throw new AgentApiError(403, 'this token may not join that pool');
-        const joined = cluster.join(claims, checkJoinRequest(await readJson(req)), req.socket.remoteAddress);
+        const joined = await cluster.join(claims, checkJoinRequest(await readJson(req)), req.socket.remoteAddress);
         // The node's session secret must outlive a power loss before the agent relies on it.
         await durable();
         send(res, 200, joined);
@@ -77,23 +77,19 @@ export function createAgentHandler(cluster: Cluster, accounts: AccountRegistry, 
       }
       if (path[1] !== 'nodes' || claims.kind !== 'node' || path[2] !== claims.nodeId) throw new AgentApiError(403, 'this token is not for that node');
       if (req.method === 'GET' && path[3] === 'commands' && path.length === 4) {
-        openStream(cluster, claims, res);
+        await openStream(cluster, claims, res);
         return;
       }
       if (req.method === 'POST' && path[3] === 'files' && path[4] && path.length === 5) {
         const result = checkFileResult(req.headers[FILE_RESULT_HEADER]);
         await new Promise<void>((resolve, reject) => {
-          try {
-            cluster.answerFiles(claims, path[4]!, { result, body: req, finish: resolve });
-          } catch (err) {
-            reject(err as Error);
-          }
+          cluster.answerFiles(claims, path[4]!, { result, body: req, finish: resolve }).catch(reject);
         });
         send(res, 200, {});
         return;
       }
       if (req.method === 'POST' && path[3] === 'reports' && path.length === 4) {
-        const answer = cluster.report(claims, checkReportsRequest(await readJson(req)));
+        const answer = await cluster.report(claims, checkReportsRequest(await readJson(req)));
         // The agent forgets what it reported once answered: the results must be on disk by then.
         await durable();
         send(res, 200, answer);

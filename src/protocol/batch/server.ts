@@ -5,8 +5,7 @@ import type { AccountRegistry } from '../../config/accounts.js';
 import type { BatchHooks } from '../../domain/batch/context.js';
 import type { NodeFileAccess } from '../../domain/batch/nodeFiles.js';
 import { BatchError, batchErrors } from '../../domain/batch/errors.js';
-// eslint-disable-next-line no-restricted-imports -- known seam: handlers get the domain's store port instead (issue 10 item 1)
-import type { BatchStore } from '../../persistence/batch/store.js';
+import type { BatchStore } from '../../domain/batch/store.js';
 import { Urls, type Call } from './call.js';
 import { checkApiVersion, checkParameters, echoedClientRequestId } from './parameters.js';
 import { parseBatchRequest, readJsonBody, type BatchRequest } from './request.js';

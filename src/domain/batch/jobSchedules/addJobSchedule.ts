@@ -42,15 +42,15 @@ export function checkScheduleAutoPool(spec: JsonObject | undefined): void {
 }
 
 /** POST /jobschedules: stored with its first run planned, which is made at once when it is due now. */
-export function addJobSchedule(ctx: BatchContext, body: Json): CloudJobSchedule {
+export async function addJobSchedule(ctx: BatchContext, body: Json): Promise<CloudJobSchedule> {
   const params = validateModel('JobScheduleAddParameter', body);
   const id = checkId(params['id']);
   checkJobScheduleSpec(params);
   checkScheduleAutoPool(params['jobSpecification'] as JsonObject);
-  ctx.store.tx(() => {
-    const existing = ctx.store.jobSchedules.get(ctx.account, id);
+  await ctx.store.tx(async () => {
+    const existing = await ctx.store.jobSchedules.get(ctx.account, id);
     if (existing) throw existing.doc.state === 'deleting' ? batchErrors.jobScheduleBeingDeleted() : batchErrors.jobScheduleExists();
-    if (ctx.store.jobs.exists(ctx.account, id)) throw batchErrors.jobWithSameIdExists();
+    if (await ctx.store.jobs.exists(ctx.account, id)) throw batchErrors.jobWithSameIdExists();
     const now = iso(ctx);
     const schedule: CloudJobSchedule = {
       ...params,
@@ -66,7 +66,7 @@ export function addJobSchedule(ctx: BatchContext, body: Json): CloudJobSchedule 
     };
     planFirstRun(ctx, schedule);
     touch(schedule, ctx.now);
-    ctx.store.jobSchedules.insert(ctx.account, schedule);
+    await ctx.store.jobSchedules.insert(ctx.account, schedule);
   });
-  return runAndGet(ctx, id);
+  return await runAndGet(ctx, id);
 }

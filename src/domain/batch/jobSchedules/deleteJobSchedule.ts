@@ -8,15 +8,15 @@ import { runJobSchedule } from './runSchedules.js';
  * deleted (their tasks stopped, as DELETE /jobs/{id} does); it is gone once they are, at once when
  * none of them has a task on a node. Deleting a schedule already being deleted changes nothing.
  */
-export function deleteJobSchedule(ctx: BatchContext, scheduleId: string, ifMatch?: (s: CloudJobSchedule) => void): void {
-  ctx.store.tx(() => {
-    const { doc } = getJobSchedule(ctx, scheduleId);
+export async function deleteJobSchedule(ctx: BatchContext, scheduleId: string, ifMatch?: (s: CloudJobSchedule) => void): Promise<void> {
+  await ctx.store.tx(async () => {
+    const { doc } = await getJobSchedule(ctx, scheduleId);
     ifMatch?.(doc);
     if (doc.state === 'deleting') return;
     transition(doc, 'deleting', ctx.now);
     delete doc.executionInfo.nextRunTime;
     touch(doc, ctx.now);
-    saveJobSchedule(ctx, doc);
+    await saveJobSchedule(ctx, doc);
   });
-  runJobSchedule(ctx, scheduleId);
+  await runJobSchedule(ctx, scheduleId);
 }

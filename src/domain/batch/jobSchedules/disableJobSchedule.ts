@@ -8,31 +8,31 @@ import { runAndGet } from './runSchedules.js';
  * on, and its nextRunTime stays (a run that falls due meanwhile is made on enable if its start
  * window is still open). Already disabled: no change.
  */
-export function disableJobSchedule(ctx: BatchContext, scheduleId: string, ifMatch?: (s: CloudJobSchedule) => void): CloudJobSchedule {
-  return ctx.store.tx(() => {
-    const { doc } = getJobSchedule(ctx, scheduleId);
+export async function disableJobSchedule(ctx: BatchContext, scheduleId: string, ifMatch?: (s: CloudJobSchedule) => void): Promise<CloudJobSchedule> {
+  return await ctx.store.tx(async () => {
+    const { doc } = await getJobSchedule(ctx, scheduleId);
     ifMatch?.(doc);
     checkChangeable(doc);
     if (doc.state === 'active') {
       transition(doc, 'disabled', ctx.now);
       touch(doc, ctx.now);
-      saveJobSchedule(ctx, doc);
+      await saveJobSchedule(ctx, doc);
     }
     return doc;
   });
 }
 
 /** POST /jobschedules/{id}/enable: a disabled schedule is active again, and a run due now is made (already active: no change). */
-export function enableJobSchedule(ctx: BatchContext, scheduleId: string, ifMatch?: (s: CloudJobSchedule) => void): CloudJobSchedule {
-  ctx.store.tx(() => {
-    const { doc } = getJobSchedule(ctx, scheduleId);
+export async function enableJobSchedule(ctx: BatchContext, scheduleId: string, ifMatch?: (s: CloudJobSchedule) => void): Promise<CloudJobSchedule> {
+  await ctx.store.tx(async () => {
+    const { doc } = await getJobSchedule(ctx, scheduleId);
     ifMatch?.(doc);
     checkChangeable(doc);
     if (doc.state === 'disabled') {
       transition(doc, 'active', ctx.now);
       touch(doc, ctx.now);
-      saveJobSchedule(ctx, doc);
+      await saveJobSchedule(ctx, doc);
     }
   });
-  return runAndGet(ctx, scheduleId);
+  return await runAndGet(ctx, scheduleId);
 }

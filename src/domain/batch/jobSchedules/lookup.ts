@@ -4,8 +4,8 @@ import type { CloudJobSchedule, Stored } from '../models.js';
 import { isValidId } from '../validation.js';
 
 /** The job schedule an operation addresses; JobScheduleNotFound when there is none. */
-export function getJobSchedule(ctx: BatchContext, scheduleId: string): Stored<CloudJobSchedule> {
-  const schedule = isValidId(scheduleId) ? ctx.store.jobSchedules.get(ctx.account, scheduleId) : undefined;
+export async function getJobSchedule(ctx: BatchContext, scheduleId: string): Promise<Stored<CloudJobSchedule>> {
+  const schedule = isValidId(scheduleId) ? await ctx.store.jobSchedules.get(ctx.account, scheduleId) : undefined;
   if (!schedule) throw batchErrors.jobScheduleNotFound();
   return schedule;
 }
@@ -17,6 +17,6 @@ export function checkChangeable(schedule: CloudJobSchedule): void {
   if (schedule.state === 'terminating') throw batchErrors.jobScheduleBeingTerminated();
 }
 
-export function saveJobSchedule(ctx: BatchContext, schedule: CloudJobSchedule): void {
-  ctx.store.jobSchedules.update(ctx.account, schedule);
+export async function saveJobSchedule(ctx: BatchContext, schedule: CloudJobSchedule): Promise<void> {
+  await ctx.store.jobSchedules.update(ctx.account, schedule);
 }

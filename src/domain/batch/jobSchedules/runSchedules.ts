@@ -38,14 +38,14 @@ interface Step extends ScheduleRun {
 }
 
 /** Runs one schedule at ctx.now; see above. */
-export function runJobSchedule(ctx: BatchContext, scheduleId: string): ScheduleRun {
-  let step = ctx.store.tx(() => stepSchedule(ctx, scheduleId));
+export async function runJobSchedule(ctx: BatchContext, scheduleId: string): Promise<ScheduleRun> {
+  let step = await ctx.store.tx(async () => await stepSchedule(ctx, scheduleId));
   if (step.terminate.length === 0 && step.delete.length === 0) return step;
-  for (const id of step.terminate) terminateJob(ctx, id, { terminateReason: 'TerminateJobSchedule' });
-  for (const id of step.delete) deleteJob(ctx, id);
+  for (const id of step.terminate) await terminateJob(ctx, id, { terminateReason: 'TerminateJobSchedule' });
+  for (const id of step.delete) await deleteJob(ctx, id);
   // Jobs with nothing on a node end at once: the schedule may end with them now.
   const createdJob = step.createdJob;
-  step = ctx.store.tx(() => stepSchedule(ctx, scheduleId));
+  step = await ctx.store.tx(async () => await stepSchedule(ctx, scheduleId));
   return { createdJob: createdJob || step.createdJob, wakeAt: step.wakeAt };
 }
 
@@ -57,18 +57,18 @@ export function planFirstRun(ctx: BatchContext, schedule: CloudJobSchedule): voi
 }
 
 /** After a change of a schedule: it runs at once (a run due now is made), and the operation answers with what is stored. */
-export function runAndGet(ctx: BatchContext, scheduleId: string): CloudJobSchedule {
-  runJobSchedule(ctx, scheduleId);
-  return getJobSchedule(ctx, scheduleId).doc;
+export async function runAndGet(ctx: BatchContext, scheduleId: string): Promise<CloudJobSchedule> {
+  await runJobSchedule(ctx, scheduleId);
+  return (await getJobSchedule(ctx, scheduleId)).doc;
 }
 
 /** Runs every unfinished schedule of the account; a schedule that fails is reported, the others still run. */
-export function runJobSchedules(ctx: BatchContext): { runs: ScheduleRun[]; failures: { scheduleId: string; error: unknown }[] } {
+export async function runJobSchedules(ctx: BatchContext): Promise<{ runs: ScheduleRun[]; failures: { scheduleId: string; error: unknown }[] }> {
   const runs: ScheduleRun[] = [];
   const failures: { scheduleId: string; error: unknown }[] = [];
-  for (const scheduleId of unfinishedScheduleIds(ctx)) {
+  for (const scheduleId of await unfinishedScheduleIds(ctx)) {
     try {
-      runs.push(runJobSchedule(ctx, scheduleId));
+      runs.push(await runJobSchedule(ctx, scheduleId));
     } catch (error) {
       failures.push({ scheduleId, error });
     }
@@ -76,11 +76,11 @@ export function runJobSchedules(ctx: BatchContext): { runs: ScheduleRun[]; failu
   return { runs, failures };
 }
 
-function unfinishedScheduleIds(ctx: BatchContext): string[] {
+async function unfinishedScheduleIds(ctx: BatchContext): Promise<string[]> {
   const ids: string[] = [];
   let afterKey: string | undefined;
   for (;;) {
-    const rows = ctx.store.jobSchedules.list(ctx.account, { where: { sql: `state != 'completed'`, params: [] }, afterKey, limit: 1000 });
+    const rows = await ctx.store.jobSchedules.list(ctx.account, { where: { sql: `state != 'completed'`, params: [] }, afterKey, limit: 1000 });
     ids.push(...rows.map((r) => r.id));
     if (rows.length < 1000) return ids;
     afterKey = rows[rows.length - 1]!.id_key;
@@ -88,18 +88,18 @@ function unfinishedScheduleIds(ctx: BatchContext): string[] {
 }
 
 /** The schedule's active job, if any: the one it made last, unless that has completed or is being deleted. */
-function activeJobOf(ctx: BatchContext, schedule: CloudJobSchedule): Stored<CloudJob> | undefined {
+async function activeJobOf(ctx: BatchContext, schedule: CloudJobSchedule): Promise<Stored<CloudJob> | undefined> {
   const id = schedule.executionInfo.recentJob?.id;
-  const job = id === undefined ? undefined : ctx.store.jobs.get(ctx.account, id);
+  const job = id === undefined ? undefined : await ctx.store.jobs.get(ctx.account, id);
   return job && job.doc.state !== 'completed' && job.doc.state !== 'deleting' ? job : undefined;
 }
 
 /** Every job the schedule made that still exists. */
-function jobsOf(ctx: BatchContext, schedulePk: number): CloudJob[] {
+async function jobsOf(ctx: BatchContext, schedulePk: number): Promise<CloudJob[]> {
   const jobs: CloudJob[] = [];
   let afterKey: string | undefined;
   for (;;) {
-    const rows = ctx.store.jobs.list(ctx.account, { where: { sql: 'schedule_pk = ?', params: [schedulePk] }, afterKey, limit: 1000 });
+    const rows = await ctx.store.jobs.list(ctx.account, { where: { sql: 'schedule_pk = ?', params: [schedulePk] }, afterKey, limit: 1000 });
     jobs.push(...rows.map((r) => JSON.parse(r.doc) as CloudJob));
     if (rows.length < 1000) return jobs;
     afterKey = rows[rows.length - 1]!.id_key;
@@ -107,11 +107,11 @@ function jobsOf(ctx: BatchContext, schedulePk: number): CloudJob[] {
 }
 
 /** The schedule's job for the run due now: its jobSpecification, the next id. */
-function makeJob(ctx: BatchContext, schedulePk: number, schedule: CloudJobSchedule): void {
+async function makeJob(ctx: BatchContext, schedulePk: number, schedule: CloudJobSchedule): Promise<void> {
   const n = ((schedule['_jobCount'] as number | undefined) ?? 0) + 1;
   const job = newJobDoc(ctx, scheduledJobId(schedule.id, n), schedule.jobSpecification as JsonObject);
   job['_schedulePk'] = schedulePk;
-  insertJob(ctx, job);
+  await insertJob(ctx, job);
   schedule['_jobCount'] = n;
   schedule.executionInfo = { ...schedule.executionInfo, recentJob: { id: job.id } };
 }
@@ -125,30 +125,30 @@ function completeSchedule(ctx: BatchContext, schedule: CloudJobSchedule): void {
 }
 
 /** One step of a schedule, in a transaction. */
-function stepSchedule(ctx: BatchContext, scheduleId: string): Step {
-  const stored = ctx.store.jobSchedules.get(ctx.account, scheduleId);
+async function stepSchedule(ctx: BatchContext, scheduleId: string): Promise<Step> {
+  const stored = await ctx.store.jobSchedules.get(ctx.account, scheduleId);
   const none: Step = { ...NOTHING, terminate: [], delete: [] };
   if (!stored) return none;
   const { pk, doc: schedule } = stored;
-  const save = () => {
+  const save = async () => {
     touch(schedule, ctx.now);
-    ctx.store.jobSchedules.update(ctx.account, schedule);
+    await ctx.store.jobSchedules.update(ctx.account, schedule);
   };
   switch (schedule.state) {
     case 'completed':
       return none;
     case 'deleting': {
       // Gone once its jobs are: each is deleted as DELETE /jobs/{id} deletes it (its tasks stop first).
-      const jobs = jobsOf(ctx, pk);
-      if (jobs.length === 0) ctx.store.jobSchedules.delete(ctx.account, schedule.id);
+      const jobs = await jobsOf(ctx, pk);
+      if (jobs.length === 0) await ctx.store.jobSchedules.delete(ctx.account, schedule.id);
       return { ...none, delete: jobs.filter((j) => j.state !== 'deleting').map((j) => j.id) };
     }
     case 'terminating': {
       // Its active job is terminated (terminateReason TerminateJobSchedule); completed once that has ended.
-      const active = activeJobOf(ctx, schedule);
+      const active = await activeJobOf(ctx, schedule);
       if (active) return { ...none, terminate: active.doc.state === 'terminating' ? [] : [active.doc.id] };
       completeSchedule(ctx, schedule);
-      save();
+      await save();
       return none;
     }
     default: {
@@ -157,17 +157,17 @@ function stepSchedule(ctx: BatchContext, scheduleId: string): Step {
         state: schedule.state,
         schedule: schedule.schedule,
         nextRunTime: storedNext === undefined ? undefined : Date.parse(storedNext),
-        hasActiveJob: activeJobOf(ctx, schedule) !== undefined,
+        hasActiveJob: (await activeJobOf(ctx, schedule)) !== undefined,
         now: ctx.now.getTime(),
       });
-      if (plan.createJob) makeJob(ctx, pk, schedule);
+      if (plan.createJob) await makeJob(ctx, pk, schedule);
       const next = plan.nextRunTime === undefined ? undefined : new Date(plan.nextRunTime).toISOString();
       if (plan.complete) completeSchedule(ctx, schedule);
       else if (next !== storedNext) {
         const { nextRunTime: _, ...rest } = schedule.executionInfo;
         schedule.executionInfo = next === undefined ? rest : { ...rest, nextRunTime: next };
       }
-      if (plan.createJob || plan.complete || next !== storedNext) save();
+      if (plan.createJob || plan.complete || next !== storedNext) await save();
       return { ...none, createdJob: plan.createJob, wakeAt: plan.wakeAt };
     }
   }

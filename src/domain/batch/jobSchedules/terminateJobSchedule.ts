@@ -8,15 +8,15 @@ import { runAndGet } from './runSchedules.js';
  * (terminateReason TerminateJobSchedule), and the schedule is `completed` once that job has
  * completed: at once when it has no task on a node, or none is active.
  */
-export function terminateJobSchedule(ctx: BatchContext, scheduleId: string, ifMatch?: (s: CloudJobSchedule) => void): CloudJobSchedule {
-  ctx.store.tx(() => {
-    const { doc } = getJobSchedule(ctx, scheduleId);
+export async function terminateJobSchedule(ctx: BatchContext, scheduleId: string, ifMatch?: (s: CloudJobSchedule) => void): Promise<CloudJobSchedule> {
+  await ctx.store.tx(async () => {
+    const { doc } = await getJobSchedule(ctx, scheduleId);
     ifMatch?.(doc);
     checkChangeable(doc);
     transition(doc, 'terminating', ctx.now);
     delete doc.executionInfo.nextRunTime;
     touch(doc, ctx.now);
-    saveJobSchedule(ctx, doc);
+    await saveJobSchedule(ctx, doc);
   });
-  return runAndGet(ctx, scheduleId);
+  return await runAndGet(ctx, scheduleId);
 }

@@ -13,11 +13,11 @@ import { planFirstRun, runAndGet } from './runSchedules.js';
  * (different) `schedule` starts over from the change, as a new job schedule would: its first run at its
  * doNotRunUntil, or at once (still at most one active job). Azure does not say; Kiln's choice.
  */
-function change(ctx: BatchContext, scheduleId: string, changes: JsonObject, replaceAll: boolean, ifMatch?: (s: CloudJobSchedule) => void): CloudJobSchedule {
+async function change(ctx: BatchContext, scheduleId: string, changes: JsonObject, replaceAll: boolean, ifMatch?: (s: CloudJobSchedule) => void): Promise<CloudJobSchedule> {
   checkJobScheduleSpec(changes);
   checkScheduleAutoPool(changes['jobSpecification'] as JsonObject | undefined);
-  ctx.store.tx(() => {
-    const { doc } = getJobSchedule(ctx, scheduleId);
+  await ctx.store.tx(async () => {
+    const { doc } = await getJobSchedule(ctx, scheduleId);
     ifMatch?.(doc);
     checkChangeable(doc);
     const schedule = changes['schedule'] as CloudJobSchedule['schedule'] | undefined;
@@ -30,15 +30,15 @@ function change(ctx: BatchContext, scheduleId: string, changes: JsonObject, repl
     if (changes['metadata'] !== undefined) doc['metadata'] = changes['metadata'];
     else if (replaceAll) delete doc['metadata'];
     touch(doc, ctx.now);
-    saveJobSchedule(ctx, doc);
+    await saveJobSchedule(ctx, doc);
   });
-  return runAndGet(ctx, scheduleId);
+  return await runAndGet(ctx, scheduleId);
 }
 
 /** PATCH /jobschedules/{id}: only the properties given change. */
-export const patchJobSchedule = (ctx: BatchContext, scheduleId: string, body: Json, ifMatch?: (s: CloudJobSchedule) => void): CloudJobSchedule =>
-  change(ctx, scheduleId, validateModel('JobSchedulePatchParameter', body), false, ifMatch);
+export const patchJobSchedule = async (ctx: BatchContext, scheduleId: string, body: Json, ifMatch?: (s: CloudJobSchedule) => void): Promise<CloudJobSchedule> =>
+  await change(ctx, scheduleId, validateModel('JobSchedulePatchParameter', body), false, ifMatch);
 
 /** PUT /jobschedules/{id}: schedule and jobSpecification are replaced; metadata left out is removed. */
-export const updateJobSchedule = (ctx: BatchContext, scheduleId: string, body: Json, ifMatch?: (s: CloudJobSchedule) => void): CloudJobSchedule =>
-  change(ctx, scheduleId, validateModel('JobScheduleUpdateParameter', body), true, ifMatch);
+export const updateJobSchedule = async (ctx: BatchContext, scheduleId: string, body: Json, ifMatch?: (s: CloudJobSchedule) => void): Promise<CloudJobSchedule> =>
+  await change(ctx, scheduleId, validateModel('JobScheduleUpdateParameter', body), true, ifMatch);

@@ -45,32 +45,32 @@ export function newJobDoc(ctx: BatchContext, id: string, spec: JsonObject): Clou
  * Inserts a new job (with its auto pool and job manager task, if it has them) and applies
  * onAllTasksComplete at once: a terminatejob job without tasks is complete. In a transaction.
  */
-export function insertJob(ctx: BatchContext, job: CloudJob): number {
-  const existing = ctx.store.jobs.get(ctx.account, job.id);
+export async function insertJob(ctx: BatchContext, job: CloudJob): Promise<number> {
+  const existing = await ctx.store.jobs.get(ctx.account, job.id);
   if (existing) throw existing.doc.state === 'deleting' ? batchErrors.jobBeingDeleted() : batchErrors.jobExists();
-  createAutoPool(ctx, job);
+  await createAutoPool(ctx, job);
   touch(job, ctx.now);
-  const pk = ctx.store.jobs.insert(ctx.account, job);
+  const pk = await ctx.store.jobs.insert(ctx.account, job);
   const manager = job.jobManagerTask;
   if (manager) {
     const task = newTaskDoc(ctx, job, { ...manager, id: manager['id'] ?? 'jobmanager' } as unknown as JsonObject);
     task['jobManager'] = true;
-    ctx.store.tasks.insert(pk, task);
+    await ctx.store.tasks.insert(pk, task);
   } else {
-    applyOnAllTasksComplete(ctx, pk, job);
+    await applyOnAllTasksComplete(ctx, pk, job);
   }
   return pk;
 }
 
 /** POST /jobs. */
-export function addJob(ctx: BatchContext, body: Json): CloudJob {
+export async function addJob(ctx: BatchContext, body: Json): Promise<CloudJob> {
   const spec = validateModel('JobAddParameter', body);
   const id = checkId(spec['id']);
   checkJobSpec(spec, '');
-  return ctx.store.tx(() => {
-    if (ctx.store.jobSchedules.exists(ctx.account, id)) throw batchErrors.jobScheduleWithSameIdExists();
+  return await ctx.store.tx(async () => {
+    if (await ctx.store.jobSchedules.exists(ctx.account, id)) throw batchErrors.jobScheduleWithSameIdExists();
     const job = newJobDoc(ctx, id, spec);
-    insertJob(ctx, job);
+    await insertJob(ctx, job);
     return job;
   });
 }

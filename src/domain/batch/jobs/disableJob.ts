@@ -11,35 +11,35 @@ export type DisableTasks = 'requeue' | 'terminate' | 'wait';
  * running tasks (requeue, terminate, wait) is the node agent's part: `disableTasks` is kept on the
  * job for it. Called in a transaction.
  */
-export function beginJobDisable(ctx: BatchContext, jobPk: number, job: CloudJob, disableTasks: DisableTasks): void {
+export async function beginJobDisable(ctx: BatchContext, jobPk: number, job: CloudJob, disableTasks: DisableTasks): Promise<void> {
   transition(job, 'disabling', ctx.now);
   job['pendingDisableTasks'] = disableTasks;
   touch(job, ctx.now);
-  saveJob(ctx, job);
-  finishJobDisable(ctx, jobPk, job);
+  await saveJob(ctx, job);
+  await finishJobDisable(ctx, jobPk, job);
 }
 
 /** Completes a disabling job whose tasks are off nodes; the node agent calls it as they stop. */
-export function finishJobDisable(ctx: BatchContext, jobPk: number, job: CloudJob): boolean {
-  if (job.state !== 'disabling' || hasTasksOnNodes(ctx, jobPk)) return false;
+export async function finishJobDisable(ctx: BatchContext, jobPk: number, job: CloudJob): Promise<boolean> {
+  if (job.state !== 'disabling' || (await hasTasksOnNodes(ctx, jobPk))) return false;
   transition(job, 'disabled', ctx.now);
   delete job['pendingDisableTasks'];
   touch(job, ctx.now);
-  saveJob(ctx, job);
+  await saveJob(ctx, job);
   return true;
 }
 
 /** POST /jobs/{id}/disable. */
-export function disableJob(ctx: BatchContext, jobId: string, body: Json, ifMatch?: (job: CloudJob) => void): CloudJob {
+export async function disableJob(ctx: BatchContext, jobId: string, body: Json, ifMatch?: (job: CloudJob) => void): Promise<CloudJob> {
   const params = validateModel('JobDisableParameter', body);
-  const job = ctx.store.tx(() => {
-    const { pk, doc } = getJob(ctx, jobId);
+  const job = await ctx.store.tx(async () => {
+    const { pk, doc } = await getJob(ctx, jobId);
     ifMatch?.(doc);
     if (doc.state === 'deleting') throw batchErrors.jobBeingDeleted();
     if (doc.state === 'completed') throw batchErrors.jobCompleted();
     if (doc.state === 'terminating') throw batchErrors.jobBeingTerminated();
     if (doc.state === 'enabling') throw batchErrors.operationInvalidForCurrentState('The job is being enabled.');
-    if (doc.state === 'active') beginJobDisable(ctx, pk, doc, params['disableTasks'] as DisableTasks);
+    if (doc.state === 'active') await beginJobDisable(ctx, pk, doc, params['disableTasks'] as DisableTasks);
     return doc;
   });
   ctx.hooks.jobEnded?.(ctx.account, job);
@@ -47,9 +47,9 @@ export function disableJob(ctx: BatchContext, jobId: string, body: Json, ifMatch
 }
 
 /** POST /jobs/{id}/enable: a disabled job becomes active again (through `enabling`, at once here). */
-export function enableJob(ctx: BatchContext, jobId: string, ifMatch?: (job: CloudJob) => void): CloudJob {
-  return ctx.store.tx(() => {
-    const { doc } = getJob(ctx, jobId);
+export async function enableJob(ctx: BatchContext, jobId: string, ifMatch?: (job: CloudJob) => void): Promise<CloudJob> {
+  return await ctx.store.tx(async () => {
+    const { doc } = await getJob(ctx, jobId);
     ifMatch?.(doc);
     if (doc.state === 'deleting') throw batchErrors.jobBeingDeleted();
     if (doc.state === 'completed') throw batchErrors.jobCompleted();
@@ -60,7 +60,7 @@ export function enableJob(ctx: BatchContext, jobId: string, ifMatch?: (job: Clou
     transition(doc, 'active', ctx.now);
     doc.previousState = 'disabled';
     touch(doc, ctx.now);
-    saveJob(ctx, doc);
+    await saveJob(ctx, doc);
     return doc;
   });
 }

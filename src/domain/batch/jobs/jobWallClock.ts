@@ -7,13 +7,13 @@ import { beginJobTermination } from './terminateJob.js';
  * terminated (terminateReason MaxWallClockTimeExpiry) and its running tasks end with it.
  * Returns how many jobs it ended.
  */
-export function expireJobs(ctx: BatchContext): number {
+export async function expireJobs(ctx: BatchContext): Promise<number> {
   let ended = 0;
-  ctx.store.tx(() => {
-    for (const { pk, doc: job } of ctx.store.jobs.timeLimited(ctx.account)) {
+  await ctx.store.tx(async () => {
+    for (const { pk, doc: job } of await ctx.store.jobs.timeLimited(ctx.account)) {
       const limit = parseDuration(job.constraints?.maxWallClockTime ?? '');
       if (limit === undefined || Date.parse(job.creationTime) + limit > ctx.now.getTime()) continue;
-      beginJobTermination(ctx, pk, job, 'MaxWallClockTimeExpiry');
+      await beginJobTermination(ctx, pk, job, 'MaxWallClockTimeExpiry');
       jobEndedAfterCommit(ctx, job);
       ended++;
     }

@@ -37,25 +37,25 @@ export interface NodeRef {
   nodeUrl: string;
 }
 
-function update(ctx: BatchContext, jobPk: number, node: NodeRef, which: Which, change: (info: ExecutionInfo | undefined) => ExecutionInfo): void {
-  const stored = ctx.store.jobs.getByPk(jobPk);
+async function update(ctx: BatchContext, jobPk: number, node: NodeRef, which: Which, change: (info: ExecutionInfo | undefined) => ExecutionInfo): Promise<void> {
+  const stored = await ctx.store.jobs.getByPk(jobPk);
   if (!stored) return;
   const all = (stored.doc[KEY] ?? {}) as Record<string, NodeTaskStatus>;
   const entry = all[node.nodeId] ?? { ...node };
   entry[which] = change(entry[which]);
   all[node.nodeId] = entry;
   stored.doc[KEY] = all;
-  ctx.store.jobs.update(ctx.account, stored.doc);
+  await ctx.store.jobs.update(ctx.account, stored.doc);
 }
 
 /**
  * The job's preparation or release task starts on a node (its directory is under the job's): a
  * fresh series of tries, so a preparation's retry count starts at 0 (after a reboot too).
  */
-export function nodeTaskStarted(ctx: BatchContext, jobPk: number, job: CloudJob, node: NodeRef, which: Which): void {
+export async function nodeTaskStarted(ctx: BatchContext, jobPk: number, job: CloudJob, node: NodeRef, which: Which): Promise<void> {
   const name = which === 'jobPreparationTaskExecutionInfo' ? 'jobpreparation' : 'jobrelease';
   const dir = `${jobWorkDir(job.id)}/${name}`;
-  update(ctx, jobPk, node, which, () => ({
+  await update(ctx, jobPk, node, which, () => ({
     state: 'running',
     startTime: ctx.now.toISOString(),
     taskRootDirectory: dir,
@@ -77,12 +77,12 @@ export function preparationRetryCount(job: CloudJob, nodeId: string): number | u
  * (JobPreparationTaskExecutionInformation.retryCount). Returns the new retry count when it is to
  * run again; undefined when the failure is final (then nodeTaskEnded records it).
  */
-export function retryPreparation(ctx: BatchContext, jobPk: number, job: CloudJob, node: NodeRef): number | undefined {
+export async function retryPreparation(ctx: BatchContext, jobPk: number, job: CloudJob, node: NodeRef): Promise<number | undefined> {
   const max = (job.jobPreparationTask as { constraints?: { maxTaskRetryCount?: number } } | undefined)?.constraints?.maxTaskRetryCount ?? 0;
   const retries = preparationRetryCount(job, node.nodeId) ?? 0;
   if (max !== -1 && retries >= max) return undefined;
   const now = ctx.now.toISOString();
-  update(ctx, jobPk, node, 'jobPreparationTaskExecutionInfo', (before) => ({
+  await update(ctx, jobPk, node, 'jobPreparationTaskExecutionInfo', (before) => ({
     // A running try shows no exit code or result ("set only if the Task is in the completed state").
     taskRootDirectory: before?.taskRootDirectory ?? '',
     taskRootDirectoryUrl: before?.taskRootDirectoryUrl ?? '',
@@ -94,14 +94,14 @@ export function retryPreparation(ctx: BatchContext, jobPk: number, job: CloudJob
   return retries + 1;
 }
 
-export function nodeTaskEnded(
+export async function nodeTaskEnded(
   ctx: BatchContext,
   jobPk: number,
   node: NodeRef,
   which: Which,
   outcome: { exitCode?: number; failureInfo?: FailureInfo; startTime: string; endTime: string },
-): void {
-  update(ctx, jobPk, node, which, (before) => ({
+): Promise<void> {
+  await update(ctx, jobPk, node, which, (before) => ({
     ...(before ?? { taskRootDirectory: '', taskRootDirectoryUrl: '' }),
     state: 'completed',
     startTime: outcome.startTime,
@@ -134,12 +134,12 @@ export function preparationFailedOn(job: CloudJob): Set<string> {
  * A reimaged node is eligible again for the jobs whose preparation task failed on it: it runs their
  * preparation task afresh. Called in a transaction, when the node begins to reimage.
  */
-export function forgetFailedPreparations(ctx: BatchContext, poolId: string, nodeId: string): void {
-  for (const { doc: job } of ctx.store.jobs.onPool(ctx.account, poolId)) {
+export async function forgetFailedPreparations(ctx: BatchContext, poolId: string, nodeId: string): Promise<void> {
+  for (const { doc: job } of await ctx.store.jobs.onPool(ctx.account, poolId)) {
     const all = job[KEY] as Record<string, NodeTaskStatus> | undefined;
     const prep = all?.[nodeId]?.jobPreparationTaskExecutionInfo;
     if (!all || prep?.result !== 'failure') continue;
     delete all[nodeId];
-    ctx.store.jobs.update(ctx.account, job);
+    await ctx.store.jobs.update(ctx.account, job);
   }
 }

@@ -7,11 +7,11 @@ import { beginJobTermination } from './terminateJob.js';
  * no tasks counts as all complete). Checked whenever that can become true: a task completes or is
  * deleted, the job is added or its setting changes. Called in a transaction.
  */
-export function applyOnAllTasksComplete(ctx: BatchContext, jobPk: number, job: CloudJob): boolean {
+export async function applyOnAllTasksComplete(ctx: BatchContext, jobPk: number, job: CloudJob): Promise<boolean> {
   if (job.onAllTasksComplete !== 'terminatejob') return false;
   if (job.state !== 'active' && job.state !== 'disabled') return false;
-  if (ctx.store.tasks.hasUnfinished(jobPk)) return false;
-  beginJobTermination(ctx, jobPk, job, 'AllTasksComplete');
+  if (await ctx.store.tasks.hasUnfinished(jobPk)) return false;
+  await beginJobTermination(ctx, jobPk, job, 'AllTasksComplete');
   // Nodes that ran its tasks run its release task.
   jobEndedAfterCommit(ctx, job);
   return true;

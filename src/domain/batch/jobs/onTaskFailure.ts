@@ -22,12 +22,12 @@ export function exitOptionsFor(task: CloudTask): ExitOptions {
  * onTaskFailure: performexitoptionsjobaction applies the failed task's exit options' jobAction
  * (terminate or disable the job). Called in a transaction, after the task completed.
  */
-export function applyOnTaskFailure(ctx: BatchContext, jobPk: number, job: CloudJob, task: CloudTask): void {
+export async function applyOnTaskFailure(ctx: BatchContext, jobPk: number, job: CloudJob, task: CloudTask): Promise<void> {
   if (job.onTaskFailure !== 'performexitoptionsjobaction' || task.executionInfo.result !== 'failure') return;
   if (job.state !== 'active') return;
   const action = exitOptionsFor(task).jobAction ?? 'none';
-  if (action === 'terminate') beginJobTermination(ctx, jobPk, job, 'TaskFailed');
-  else if (action === 'disable') beginJobDisable(ctx, jobPk, job, 'requeue');
+  if (action === 'terminate') await beginJobTermination(ctx, jobPk, job, 'TaskFailed');
+  else if (action === 'disable') await beginJobDisable(ctx, jobPk, job, 'requeue');
   else return;
   // The job's other running tasks leave their nodes (ended or requeued) once this commits.
   jobEndedAfterCommit(ctx, job);

@@ -13,36 +13,36 @@ export type TerminateReason = 'UserTerminate' | 'AllTasksComplete' | 'TaskFailed
  * active (Azure leaves them so); running ones are for the node agent to stop (hooks.jobEnded).
  * Called in a transaction.
  */
-export function beginJobTermination(ctx: BatchContext, jobPk: number, job: CloudJob, reason: TerminateReason): void {
+export async function beginJobTermination(ctx: BatchContext, jobPk: number, job: CloudJob, reason: TerminateReason): Promise<void> {
   transition(job, 'terminating', ctx.now);
   job.executionInfo.terminateReason = reason;
   touch(job, ctx.now);
-  saveJob(ctx, job);
-  finishJobTermination(ctx, jobPk, job);
+  await saveJob(ctx, job);
+  await finishJobTermination(ctx, jobPk, job);
 }
 
 /** Completes a terminating job whose tasks are all off nodes; the node agent calls it as they stop. */
-export function finishJobTermination(ctx: BatchContext, jobPk: number, job: CloudJob): boolean {
-  if (job.state !== 'terminating' || hasTasksOnNodes(ctx, jobPk)) return false;
+export async function finishJobTermination(ctx: BatchContext, jobPk: number, job: CloudJob): Promise<boolean> {
+  if (job.state !== 'terminating' || (await hasTasksOnNodes(ctx, jobPk))) return false;
   transition(job, 'completed', ctx.now);
   job.executionInfo.endTime = ctx.now.toISOString();
   touch(job, ctx.now);
-  saveJob(ctx, job);
-  releaseAutoPool(ctx, job, 'completed');
+  await saveJob(ctx, job);
+  await releaseAutoPool(ctx, job, 'completed');
   jobFinishedAfterCommit(ctx, job);
   return true;
 }
 
 /** POST /jobs/{id}/terminate. */
-export function terminateJob(ctx: BatchContext, jobId: string, body: Json, ifMatch?: (job: CloudJob) => void): CloudJob {
+export async function terminateJob(ctx: BatchContext, jobId: string, body: Json, ifMatch?: (job: CloudJob) => void): Promise<CloudJob> {
   const params = validateModel('JobTerminateParameter', body ?? {});
-  const job = ctx.store.tx(() => {
-    const { pk, doc } = getJob(ctx, jobId);
+  const job = await ctx.store.tx(async () => {
+    const { pk, doc } = await getJob(ctx, jobId);
     ifMatch?.(doc);
     if (doc.state === 'deleting') throw batchErrors.jobBeingDeleted();
     if (doc.state === 'completed') throw batchErrors.jobCompleted();
     if (doc.state === 'terminating') throw batchErrors.jobBeingTerminated();
-    beginJobTermination(ctx, pk, doc, (params['terminateReason'] as string | undefined) ?? 'UserTerminate');
+    await beginJobTermination(ctx, pk, doc, (params['terminateReason'] as string | undefined) ?? 'UserTerminate');
     return doc;
   });
   ctx.hooks.jobEnded?.(ctx.account, job);

@@ -38,22 +38,22 @@ function apply(ctx: BatchContext, job: CloudJob, changes: JsonObject, replaceAll
   touch(job, ctx.now);
 }
 
-function change(ctx: BatchContext, jobId: string, changes: JsonObject, replaceAll: boolean, ifMatch?: (job: CloudJob) => void): CloudJob {
+async function change(ctx: BatchContext, jobId: string, changes: JsonObject, replaceAll: boolean, ifMatch?: (job: CloudJob) => void): Promise<CloudJob> {
   checkJobSpec(changes, '');
-  return ctx.store.tx(() => {
-    const { pk, doc } = getChangeableJob(ctx, jobId);
+  return await ctx.store.tx(async () => {
+    const { pk, doc } = await getChangeableJob(ctx, jobId);
     ifMatch?.(doc);
     apply(ctx, doc, changes, replaceAll);
-    saveJob(ctx, doc);
-    applyOnAllTasksComplete(ctx, pk, doc);
+    await saveJob(ctx, doc);
+    await applyOnAllTasksComplete(ctx, pk, doc);
     return doc;
   });
 }
 
 /** PATCH /jobs/{id}: only the properties given change. */
-export const patchJob = (ctx: BatchContext, jobId: string, body: Json, ifMatch?: (job: CloudJob) => void): CloudJob =>
-  change(ctx, jobId, validateModel('JobPatchParameter', body), false, ifMatch);
+export const patchJob = async (ctx: BatchContext, jobId: string, body: Json, ifMatch?: (job: CloudJob) => void): Promise<CloudJob> =>
+  await change(ctx, jobId, validateModel('JobPatchParameter', body), false, ifMatch);
 
 /** PUT /jobs/{id}: the updatable properties are replaced; those left out return to their defaults. */
-export const updateJob = (ctx: BatchContext, jobId: string, body: Json, ifMatch?: (job: CloudJob) => void): CloudJob =>
-  change(ctx, jobId, validateModel('JobUpdateParameter', body), true, ifMatch);
+export const updateJob = async (ctx: BatchContext, jobId: string, body: Json, ifMatch?: (job: CloudJob) => void): Promise<CloudJob> =>
+  await change(ctx, jobId, validateModel('JobUpdateParameter', body), true, ifMatch);

@@ -55,10 +55,10 @@ export function drainsTasks(node: ComputeNode): boolean {
  * When the data of the tasks that ran on this node may go: the latest end of a completed task's
  * retentionTime (default 7 days, as Azure). Tasks deleted (or whose job was) keep no data.
  */
-export function retentionEnds(ctx: BatchContext, pool: CloudPool, nodeId: string): number {
+export async function retentionEnds(ctx: BatchContext, pool: CloudPool, nodeId: string): Promise<number> {
   let until = 0;
-  for (const { pk } of ctx.store.jobs.onPool(ctx.account, pool.id)) {
-    for (const task of ctx.store.tasks.inStates(pk, ['completed'])) {
+  for (const { pk } of await ctx.store.jobs.onPool(ctx.account, pool.id)) {
+    for (const task of await ctx.store.tasks.inStates(pk, ['completed'])) {
       if (task.nodeInfo?.nodeId !== nodeId || !task.executionInfo.endTime) continue;
       const retention = parseDuration(task.constraints?.retentionTime ?? 'P7D') ?? 0;
       until = Math.max(until, Date.parse(task.executionInfo.endTime) + retention);

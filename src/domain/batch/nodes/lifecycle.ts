@@ -59,15 +59,15 @@ export function newNodeDoc(ctx: BatchContext, pool: CloudPool, nodeId: string, i
   return node;
 }
 
-export function saveNode(ctx: BatchContext, poolPk: number, node: ComputeNode): void {
+export async function saveNode(ctx: BatchContext, poolPk: number, node: ComputeNode): Promise<void> {
   touch(node, ctx.now);
-  ctx.store.nodes.update(poolPk, node);
+  await ctx.store.nodes.update(poolPk, node);
 }
 
 /** A pool's nodes by kind: all of them (Azure's current counts), and those leaving or still coming. */
-function nodesOfPool(ctx: BatchContext, poolPk: number) {
+async function nodesOfPool(ctx: BatchContext, poolPk: number) {
   const counts = { dedicated: 0, lowPriority: 0, leaving: { dedicated: 0, lowPriority: 0 }, settling: 0 };
-  for (const row of ctx.store.nodes.countByState(poolPk)) {
+  for (const row of await ctx.store.nodes.countByState(poolPk)) {
     const kind = row.dedicated ? 'dedicated' : 'lowPriority';
     counts[kind] += row.n;
     if (row.state === 'leavingpool') counts.leaving[kind] += row.n;
@@ -80,8 +80,8 @@ function nodesOfPool(ctx: BatchContext, poolPk: number) {
  * Records the nodes a pool has, and so its allocation state. A node leaving the pool is still in
  * it (current counts, /nodecounts `leavingPool`) until it has gone, and keeps the pool resizing.
  */
-export function countPoolNodes(ctx: BatchContext, poolPk: number, pool: CloudPool): void {
-  const counts = nodesOfPool(ctx, poolPk);
+export async function countPoolNodes(ctx: BatchContext, poolPk: number, pool: CloudPool): Promise<void> {
+  const counts = await nodesOfPool(ctx, poolPk);
   const before = [pool.currentDedicatedNodes, pool.currentLowPriorityNodes, pool.allocationState, pool.targetDedicatedNodes, pool.targetLowPriorityNodes].join();
   pool.currentDedicatedNodes = counts.dedicated;
   pool.currentLowPriorityNodes = counts.lowPriority;
@@ -94,12 +94,12 @@ export function countPoolNodes(ctx: BatchContext, poolPk: number, pool: CloudPoo
     pool.lastModified = lastModified;
     return;
   }
-  ctx.store.pools.update(ctx.account, pool);
+  await ctx.store.pools.update(ctx.account, pool);
 }
 
 /** The nodes a pool keeps: its current counts less those leaving it (what a stopped resize stays at). */
-export function keptNodes(ctx: BatchContext, poolPk: number): { dedicated: number; lowPriority: number } {
-  const counts = nodesOfPool(ctx, poolPk);
+export async function keptNodes(ctx: BatchContext, poolPk: number): Promise<{ dedicated: number; lowPriority: number }> {
+  const counts = await nodesOfPool(ctx, poolPk);
   return { dedicated: counts.dedicated - counts.leaving.dedicated, lowPriority: counts.lowPriority - counts.leaving.lowPriority };
 }
 
@@ -109,9 +109,9 @@ export function keptNodes(ctx: BatchContext, poolPk: number): { dedicated: numbe
  * otherwise the pool would stay `resizing` for good, refusing resize and removenodes. Called before
  * the node is stored, then countPoolNodes.
  */
-export function unplannedNodeJoining(ctx: BatchContext, poolPk: number, pool: CloudPool, isDedicated: boolean): void {
+export async function unplannedNodeJoining(ctx: BatchContext, poolPk: number, pool: CloudPool, isDedicated: boolean): Promise<void> {
   if (pool.enableAutoScale) return;
-  const kept = keptNodes(ctx, poolPk);
+  const kept = await keptNodes(ctx, poolPk);
   if (isDedicated) {
     if (kept.dedicated >= (pool.targetDedicatedNodes ?? 0)) pool.targetDedicatedNodes = kept.dedicated + 1;
   } else if (kept.lowPriority >= (pool.targetLowPriorityNodes ?? 0)) {
@@ -123,7 +123,7 @@ export function unplannedNodeJoining(ctx: BatchContext, poolPk: number, pool: Cl
  * An agent has (re)joined as this node: it starts over, with its start task if the pool has one.
  * With waitForSuccess the node takes no task before the start task succeeds.
  */
-export function nodeJoined(ctx: BatchContext, poolPk: number, pool: CloudPool, node: ComputeNode): void {
+export async function nodeJoined(ctx: BatchContext, poolPk: number, pool: CloudPool, node: ComputeNode): Promise<void> {
   const now = ctx.now.toISOString();
   transition(node, 'starting', ctx.now);
   endDeallocation(node);
@@ -141,14 +141,19 @@ export function nodeJoined(ctx: BatchContext, poolPk: number, pool: CloudPool, n
     delete node['startTaskInfo'];
     transition(node, 'idle', ctx.now);
   }
-  saveNode(ctx, poolPk, node);
+  await saveNode(ctx, poolPk, node);
 }
 
 /**
  * The start task has ended. Returns true when it is to run again (a failure with retries left);
  * otherwise the node becomes idle, or starttaskfailed if it was waiting for success.
  */
-export function startTaskEnded(ctx: BatchContext, poolPk: number, node: ComputeNode, outcome: { exitCode?: number; failureInfo?: FailureInfo; startTime: string }): boolean {
+export async function startTaskEnded(
+  ctx: BatchContext,
+  poolPk: number,
+  node: ComputeNode,
+  outcome: { exitCode?: number; failureInfo?: FailureInfo; startTime: string },
+): Promise<boolean> {
   const info = (node['startTaskInfo'] ?? { retryCount: 0 }) as StartTaskInfo;
   const startTask = (node['startTask'] ?? {}) as { maxTaskRetryCount?: number; waitForSuccess?: boolean };
   const failed = outcome.failureInfo !== undefined || (outcome.exitCode ?? 0) !== 0;
@@ -158,7 +163,7 @@ export function startTaskEnded(ctx: BatchContext, poolPk: number, node: ComputeN
     info.lastRetryTime = ctx.now.toISOString();
     info.state = 'running';
     node['startTaskInfo'] = info;
-    saveNode(ctx, poolPk, node);
+    await saveNode(ctx, poolPk, node);
     return true;
   }
   info.state = 'completed';
@@ -169,7 +174,7 @@ export function startTaskEnded(ctx: BatchContext, poolPk: number, node: ComputeN
   info.result = failed ? 'failure' : 'success';
   node['startTaskInfo'] = info;
   if (node.state === 'waitingforstarttask') transition(node, failed ? 'starttaskfailed' : 'idle', ctx.now);
-  saveNode(ctx, poolPk, node);
+  await saveNode(ctx, poolPk, node);
   return false;
 }
 
@@ -178,30 +183,30 @@ export function startTaskEnded(ctx: BatchContext, poolPk: number, node: ComputeN
  * its tasks to finish before it leaves or restarts (taskcompletion, retaineddata) is told of, once
  * this change has committed, when its last task has ended.
  */
-export function setNodeLoad(ctx: BatchContext, poolPk: number, node: ComputeNode, tasks: number, slots: number, finished: { run: number; succeeded: number }): void {
+export async function setNodeLoad(ctx: BatchContext, poolPk: number, node: ComputeNode, tasks: number, slots: number, finished: { run: number; succeeded: number }): Promise<void> {
   node.runningTasksCount = tasks;
   node.runningTaskSlotsCount = slots;
   node.totalTasksRun += finished.run;
   node.totalTasksSucceeded += finished.succeeded;
   if (node.state === 'idle' && tasks > 0) transition(node, 'running', ctx.now);
   else if (node.state === 'running' && tasks === 0) transition(node, 'idle', ctx.now);
-  saveNode(ctx, poolPk, node);
+  await saveNode(ctx, poolPk, node);
   const hook = ctx.hooks.nodeChanged;
-  const pool = tasks === 0 && drainsTasks(node) && hook ? ctx.store.pools.getByPk(poolPk)?.doc : undefined;
-  if (pool) queueMicrotask(() => hook!(ctx.account, pool, node));
+  const pool = tasks === 0 && drainsTasks(node) && hook ? (await ctx.store.pools.getByPk(poolPk))?.doc : undefined;
+  if (pool) ctx.store.afterCommit(() => hook!(ctx.account, pool, node));
 }
 
 /** The node stopped answering: it is unusable until its agent comes back. */
-export function nodeLost(ctx: BatchContext, poolPk: number, node: ComputeNode): void {
+export async function nodeLost(ctx: BatchContext, poolPk: number, node: ComputeNode): Promise<void> {
   node.runningTasksCount = 0;
   node.runningTaskSlotsCount = 0;
   transition(node, 'unusable', ctx.now);
-  saveNode(ctx, poolPk, node);
+  await saveNode(ctx, poolPk, node);
 }
 
-export function setNodeState(ctx: BatchContext, poolPk: number, node: ComputeNode, state: NodeState): void {
+export async function setNodeState(ctx: BatchContext, poolPk: number, node: ComputeNode, state: NodeState): Promise<void> {
   transition(node, state, ctx.now);
-  saveNode(ctx, poolPk, node);
+  await saveNode(ctx, poolPk, node);
 }
 
 /** Task slots a node of this pool offers. */

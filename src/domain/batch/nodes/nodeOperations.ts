@@ -9,9 +9,9 @@ import { validateModel, type Json } from '../schema/validate.js';
 import { isValidId } from '../validation.js';
 
 /** The node an operation addresses, and its pool; PoolNotFound or NodeNotFound otherwise. */
-export function getNode(ctx: BatchContext, poolId: string, nodeId: string): { pool: Stored<CloudPool>; node: ComputeNode } {
-  const pool = getPool(ctx, poolId);
-  const node = isValidId(nodeId) ? ctx.store.nodes.get(pool.pk, nodeId) : undefined;
+export async function getNode(ctx: BatchContext, poolId: string, nodeId: string): Promise<{ pool: Stored<CloudPool>; node: ComputeNode }> {
+  const pool = await getPool(ctx, poolId);
+  const node = isValidId(nodeId) ? await ctx.store.nodes.get(pool.pk, nodeId) : undefined;
   if (!node) throw batchErrors.nodeNotFound();
   return { pool, node: node.doc };
 }
@@ -21,10 +21,10 @@ export function getNode(ctx: BatchContext, poolId: string, nodeId: string): { po
  * finish its tasks as the option says (requeue by default; deallocation.ts), restarts it and
  * reports it back.
  */
-function restart(ctx: BatchContext, poolId: string, nodeId: string, body: Json, model: string, option: string, operation: 'reboot' | 'reimage'): void {
+async function restart(ctx: BatchContext, poolId: string, nodeId: string, body: Json, model: string, option: string, operation: 'reboot' | 'reimage'): Promise<void> {
   const params = validateModel(model, body ?? {});
-  const changed = ctx.store.tx(() => {
-    const { pool, node } = getNode(ctx, poolId, nodeId);
+  const changed = await ctx.store.tx(async () => {
+    const { pool, node } = await getNode(ctx, poolId, nodeId);
     if (pool.doc.state === 'deleting') throw batchErrors.poolBeingDeleted();
     if (node.state === 'rebooting') throw batchErrors.nodeBeingRebooted();
     if (node.state === 'reimaging') throw batchErrors.nodeBeingReimaged();
@@ -34,31 +34,31 @@ function restart(ctx: BatchContext, poolId: string, nodeId: string, body: Json, 
     transition(node, STATE_OF[operation], ctx.now);
     beginDeallocation(node, operation, params[option]);
     touch(node, ctx.now);
-    ctx.store.nodes.update(pool.pk, node);
+    await ctx.store.nodes.update(pool.pk, node);
     return { pool: pool.doc, node };
   });
   ctx.hooks.nodeChanged?.(ctx.account, changed.pool, changed.node);
 }
 
-export const rebootNode = (ctx: BatchContext, poolId: string, nodeId: string, body: Json): void =>
-  restart(ctx, poolId, nodeId, body, 'NodeRebootParameter', 'nodeRebootOption', 'reboot');
+export const rebootNode = async (ctx: BatchContext, poolId: string, nodeId: string, body: Json): Promise<void> =>
+  await restart(ctx, poolId, nodeId, body, 'NodeRebootParameter', 'nodeRebootOption', 'reboot');
 
-export const reimageNode = (ctx: BatchContext, poolId: string, nodeId: string, body: Json): void =>
-  restart(ctx, poolId, nodeId, body, 'NodeReimageParameter', 'nodeReimageOption', 'reimage');
+export const reimageNode = async (ctx: BatchContext, poolId: string, nodeId: string, body: Json): Promise<void> =>
+  await restart(ctx, poolId, nodeId, body, 'NodeReimageParameter', 'nodeReimageOption', 'reimage');
 
 /** Where disablescheduling leaves its option for the cluster (underscored: never shown by the API). */
 export const PENDING_DISABLE = '_pendingDisableOption';
 
 /** disablescheduling / enablescheduling: the scheduler gives new tasks only to enabled nodes. */
-export function setScheduling(ctx: BatchContext, poolId: string, nodeId: string, enabled: boolean, body: Json): void {
+export async function setScheduling(ctx: BatchContext, poolId: string, nodeId: string, enabled: boolean, body: Json): Promise<void> {
   const params = enabled ? {} : validateModel('NodeDisableSchedulingParameter', body ?? {});
-  const changed = ctx.store.tx(() => {
-    const { pool, node } = getNode(ctx, poolId, nodeId);
+  const changed = await ctx.store.tx(async () => {
+    const { pool, node } = await getNode(ctx, poolId, nodeId);
     node.schedulingState = enabled ? 'enabled' : 'disabled';
     if (!enabled) node[PENDING_DISABLE] = params['nodeDisableSchedulingOption'] ?? 'requeue';
     else delete node[PENDING_DISABLE];
     touch(node, ctx.now);
-    ctx.store.nodes.update(pool.pk, node);
+    await ctx.store.nodes.update(pool.pk, node);
     return { pool: pool.doc, node };
   });
   ctx.hooks.nodeChanged?.(ctx.account, changed.pool, changed.node);
@@ -69,33 +69,34 @@ export function setScheduling(ctx: BatchContext, poolId: string, nodeId: string,
  * deallocation option says) and its targets shrink by as many; the pool is resizing until they
  * have gone.
  */
-export function removeNodes(ctx: BatchContext, poolId: string, body: Json): void {
+export async function removeNodes(ctx: BatchContext, poolId: string, body: Json): Promise<void> {
   const params = validateModel('NodeRemoveParameter', body);
   const list = params['nodeList'] as string[];
   if (list.length === 0) throw batchErrors.invalidProperty('nodeList', '[]', 'Name at least one node.');
   checkResizeTimeout(params['resizeTimeout']);
-  const changed = ctx.store.tx(() => {
-    const { pk, doc: pool } = getLivePool(ctx, poolId);
+  const changed = await ctx.store.tx(async () => {
+    const { pk, doc: pool } = await getLivePool(ctx, poolId);
     if (pool.allocationState !== 'steady') throw batchErrors.poolBeingResized();
-    const nodes = list.map((id) => {
-      const node = isValidId(id) ? ctx.store.nodes.get(pk, id) : undefined;
+    const nodes: ComputeNode[] = [];
+    for (const id of list) {
+      const node = isValidId(id) ? await ctx.store.nodes.get(pk, id) : undefined;
       if (!node) throw batchErrors.nodeNotFound();
-      return node.doc;
-    });
+      nodes.push(node.doc);
+    }
     for (const node of nodes) {
       if (node.isDedicated) pool.targetDedicatedNodes = Math.max(0, (pool.targetDedicatedNodes ?? 0) - 1);
       else pool.targetLowPriorityNodes = Math.max(0, (pool.targetLowPriorityNodes ?? 0) - 1);
       transition(node, 'leavingpool', ctx.now);
       beginDeallocation(node, 'remove', params['nodeDeallocationOption']);
       touch(node, ctx.now);
-      ctx.store.nodes.update(pk, node);
+      await ctx.store.nodes.update(pk, node);
     }
     delete pool.resizeErrors;
     // The removal has its own timeout (NodeRemoveParameter.resizeTimeout), not the pool's.
     startResizeClock(ctx, pool, (params['resizeTimeout'] as string | undefined) ?? DEFAULT_RESIZE_TIMEOUT);
-    countPoolNodes(ctx, pk, pool);
+    await countPoolNodes(ctx, pk, pool);
     touch(pool, ctx.now);
-    ctx.store.pools.update(ctx.account, pool);
+    await ctx.store.pools.update(ctx.account, pool);
     return { pool, nodes };
   });
   for (const node of changed.nodes) ctx.hooks.nodeChanged?.(ctx.account, changed.pool, node);
@@ -122,16 +123,18 @@ function emptyCounts(): Record<string, number> {
 }
 
 /** GET /nodecounts: per pool, its nodes by state, dedicated and low-priority apart. */
-export function poolNodeCounts(ctx: BatchContext): { poolId: string; dedicated: Record<string, number>; lowPriority: Record<string, number> }[] {
-  return ctx.store.pools.all(ctx.account).map(({ pk, doc }) => {
-    const dedicated = emptyCounts();
-    const lowPriority = emptyCounts();
-    for (const row of ctx.store.nodes.countByState(pk)) {
-      const bucket = row.dedicated ? dedicated : lowPriority;
-      const key = COUNT_KEYS[row.state] ?? 'unknown';
-      bucket[key] = (bucket[key] ?? 0) + row.n;
-      bucket['total'] = (bucket['total'] ?? 0) + row.n;
-    }
-    return { poolId: doc.id, dedicated, lowPriority };
-  });
+export async function poolNodeCounts(ctx: BatchContext): Promise<{ poolId: string; dedicated: Record<string, number>; lowPriority: Record<string, number> }[]> {
+  return Promise.all(
+    (await ctx.store.pools.all(ctx.account)).map(async ({ pk, doc }) => {
+      const dedicated = emptyCounts();
+      const lowPriority = emptyCounts();
+      for (const row of await ctx.store.nodes.countByState(pk)) {
+        const bucket = row.dedicated ? dedicated : lowPriority;
+        const key = COUNT_KEYS[row.state] ?? 'unknown';
+        bucket[key] = (bucket[key] ?? 0) + row.n;
+        bucket['total'] = (bucket['total'] ?? 0) + row.n;
+      }
+      return { poolId: doc.id, dedicated, lowPriority };
+    }),
+  );
 }

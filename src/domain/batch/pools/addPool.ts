@@ -51,17 +51,17 @@ export function newPoolDoc(ctx: BatchContext, id: string, spec: JsonObject): Clo
 }
 
 /** POST /pools. */
-export function addPool(ctx: BatchContext, body: Json): CloudPool {
+export async function addPool(ctx: BatchContext, body: Json): Promise<CloudPool> {
   const spec = validateModel('PoolAddParameter', body);
   const id = checkId(spec['id']);
   checkPoolSpec(spec, '');
   checkMetadata(spec['metadata']);
-  return ctx.store.tx(() => {
-    const existing = ctx.store.pools.get(ctx.account, id);
+  return await ctx.store.tx(async () => {
+    const existing = await ctx.store.pools.get(ctx.account, id);
     if (existing) throw existing.doc.state === 'deleting' ? batchErrors.poolBeingDeleted() : batchErrors.poolExists();
     const pool = newPoolDoc(ctx, id, spec);
     touch(pool, ctx.now);
-    ctx.store.pools.insert(ctx.account, pool);
+    await ctx.store.pools.insert(ctx.account, pool);
     return pool;
   });
 }

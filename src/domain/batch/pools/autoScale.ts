@@ -8,9 +8,9 @@ import { getLivePool } from './lookup.js';
  * no autoscale pool (enableautoscale and evaluateautoscale are refused: protocol/batch/routes.ts),
  * but one stored by an earlier version can still be turned back.
  */
-export function disableAutoScale(ctx: BatchContext, poolId: string): CloudPool {
-  return ctx.store.tx(() => {
-    const { doc } = getLivePool(ctx, poolId);
+export async function disableAutoScale(ctx: BatchContext, poolId: string): Promise<CloudPool> {
+  return await ctx.store.tx(async () => {
+    const { doc } = await getLivePool(ctx, poolId);
     if (doc.enableAutoScale) {
       doc.enableAutoScale = false;
       delete doc.autoScaleFormula;
@@ -22,7 +22,7 @@ export function disableAutoScale(ctx: BatchContext, poolId: string): CloudPool {
     }
     reconcileAllocation(ctx, doc);
     touch(doc, ctx.now);
-    ctx.store.pools.update(ctx.account, doc);
+    await ctx.store.pools.update(ctx.account, doc);
     return doc;
   });
 }

@@ -4,19 +4,19 @@ import type { CloudPool, Stored } from '../models.js';
 import { isValidId } from '../validation.js';
 
 /** The pool an operation addresses; PoolNotFound when there is none. */
-export function getPool(ctx: BatchContext, poolId: string): Stored<CloudPool> {
-  const pool = isValidId(poolId) ? ctx.store.pools.get(ctx.account, poolId) : undefined;
+export async function getPool(ctx: BatchContext, poolId: string): Promise<Stored<CloudPool>> {
+  const pool = isValidId(poolId) ? await ctx.store.pools.get(ctx.account, poolId) : undefined;
   if (!pool) throw batchErrors.poolNotFound();
   return pool;
 }
 
 /** A pool that is not being deleted (most changes refuse a deleting pool). */
-export function getLivePool(ctx: BatchContext, poolId: string): Stored<CloudPool> {
-  const pool = getPool(ctx, poolId);
+export async function getLivePool(ctx: BatchContext, poolId: string): Promise<Stored<CloudPool>> {
+  const pool = await getPool(ctx, poolId);
   if (pool.doc.state === 'deleting') throw batchErrors.poolBeingDeleted();
   return pool;
 }
 
-export function savePool(ctx: BatchContext, pool: CloudPool): void {
-  ctx.store.pools.update(ctx.account, pool);
+export async function savePool(ctx: BatchContext, pool: CloudPool): Promise<void> {
+  await ctx.store.pools.update(ctx.account, pool);
 }

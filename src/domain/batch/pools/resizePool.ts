@@ -12,7 +12,7 @@ import { countPoolNodes, keptNodes } from '../nodes/lifecycle.js';
  * POST /pools/{id}/resize: new targets; the pool is resizing until its nodes meet them (the local
  * nodes, or the allocator of the scale-out issue, add and remove nodes, then countPoolNodes).
  */
-export function resizePool(ctx: BatchContext, poolId: string, body: Json, ifMatch?: (pool: CloudPool) => void): CloudPool {
+export async function resizePool(ctx: BatchContext, poolId: string, body: Json, ifMatch?: (pool: CloudPool) => void): Promise<CloudPool> {
   const params = validateModel('PoolResizeParameter', body);
   if (params['targetDedicatedNodes'] === undefined && params['targetLowPriorityNodes'] === undefined) {
     throw batchErrors.missingProperty('targetDedicatedNodes');
@@ -20,8 +20,8 @@ export function resizePool(ctx: BatchContext, poolId: string, body: Json, ifMatc
   checkTargets(params, '');
   const timeout = params['resizeTimeout'];
   checkResizeTimeout(timeout);
-  return ctx.store.tx(() => {
-    const { doc } = getLivePool(ctx, poolId);
+  return await ctx.store.tx(async () => {
+    const { doc } = await getLivePool(ctx, poolId);
     ifMatch?.(doc);
     if (doc.enableAutoScale) throw batchErrors.autoScaleEnabled();
     if (doc.allocationState !== 'steady') throw batchErrors.poolBeingResized();
@@ -33,7 +33,7 @@ export function resizePool(ctx: BatchContext, poolId: string, body: Json, ifMatc
     delete doc['nodeDeallocationOption'];
     delete doc.resizeErrors;
     reconcileAllocation(ctx, doc);
-    ctx.store.pools.update(ctx.account, doc);
+    await ctx.store.pools.update(ctx.account, doc);
     return doc;
   });
 }
@@ -45,12 +45,12 @@ export const RESIZE_DEALLOCATION = '_nodeDeallocationOption';
  * POST /pools/{id}/stopresize: the pool keeps the nodes it has and is `stopping` until the nodes
  * in flight have settled, then `steady` with a ResizeStopped resize error. 409 when it is not resizing.
  */
-export function stopResizePool(ctx: BatchContext, poolId: string, ifMatch?: (pool: CloudPool) => void): CloudPool {
-  return ctx.store.tx(() => {
-    const { pk, doc } = getLivePool(ctx, poolId);
+export async function stopResizePool(ctx: BatchContext, poolId: string, ifMatch?: (pool: CloudPool) => void): Promise<CloudPool> {
+  return await ctx.store.tx(async () => {
+    const { pk, doc } = await getLivePool(ctx, poolId);
     ifMatch?.(doc);
     if (doc.allocationState !== 'resizing') throw batchErrors.poolNotResizing();
-    stopAllocation(ctx, pk, doc, RESIZE_STOPPED);
+    await stopAllocation(ctx, pk, doc, RESIZE_STOPPED);
     return doc;
   });
 }
@@ -60,14 +60,14 @@ export function stopResizePool(ctx: BatchContext, poolId: string, ifMatch?: (poo
  * counts, less nodes already leaving, which still go; it is `stopping` until the nodes in flight
  * have settled, then `steady` with `error` in its resizeErrors. Saves the pool; in a transaction.
  */
-export function stopAllocation(ctx: BatchContext, poolPk: number, pool: CloudPool, error: ResizeError): void {
-  const kept = keptNodes(ctx, poolPk);
+export async function stopAllocation(ctx: BatchContext, poolPk: number, pool: CloudPool, error: ResizeError): Promise<void> {
+  const kept = await keptNodes(ctx, poolPk);
   pool.targetDedicatedNodes = kept.dedicated;
   pool.targetLowPriorityNodes = kept.lowPriority;
   pool.allocationState = 'stopping';
   pool.allocationStateTransitionTime = ctx.now.toISOString();
   pool[STOPPED_BY] = error;
-  countPoolNodes(ctx, poolPk, pool);
+  await countPoolNodes(ctx, poolPk, pool);
   touch(pool, ctx.now);
-  ctx.store.pools.update(ctx.account, pool);
+  await ctx.store.pools.update(ctx.account, pool);
 }

@@ -18,32 +18,32 @@ export interface ResizeTimeouts {
  * `creating`: its agent never came) is not one it has: its record goes. A pool already stopping
  * (stopResize) at its deadline loses such nodes too, and keeps its ResizeStopped error.
  */
-export function timeOutResizes(ctx: BatchContext): ResizeTimeouts {
+export async function timeOutResizes(ctx: BatchContext): Promise<ResizeTimeouts> {
   const out: ResizeTimeouts = { timedOut: [] };
   const now = ctx.now.getTime();
-  for (const { pk, doc } of ctx.store.pools.all(ctx.account)) {
+  for (const { pk, doc } of await ctx.store.pools.all(ctx.account)) {
     const deadline = resizeDeadline(doc);
     if (deadline === undefined || doc.state === 'deleting') continue;
     if (deadline > now) {
       out.wakeAt = Math.min(out.wakeAt ?? Infinity, deadline);
       continue;
     }
-    const timedOut = ctx.store.tx(() => {
+    const timedOut = await ctx.store.tx(async () => {
       // Read again in the transaction: the resize may have ended since the list was read.
-      const pool = ctx.store.pools.getByPk(pk)?.doc;
+      const pool = (await ctx.store.pools.getByPk(pk))?.doc;
       if (!pool || resizeDeadline(pool) === undefined) return false;
       clearResizeClock(pool);
       if (pool.allocationState === 'steady') {
-        ctx.store.pools.update(ctx.account, pool);
+        await ctx.store.pools.update(ctx.account, pool);
         return false;
       }
-      for (const row of ctx.store.nodes.list(pk, { limit: 1_000_000 })) {
+      for (const row of await ctx.store.nodes.list(pk, { limit: 1_000_000 })) {
         const node = JSON.parse(row.doc) as ComputeNode;
-        if (node.state === 'creating') ctx.store.nodes.delete(pk, node.id);
+        if (node.state === 'creating') await ctx.store.nodes.delete(pk, node.id);
       }
       // Its targets become the nodes it keeps, or the local nodes would make the dropped ones again.
       const error = pool.allocationState === 'stopping' ? ((pool[STOPPED_BY] as ResizeError | undefined) ?? RESIZE_STOPPED) : ALLOCATION_TIMED_OUT;
-      stopAllocation(ctx, pk, pool, error);
+      await stopAllocation(ctx, pk, pool, error);
       return true;
     });
     if (timedOut) out.timedOut.push(doc.id);

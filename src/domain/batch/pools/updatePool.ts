@@ -23,29 +23,29 @@ function check(changes: JsonObject): void {
 }
 
 /** PATCH /pools/{id}: only the properties given change. */
-export function patchPool(ctx: BatchContext, poolId: string, body: Json, ifMatch?: (pool: CloudPool) => void): CloudPool {
+export async function patchPool(ctx: BatchContext, poolId: string, body: Json, ifMatch?: (pool: CloudPool) => void): Promise<CloudPool> {
   const changes = validateModel('PoolPatchParameter', body);
   check(changes);
-  return ctx.store.tx(() => {
-    const { doc } = getLivePool(ctx, poolId);
+  return await ctx.store.tx(async () => {
+    const { doc } = await getLivePool(ctx, poolId);
     ifMatch?.(doc);
     apply(doc, changes, false);
     touch(doc, ctx.now);
-    ctx.store.pools.update(ctx.account, doc);
+    await ctx.store.pools.update(ctx.account, doc);
     return doc;
   });
 }
 
 /** POST /pools/{id}/updateproperties: the updatable properties are replaced as a whole. */
-export function updatePoolProperties(ctx: BatchContext, poolId: string, body: Json, ifMatch?: (pool: CloudPool) => void): CloudPool {
+export async function updatePoolProperties(ctx: BatchContext, poolId: string, body: Json, ifMatch?: (pool: CloudPool) => void): Promise<CloudPool> {
   const changes = validateModel('PoolUpdatePropertiesParameter', body);
   check(changes);
-  return ctx.store.tx(() => {
-    const { doc } = getLivePool(ctx, poolId);
+  return await ctx.store.tx(async () => {
+    const { doc } = await getLivePool(ctx, poolId);
     ifMatch?.(doc);
     apply(doc, changes, true);
     touch(doc, ctx.now);
-    ctx.store.pools.update(ctx.account, doc);
+    await ctx.store.pools.update(ctx.account, doc);
     return doc;
   });
 }

@@ -6,8 +6,8 @@ import type { Json, JsonObject } from '../schema/validate.js';
 import { newTaskDoc, parseTask } from './newTask.js';
 
 /** Tasks can be added while a job is active or disabled, not once it is ending. */
-function getJobForNewTasks(ctx: BatchContext, jobId: string): { pk: number; doc: CloudJob } {
-  const job = getJob(ctx, jobId);
+async function getJobForNewTasks(ctx: BatchContext, jobId: string): Promise<{ pk: number; doc: CloudJob }> {
+  const job = await getJob(ctx, jobId);
   switch (job.doc.state) {
     case 'completed':
       throw batchErrors.jobCompleted();
@@ -21,13 +21,13 @@ function getJobForNewTasks(ctx: BatchContext, jobId: string): { pk: number; doc:
 }
 
 /** POST /jobs/{id}/tasks. */
-export function addTask(ctx: BatchContext, jobId: string, body: Json): CloudTask {
-  return ctx.store.tx(() => {
-    const job = getJobForNewTasks(ctx, jobId);
+export async function addTask(ctx: BatchContext, jobId: string, body: Json): Promise<CloudTask> {
+  return await ctx.store.tx(async () => {
+    const job = await getJobForNewTasks(ctx, jobId);
     const task = newTaskDoc(ctx, job.doc, parseTask(job.doc, body));
-    if (ctx.store.tasks.exists(job.pk, task.id)) throw batchErrors.taskExists();
+    if (await ctx.store.tasks.exists(job.pk, task.id)) throw batchErrors.taskExists();
     touch(task, ctx.now);
-    ctx.store.tasks.insert(job.pk, task);
+    await ctx.store.tasks.insert(job.pk, task);
     return task;
   });
 }
@@ -38,7 +38,7 @@ export type TaskAddResult = { status: 'success'; taskId: string; task: CloudTask
  * POST /jobs/{id}/addtaskcollection: up to 100 tasks, each added or refused on its own (a refused
  * task does not stop the others). Request-level problems (no job, no `value`) fail the whole call.
  */
-export function addTaskCollection(ctx: BatchContext, jobId: string, body: Json): TaskAddResult[] {
+export async function addTaskCollection(ctx: BatchContext, jobId: string, body: Json): Promise<TaskAddResult[]> {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw batchErrors.invalidBody('The request body expects an object of type TaskAddCollectionParameter.');
   const unknown = Object.keys(body).find((k) => k !== 'value');
   if (unknown !== undefined) throw batchErrors.invalidBody(`The property '${unknown}' does not exist on type 'TaskAddCollectionParameter'.`);
@@ -46,8 +46,8 @@ export function addTaskCollection(ctx: BatchContext, jobId: string, body: Json):
   if (value === undefined || value === null) throw batchErrors.missingProperty('value');
   if (!Array.isArray(value)) throw batchErrors.invalidBody("Property 'value' expects an array.");
   if (value.length > 100) throw batchErrors.invalidProperty('value', `${value.length} tasks`, 'At most 100 tasks can be added in one request.');
-  return ctx.store.tx(() => {
-    const job = getJobForNewTasks(ctx, jobId);
+  return await ctx.store.tx(async () => {
+    const job = await getJobForNewTasks(ctx, jobId);
     const seen = new Set<string>();
     const results: TaskAddResult[] = [];
     const accepted: CloudTask[] = [];
@@ -56,7 +56,7 @@ export function addTaskCollection(ctx: BatchContext, jobId: string, body: Json):
       try {
         const task = newTaskDoc(ctx, job.doc, parseTask(job.doc, item));
         const key = task.id.toLowerCase();
-        if (seen.has(key) || ctx.store.tasks.exists(job.pk, task.id)) throw batchErrors.taskExists();
+        if (seen.has(key) || (await ctx.store.tasks.exists(job.pk, task.id))) throw batchErrors.taskExists();
         seen.add(key);
         touch(task, ctx.now);
         accepted.push(task);
@@ -66,7 +66,7 @@ export function addTaskCollection(ctx: BatchContext, jobId: string, body: Json):
         results.push({ status: 'clienterror', taskId, error: err });
       }
     }
-    ctx.store.tasks.addAll(job.pk, accepted);
+    await ctx.store.tasks.addAll(job.pk, accepted);
     return results;
   });
 }

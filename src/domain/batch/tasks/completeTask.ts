@@ -18,7 +18,7 @@ export interface TaskOutcome {
  * onAllTasksComplete. The one way a task completes, for terminate and for the node agent alike.
  * Called in a transaction; the caller saves nothing else.
  */
-export function completeTask(ctx: BatchContext, jobPk: number, job: CloudJob, task: CloudTask, outcome: TaskOutcome): void {
+export async function completeTask(ctx: BatchContext, jobPk: number, job: CloudJob, task: CloudTask, outcome: TaskOutcome): Promise<void> {
   const info = task.executionInfo;
   transition(task, 'completed', ctx.now);
   info.endTime = ctx.now.toISOString();
@@ -28,17 +28,17 @@ export function completeTask(ctx: BatchContext, jobPk: number, job: CloudJob, ta
   else delete info.failureInfo;
   info.result = outcome.failureInfo || (outcome.exitCode !== undefined && outcome.exitCode !== 0) ? 'failure' : 'success';
   touch(task, ctx.now);
-  saveTask(ctx, jobPk, task);
+  await saveTask(ctx, jobPk, task);
   if (endsJob(job, task)) {
     // killJobOnCompletion (true unless set false): "when the Job Manager Task completes, the Batch
     // service marks the Job as complete. If any Tasks are still running at this time (other than
     // Job Release), those Tasks are terminated" (JobManagerTask).
-    beginJobTermination(ctx, jobPk, job, 'JMComplete');
+    await beginJobTermination(ctx, jobPk, job, 'JMComplete');
     jobEndedAfterCommit(ctx, job);
     return;
   }
-  if (!outcome.endedByUser) applyOnTaskFailure(ctx, jobPk, job, task);
-  applyOnAllTasksComplete(ctx, jobPk, job);
+  if (!outcome.endedByUser) await applyOnTaskFailure(ctx, jobPk, job, task);
+  await applyOnAllTasksComplete(ctx, jobPk, job);
 }
 
 const endsJob = (job: CloudJob, task: CloudTask): boolean =>

@@ -8,19 +8,19 @@ import { saveTask } from './lookup.js';
  * back to active (requeue, which does not use up retries) or is retried after a failed run.
  * Each is called in a transaction with the task as just read.
  */
-export function assignTask(ctx: BatchContext, jobPk: number, job: CloudJob, task: CloudTask, nodeInfo: NodeInfo): void {
+export async function assignTask(ctx: BatchContext, jobPk: number, job: CloudJob, task: CloudTask, nodeInfo: NodeInfo): Promise<void> {
   transition(task, job.jobPreparationTask ? 'preparing' : 'running', ctx.now);
   task.nodeInfo = nodeInfo;
   if (task.state === 'running') task.executionInfo.startTime = ctx.now.toISOString();
   touch(task, ctx.now);
-  saveTask(ctx, jobPk, task);
+  await saveTask(ctx, jobPk, task);
 }
 
-export function markRunning(ctx: BatchContext, jobPk: number, task: CloudTask): void {
+export async function markRunning(ctx: BatchContext, jobPk: number, task: CloudTask): Promise<void> {
   transition(task, 'running', ctx.now);
   task.executionInfo.startTime = ctx.now.toISOString();
   touch(task, ctx.now);
-  saveTask(ctx, jobPk, task);
+  await saveTask(ctx, jobPk, task);
 }
 
 /**
@@ -30,10 +30,10 @@ export function markRunning(ctx: BatchContext, jobPk: number, task: CloudTask): 
  * is still being killed. Stored, so that a report arriving after a server restart is a requeue too.
  */
 const TAKEN_BACK = '_takenBack';
-export function markTakenBack(ctx: BatchContext, jobPk: number, task: CloudTask): void {
+export async function markTakenBack(ctx: BatchContext, jobPk: number, task: CloudTask): Promise<void> {
   if (task[TAKEN_BACK] === true) return;
   task[TAKEN_BACK] = true;
-  saveTask(ctx, jobPk, task);
+  await saveTask(ctx, jobPk, task);
 }
 export const isTakenBack = (task: CloudTask): boolean => task[TAKEN_BACK] === true;
 /** The run left its node (however): the mark goes with the next save of the task. */
@@ -41,29 +41,29 @@ export const forgetTakenBack = (task: CloudTask): void => {
   delete task[TAKEN_BACK];
 };
 
-export function requeueTask(ctx: BatchContext, jobPk: number, task: CloudTask): void {
+export async function requeueTask(ctx: BatchContext, jobPk: number, task: CloudTask): Promise<void> {
   transition(task, 'active', ctx.now);
   task.executionInfo.requeueCount += 1;
   task.executionInfo.lastRequeueTime = ctx.now.toISOString();
   delete task.nodeInfo;
   touch(task, ctx.now);
-  saveTask(ctx, jobPk, task);
+  await saveTask(ctx, jobPk, task);
 }
 
 /**
  * A task given to a node that could not start it there (the job preparation task failed on that
  * node) goes back to the queue: it never ran, so neither a retry nor a requeue is counted.
  */
-export function unassignTask(ctx: BatchContext, jobPk: number, task: CloudTask): void {
+export async function unassignTask(ctx: BatchContext, jobPk: number, task: CloudTask): Promise<void> {
   transition(task, 'active', ctx.now);
   delete task.nodeInfo;
   delete task.executionInfo.startTime;
   touch(task, ctx.now);
-  saveTask(ctx, jobPk, task);
+  await saveTask(ctx, jobPk, task);
 }
 
 /** After a failed run with retries left (maxTaskRetryCount -1 is unlimited): back to active. */
-export function retryTask(ctx: BatchContext, jobPk: number, task: CloudTask): boolean {
+export async function retryTask(ctx: BatchContext, jobPk: number, task: CloudTask): Promise<boolean> {
   const max = task.constraints.maxTaskRetryCount;
   if (max !== -1 && task.executionInfo.retryCount >= max) return false;
   transition(task, 'active', ctx.now);
@@ -71,6 +71,6 @@ export function retryTask(ctx: BatchContext, jobPk: number, task: CloudTask): bo
   task.executionInfo.lastRetryTime = ctx.now.toISOString();
   delete task.nodeInfo;
   touch(task, ctx.now);
-  saveTask(ctx, jobPk, task);
+  await saveTask(ctx, jobPk, task);
   return true;
 }

@@ -11,13 +11,13 @@ export interface TaskRef {
 }
 
 /** The task an operation addresses, with its job; JobNotFound or TaskNotFound otherwise. */
-export function getTask(ctx: BatchContext, jobId: string, taskId: string): TaskRef {
-  const job: Stored<CloudJob> = getJob(ctx, jobId);
-  const task = isValidId(taskId) ? ctx.store.tasks.get(job.pk, taskId) : undefined;
+export async function getTask(ctx: BatchContext, jobId: string, taskId: string): Promise<TaskRef> {
+  const job: Stored<CloudJob> = await getJob(ctx, jobId);
+  const task = isValidId(taskId) ? await ctx.store.tasks.get(job.pk, taskId) : undefined;
   if (!task) throw batchErrors.taskNotFound();
   return { jobPk: job.pk, job: job.doc, task: task.doc };
 }
 
-export function saveTask(ctx: BatchContext, jobPk: number, task: CloudTask): void {
-  ctx.store.tasks.update(jobPk, task);
+export async function saveTask(ctx: BatchContext, jobPk: number, task: CloudTask): Promise<void> {
+  await ctx.store.tasks.update(jobPk, task);
 }

@@ -7,9 +7,9 @@ import { getTask, saveTask } from './lookup.js';
  * POST /jobs/{j}/tasks/{t}/reactivate: a task that completed with a failure becomes active again,
  * with its retry count back to 0, as if it had just been added (the scheduler picks it up).
  */
-export function reactivateTask(ctx: BatchContext, jobId: string, taskId: string, ifMatch?: (task: CloudTask) => void): CloudTask {
-  return ctx.store.tx(() => {
-    const { jobPk, job, task } = getTask(ctx, jobId, taskId);
+export async function reactivateTask(ctx: BatchContext, jobId: string, taskId: string, ifMatch?: (task: CloudTask) => void): Promise<CloudTask> {
+  return await ctx.store.tx(async () => {
+    const { jobPk, job, task } = await getTask(ctx, jobId, taskId);
     ifMatch?.(task);
     if (job.state === 'completed') throw batchErrors.jobCompleted();
     if (job.state === 'terminating') throw batchErrors.jobBeingTerminated();
@@ -20,7 +20,7 @@ export function reactivateTask(ctx: BatchContext, jobId: string, taskId: string,
     task.executionInfo = { retryCount: 0, requeueCount: task.executionInfo.requeueCount };
     delete task.nodeInfo;
     touch(task, ctx.now);
-    saveTask(ctx, jobPk, task);
+    await saveTask(ctx, jobPk, task);
     return task;
   });
 }

@@ -12,12 +12,12 @@ export const TASK_ENDED: FailureInfo = { category: 'usererror', code: 'TaskEnded
  * process is for the node agent to stop (hooks.taskEnded). Ending a task is no failure of the task
  * itself, so onTaskFailure does not act on it; onAllTasksComplete does.
  */
-export function terminateTask(ctx: BatchContext, jobId: string, taskId: string, ifMatch?: (task: CloudTask) => void): CloudTask {
-  const ref = ctx.store.tx(() => {
-    const ref = getTask(ctx, jobId, taskId);
+export async function terminateTask(ctx: BatchContext, jobId: string, taskId: string, ifMatch?: (task: CloudTask) => void): Promise<CloudTask> {
+  const ref = await ctx.store.tx(async () => {
+    const ref = await getTask(ctx, jobId, taskId);
     ifMatch?.(ref.task);
     if (ref.task.state === 'completed') throw batchErrors.taskCompleted();
-    completeTask(ctx, ref.jobPk, ref.job, ref.task, { failureInfo: TASK_ENDED, endedByUser: true });
+    await completeTask(ctx, ref.jobPk, ref.job, ref.task, { failureInfo: TASK_ENDED, endedByUser: true });
     return ref;
   });
   ctx.hooks.taskEnded?.(ctx.account, ref.job, ref.task);

@@ -6,12 +6,12 @@ import { checkCommand } from '../validation.js';
 import { getTask, saveTask } from './lookup.js';
 
 /** PUT /jobs/{j}/tasks/{t}: the task's constraints are replaced (those left out return to defaults). */
-export function updateTask(ctx: BatchContext, jobId: string, taskId: string, body: Json, ifMatch?: (task: CloudTask) => void): CloudTask {
+export async function updateTask(ctx: BatchContext, jobId: string, taskId: string, body: Json, ifMatch?: (task: CloudTask) => void): Promise<CloudTask> {
   const params = validateModel('TaskUpdateParameter', body ?? {});
   const constraints = (params['constraints'] as JsonObject | undefined) ?? {};
   checkCommand({ constraints }, '');
-  return ctx.store.tx(() => {
-    const { jobPk, job, task } = getTask(ctx, jobId, taskId);
+  return await ctx.store.tx(async () => {
+    const { jobPk, job, task } = await getTask(ctx, jobId, taskId);
     ifMatch?.(task);
     task.constraints = {
       maxWallClockTime: (constraints['maxWallClockTime'] as string | undefined) ?? UNLIMITED_DURATION,
@@ -19,7 +19,7 @@ export function updateTask(ctx: BatchContext, jobId: string, taskId: string, bod
       maxTaskRetryCount: (constraints['maxTaskRetryCount'] as number | undefined) ?? job.constraints?.maxTaskRetryCount ?? 0,
     };
     touch(task, ctx.now);
-    saveTask(ctx, jobPk, task);
+    await saveTask(ctx, jobPk, task);
     return task;
   });
 }

@@ -41,8 +41,8 @@ export const listNodeAgentSkus: Handler = ({ req, respond, urls }) => {
 };
 
 /** GET /nodecounts: node counts per pool by state (maxresults 1..10). */
-export const listPoolNodeCounts: Handler = ({ req, respond, urls, ctx }) => {
-  const counts = poolNodeCounts(ctx) as unknown as Record<string, unknown>[];
+export const listPoolNodeCounts: Handler = async ({ req, respond, urls, ctx }) => {
+  const counts = (await poolNodeCounts(ctx)) as unknown as Record<string, unknown>[];
   const page = pageInMemory(req, counts, { poolId: { type: 'id' } }, (c) => String(c['poolId']).toLowerCase(), 10);
   respond.json(
     200,

@@ -19,15 +19,15 @@ interface FileScope {
   url: string;
 }
 
-function taskScope(call: Call): FileScope {
-  const { task, job } = getTask(call.ctx, call.p.jobId!, call.p.taskId!);
+async function taskScope(call: Call): Promise<FileScope> {
+  const { task, job } = await getTask(call.ctx, call.p.jobId!, call.p.taskId!);
   const node = task.nodeInfo;
   if (!node?.poolId || !node.nodeId) throw batchErrors.taskFilesUnavailable();
   return { poolId: node.poolId, nodeId: node.nodeId, root: { kind: 'task', jobId: job.id, taskId: task.id }, url: `${call.urls.task(job.id, task.id)}/files` };
 }
 
-function nodeScope(call: Call): FileScope {
-  const { pool, node } = getNode(call.ctx, call.p.poolId!, call.p.nodeId!);
+async function nodeScope(call: Call): Promise<FileScope> {
+  const { pool, node } = await getNode(call.ctx, call.p.poolId!, call.p.nodeId!);
   return { poolId: pool.doc.id, nodeId: node.id, root: { kind: 'node' }, url: `${call.urls.node(pool.doc.id, node.id)}/files` };
 }
 
@@ -71,9 +71,9 @@ const recursive = (call: Call): boolean => call.req.params.get('recursive')?.toL
 const versionOf = (f: FileEntry) => ({ lastModified: new Date(f.mtimeMs).toISOString() });
 
 const listFiles =
-  (scopeOf: (call: Call) => FileScope): Handler =>
+  (scopeOf: (call: Call) => Promise<FileScope>): Handler =>
   async (call) => {
-    const scope = scopeOf(call);
+    const scope = await scopeOf(call);
     const entries = await access(call).list(call.ctx.account, scope.poolId, scope.nodeId, scope.root, '', recursive(call));
     const page = pageInMemory(
       call.req,
@@ -93,9 +93,9 @@ const listFiles =
 
 /** GET and HEAD of a file: If-Modified-Since (304) and If-Unmodified-Since (412) on its mtime; GET honours ocp-range. */
 const getFile =
-  (scopeOf: (call: Call) => FileScope): Handler =>
+  (scopeOf: (call: Call) => Promise<FileScope>): Handler =>
   async (call) => {
-    const scope = scopeOf(call);
+    const scope = await scopeOf(call);
     const files = access(call);
     if (call.req.method === 'HEAD') {
       const stat = await files.stat(call.ctx.account, scope.poolId, scope.nodeId, scope.root, call.p.filePath!);
@@ -119,9 +119,9 @@ const getFile =
   };
 
 const deleteFile =
-  (scopeOf: (call: Call) => FileScope): Handler =>
+  (scopeOf: (call: Call) => Promise<FileScope>): Handler =>
   async (call) => {
-    const scope = scopeOf(call);
+    const scope = await scopeOf(call);
     await access(call).remove(call.ctx.account, scope.poolId, scope.nodeId, scope.root, call.p.filePath!, recursive(call));
     call.respond.empty(200);
   };

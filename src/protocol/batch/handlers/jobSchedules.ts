@@ -29,66 +29,66 @@ function onTheWire(call: Call, schedule: CloudJobSchedule): CloudJobSchedule {
 const body = async (call: Call): Promise<Json> => (await call.body()) ?? {};
 
 export const add: Handler = async (call) => {
-  const schedule = addJobSchedule(call.ctx, await body(call));
+  const schedule = await addJobSchedule(call.ctx, await body(call));
   created(call, schedule, call.urls.jobSchedule(schedule.id));
 };
 
-export const list: Handler = (call) => {
+export const list: Handler = async (call) => {
   const { req, ctx, respond, urls } = call;
   const select = readSelect(req);
   readExpand(req);
-  const page = pageOf(ctx.store.jobSchedules, ctx.account, req, JOB_SCHEDULE_FIELDS);
+  const page = await pageOf(ctx.store.jobSchedules, ctx.account, req, JOB_SCHEDULE_FIELDS);
   const items = page.rows.map((r) => renderDoc(onTheWire(call, JSON.parse(r.doc) as CloudJobSchedule), urls.jobSchedule(r.id), select));
   respond.json(200, listBody(urls.metadata('jobschedules'), items, page.next && nextLink(req, page.next)));
 };
 
-export const get: Handler = (call) => {
-  const { doc } = getJobSchedule(call.ctx, call.p.jobScheduleId!);
+export const get: Handler = async (call) => {
+  const { doc } = await getJobSchedule(call.ctx, call.p.jobScheduleId!);
   sendEntity(call, onTheWire(call, doc), call.urls.jobSchedule(doc.id), 'jobschedules/@Element');
 };
 
 /** HEAD /jobschedules/{id}: 200 if it exists, 404 if not (both "success" to the SDKs), no body. */
-export const exists: Handler = (call) => {
-  const { doc } = getJobSchedule(call.ctx, call.p.jobScheduleId!);
+export const exists: Handler = async (call) => {
+  const { doc } = await getJobSchedule(call.ctx, call.p.jobScheduleId!);
   checkConditions(call.req, doc, true);
   call.respond.empty(200, resourceHeaders(doc, call.urls.jobSchedule(doc.id)));
 };
 
-export const remove: Handler = (call) => {
-  deleteJobSchedule(call.ctx, call.p.jobScheduleId!, conditionsFor(call.req));
+export const remove: Handler = async (call) => {
+  await deleteJobSchedule(call.ctx, call.p.jobScheduleId!, conditionsFor(call.req));
   call.respond.empty(202, { DataServiceId: call.urls.jobSchedule(call.p.jobScheduleId!) });
 };
 
 export const patch: Handler = async (call) => {
-  const schedule = patchJobSchedule(call.ctx, call.p.jobScheduleId!, await body(call), conditionsFor(call.req));
+  const schedule = await patchJobSchedule(call.ctx, call.p.jobScheduleId!, await body(call), conditionsFor(call.req));
   call.respond.empty(200, resourceHeaders(schedule, call.urls.jobSchedule(schedule.id)));
 };
 
 export const update: Handler = async (call) => {
-  const schedule = updateJobSchedule(call.ctx, call.p.jobScheduleId!, await body(call), conditionsFor(call.req));
+  const schedule = await updateJobSchedule(call.ctx, call.p.jobScheduleId!, await body(call), conditionsFor(call.req));
   call.respond.empty(200, resourceHeaders(schedule, call.urls.jobSchedule(schedule.id)));
 };
 
 export const disable: Handler = async (call) => {
   await call.body();
-  const schedule = disableJobSchedule(call.ctx, call.p.jobScheduleId!, conditionsFor(call.req));
+  const schedule = await disableJobSchedule(call.ctx, call.p.jobScheduleId!, conditionsFor(call.req));
   call.respond.empty(204, resourceHeaders(schedule, call.urls.jobSchedule(schedule.id)));
 };
 
 export const enable: Handler = async (call) => {
   await call.body();
-  const schedule = enableJobSchedule(call.ctx, call.p.jobScheduleId!, conditionsFor(call.req));
+  const schedule = await enableJobSchedule(call.ctx, call.p.jobScheduleId!, conditionsFor(call.req));
   call.respond.empty(204, resourceHeaders(schedule, call.urls.jobSchedule(schedule.id)));
 };
 
 export const terminate: Handler = async (call) => {
   await call.body();
-  const schedule = terminateJobSchedule(call.ctx, call.p.jobScheduleId!, conditionsFor(call.req));
+  const schedule = await terminateJobSchedule(call.ctx, call.p.jobScheduleId!, conditionsFor(call.req));
   call.respond.empty(202, resourceHeaders(schedule, call.urls.jobSchedule(schedule.id)));
 };
 
 /** GET /jobschedules/{id}/jobs: the jobs the schedule made that still exist. */
-export const listJobsOf: Handler = (call) => {
-  const { pk } = getJobSchedule(call.ctx, call.p.jobScheduleId!);
-  listJobs(call, { sql: 'schedule_pk = ?', params: [pk] });
+export const listJobsOf: Handler = async (call) => {
+  const { pk } = await getJobSchedule(call.ctx, call.p.jobScheduleId!);
+  await listJobs(call, { sql: 'schedule_pk = ?', params: [pk] });
 };

@@ -25,60 +25,60 @@ export const JOB_FIELDS: FilterFields = {
 const body = async (call: Call): Promise<Json> => (await call.body()) ?? {};
 
 export const add: Handler = async (call) => {
-  const job = addJob(call.ctx, await body(call));
+  const job = await addJob(call.ctx, await body(call));
   created(call, job, call.urls.job(job.id));
 };
 
 /** GET /jobs, and GET /jobschedules/{id}/jobs (the jobs a schedule made). */
-export function listJobs(call: Call, extraWhere?: { sql: string; params: unknown[] }): void {
+export async function listJobs(call: Call, extraWhere?: { sql: string; params: unknown[] }): Promise<void> {
   const { req, ctx, respond, urls } = call;
   const select = readSelect(req);
-  const page = pageOf(ctx.store.jobs, ctx.account, req, JOB_FIELDS, extraWhere);
+  const page = await pageOf(ctx.store.jobs, ctx.account, req, JOB_FIELDS, extraWhere);
   const items = page.rows.map((r) => render(r.doc, urls.job(r.id), select));
   respond.json(200, listBody(urls.metadata('jobs'), items, page.next && nextLink(req, page.next)));
 }
 
-export const list: Handler = (call) => listJobs(call);
+export const list: Handler = async (call) => await listJobs(call);
 
-export const get: Handler = (call) => {
-  const { doc } = getJob(call.ctx, call.p.jobId!);
+export const get: Handler = async (call) => {
+  const { doc } = await getJob(call.ctx, call.p.jobId!);
   sendEntity(call, doc, call.urls.job(doc.id), 'jobs/@Element');
 };
 
-export const remove: Handler = (call) => {
-  deleteJob(call.ctx, call.p.jobId!, conditionsFor(call.req));
+export const remove: Handler = async (call) => {
+  await deleteJob(call.ctx, call.p.jobId!, conditionsFor(call.req));
   call.respond.empty(202, { DataServiceId: call.urls.job(call.p.jobId!) });
 };
 
 export const patch: Handler = async (call) => {
-  const job = patchJob(call.ctx, call.p.jobId!, await body(call), conditionsFor(call.req));
+  const job = await patchJob(call.ctx, call.p.jobId!, await body(call), conditionsFor(call.req));
   call.respond.empty(200, resourceHeaders(job, call.urls.job(job.id)));
 };
 
 export const update: Handler = async (call) => {
-  const job = updateJob(call.ctx, call.p.jobId!, await body(call), conditionsFor(call.req));
+  const job = await updateJob(call.ctx, call.p.jobId!, await body(call), conditionsFor(call.req));
   call.respond.empty(200, resourceHeaders(job, call.urls.job(job.id)));
 };
 
 export const disable: Handler = async (call) => {
-  const job = disableJob(call.ctx, call.p.jobId!, await body(call), conditionsFor(call.req));
+  const job = await disableJob(call.ctx, call.p.jobId!, await body(call), conditionsFor(call.req));
   call.respond.empty(202, resourceHeaders(job, call.urls.job(job.id)));
 };
 
 export const enable: Handler = async (call) => {
   await call.body();
-  const job = enableJob(call.ctx, call.p.jobId!, conditionsFor(call.req));
+  const job = await enableJob(call.ctx, call.p.jobId!, conditionsFor(call.req));
   call.respond.empty(202, resourceHeaders(job, call.urls.job(job.id)));
 };
 
 export const terminate: Handler = async (call) => {
-  const job = terminateJob(call.ctx, call.p.jobId!, (await call.body()) ?? {}, conditionsFor(call.req));
+  const job = await terminateJob(call.ctx, call.p.jobId!, (await call.body()) ?? {}, conditionsFor(call.req));
   call.respond.empty(202, resourceHeaders(job, call.urls.job(job.id)));
 };
 
-export const taskCounts: Handler = (call) => {
-  const { pk } = getJob(call.ctx, call.p.jobId!);
-  const counts = call.ctx.store.tasks.counts(pk);
+export const taskCounts: Handler = async (call) => {
+  const { pk } = await getJob(call.ctx, call.p.jobId!);
+  const counts = await call.ctx.store.tasks.counts(pk);
   call.respond.json(200, { 'odata.metadata': call.urls.metadata('taskcountsresult/@Element'), ...counts });
 };
 
@@ -95,8 +95,8 @@ const NODE_TASK_STATUS_FIELDS: FilterFields = {
   'jobReleaseTaskExecutionInfo/result': { type: 'enum' },
 };
 
-export const prepAndReleaseStatus: Handler = (call) => {
-  const { doc } = getJob(call.ctx, call.p.jobId!);
+export const prepAndReleaseStatus: Handler = async (call) => {
+  const { doc } = await getJob(call.ctx, call.p.jobId!);
   if (!doc.jobPreparationTask && !doc.jobReleaseTask) throw batchErrors.jobPreparationTaskNotSpecified();
   const select = readSelect(call.req);
   const page = pageInMemory(call.req, nodeTaskStatuses(doc) as unknown as Record<string, unknown>[], NODE_TASK_STATUS_FIELDS, (s) => String(s['nodeId']));

@@ -19,16 +19,16 @@ export const NODE_FIELDS: FilterFields = {
   'startTaskInfo/endTime': { type: 'datetime' },
 };
 
-export const list: Handler = ({ req, ctx, respond, urls, p }) => {
-  const pool = getPool(ctx, p.poolId!);
+export const list: Handler = async ({ req, ctx, respond, urls, p }) => {
+  const pool = await getPool(ctx, p.poolId!);
   const select = readSelect(req);
-  const page = pageOf(ctx.store.nodes, pool.pk, req, NODE_FIELDS);
+  const page = await pageOf(ctx.store.nodes, pool.pk, req, NODE_FIELDS);
   const items = page.rows.map((r) => render(r.doc, urls.node(pool.doc.id, r.id), select));
   respond.json(200, listBody(urls.metadata('nodes'), items, page.next && nextLink(req, page.next)));
 };
 
-export const get: Handler = (call) => {
-  const { pool, node } = getNode(call.ctx, call.p.poolId!, call.p.nodeId!);
+export const get: Handler = async (call) => {
+  const { pool, node } = await getNode(call.ctx, call.p.poolId!, call.p.nodeId!);
   sendEntity(call, node, call.urls.node(pool.doc.id, node.id), 'nodes/@Element');
 };
 
@@ -38,22 +38,22 @@ const done =
     call.respond.empty(status, { DataServiceId: call.urls.node(call.p.poolId!, call.p.nodeId!) });
 
 export const reboot: Handler = async (call) => {
-  rebootNode(call.ctx, call.p.poolId!, call.p.nodeId!, (await call.body()) ?? {});
+  await rebootNode(call.ctx, call.p.poolId!, call.p.nodeId!, (await call.body()) ?? {});
   await done(202)(call);
 };
 
 export const reimage: Handler = async (call) => {
-  reimageNode(call.ctx, call.p.poolId!, call.p.nodeId!, (await call.body()) ?? {});
+  await reimageNode(call.ctx, call.p.poolId!, call.p.nodeId!, (await call.body()) ?? {});
   await done(202)(call);
 };
 
 export const disableScheduling: Handler = async (call) => {
-  setScheduling(call.ctx, call.p.poolId!, call.p.nodeId!, false, (await call.body()) ?? {});
+  await setScheduling(call.ctx, call.p.poolId!, call.p.nodeId!, false, (await call.body()) ?? {});
   await done(200)(call);
 };
 
 export const enableScheduling: Handler = async (call) => {
   await call.body();
-  setScheduling(call.ctx, call.p.poolId!, call.p.nodeId!, true, {});
+  await setScheduling(call.ctx, call.p.poolId!, call.p.nodeId!, true, {});
   await done(200)(call);
 };

@@ -28,68 +28,68 @@ export const POOL_FIELDS: FilterFields = {
 const body = async (call: Parameters<Handler>[0]): Promise<Json> => (await call.body()) ?? {};
 
 export const add: Handler = async (call) => {
-  const pool = addPool(call.ctx, await body(call));
+  const pool = await addPool(call.ctx, await body(call));
   created(call, pool, call.urls.pool(pool.id));
 };
 
-export const list: Handler = ({ req, ctx, respond, urls }) => {
+export const list: Handler = async ({ req, ctx, respond, urls }) => {
   const select = readSelect(req);
-  const page = pageOf(ctx.store.pools, ctx.account, req, POOL_FIELDS);
+  const page = await pageOf(ctx.store.pools, ctx.account, req, POOL_FIELDS);
   const items = page.rows.map((r) => render(r.doc, urls.pool(r.id), select));
   respond.json(200, listBody(urls.metadata('pools'), items, page.next && nextLink(req, page.next)));
 };
 
-export const get: Handler = (call) => {
-  const { doc } = getPool(call.ctx, call.p.poolId!);
+export const get: Handler = async (call) => {
+  const { doc } = await getPool(call.ctx, call.p.poolId!);
   sendEntity(call, doc, call.urls.pool(doc.id), 'pools/@Element');
 };
 
 /** HEAD /pools/{id}: 200 if it exists, 404 if not (both "success" to the SDKs), no body. */
-export const exists: Handler = (call) => {
-  const { doc } = getPool(call.ctx, call.p.poolId!);
+export const exists: Handler = async (call) => {
+  const { doc } = await getPool(call.ctx, call.p.poolId!);
   checkConditions(call.req, doc, true);
   call.respond.empty(200, resourceHeaders(doc, call.urls.pool(doc.id)));
 };
 
-export const remove: Handler = (call) => {
-  const { doc } = getPool(call.ctx, call.p.poolId!);
+export const remove: Handler = async (call) => {
+  const { doc } = await getPool(call.ctx, call.p.poolId!);
   checkConditions(call.req, doc, false);
-  deletePool(call.ctx, call.p.poolId!);
+  await deletePool(call.ctx, call.p.poolId!);
   call.respond.empty(202, { DataServiceId: call.urls.pool(doc.id) });
 };
 
 export const patch: Handler = async (call) => {
-  const pool = patchPool(call.ctx, call.p.poolId!, await body(call), conditionsFor(call.req));
+  const pool = await patchPool(call.ctx, call.p.poolId!, await body(call), conditionsFor(call.req));
   call.respond.empty(200, resourceHeaders(pool, call.urls.pool(pool.id)));
 };
 
 export const updateProperties: Handler = async (call) => {
-  const pool = updatePoolProperties(call.ctx, call.p.poolId!, await body(call), conditionsFor(call.req));
+  const pool = await updatePoolProperties(call.ctx, call.p.poolId!, await body(call), conditionsFor(call.req));
   call.respond.empty(204, resourceHeaders(pool, call.urls.pool(pool.id)));
 };
 
 export const resize: Handler = async (call) => {
-  const pool = resizePool(call.ctx, call.p.poolId!, await body(call), conditionsFor(call.req));
+  const pool = await resizePool(call.ctx, call.p.poolId!, await body(call), conditionsFor(call.req));
   call.respond.empty(202, resourceHeaders(pool, call.urls.pool(pool.id)));
 };
 
 export const stopResize: Handler = async (call) => {
   await call.body();
-  const pool = stopResizePool(call.ctx, call.p.poolId!, conditionsFor(call.req));
+  const pool = await stopResizePool(call.ctx, call.p.poolId!, conditionsFor(call.req));
   call.respond.empty(202, resourceHeaders(pool, call.urls.pool(pool.id)));
 };
 
 export const disableAutoScaleHandler: Handler = async (call) => {
   await call.body();
-  const pool = disableAutoScale(call.ctx, call.p.poolId!);
+  const pool = await disableAutoScale(call.ctx, call.p.poolId!);
   call.respond.empty(200, resourceHeaders(pool, call.urls.pool(pool.id)));
 };
 
 /** POST /pools/{id}/removenodes: the conditions are checked on the pool as it is when the nodes go (no await between). */
 export const removeNodesHandler: Handler = async (call) => {
   const request = await body(call);
-  checkConditions(call.req, getPool(call.ctx, call.p.poolId!).doc, false);
-  removeNodes(call.ctx, call.p.poolId!, request);
-  const { doc } = getPool(call.ctx, call.p.poolId!);
+  checkConditions(call.req, (await getPool(call.ctx, call.p.poolId!)).doc, false);
+  await removeNodes(call.ctx, call.p.poolId!, request);
+  const { doc } = await getPool(call.ctx, call.p.poolId!);
   call.respond.empty(202, resourceHeaders(doc, call.urls.pool(doc.id)));
 };

@@ -32,14 +32,14 @@ export const TASK_FIELDS: FilterFields = {
 };
 
 export const add: Handler = async (call) => {
-  const task = addTask(call.ctx, call.p.jobId!, (await call.body()) ?? {});
+  const task = await addTask(call.ctx, call.p.jobId!, (await call.body()) ?? {});
   created(call, task, call.urls.task(call.p.jobId!, task.id));
 };
 
 /** POST /jobs/{id}/addtaskcollection: 200 with one result per task, in any order. */
 export const addCollection: Handler = async (call) => {
   const jobId = call.p.jobId!;
-  const results = addTaskCollection(call.ctx, jobId, (await call.body()) ?? {});
+  const results = await addTaskCollection(call.ctx, jobId, (await call.body()) ?? {});
   const value = results.map((r) =>
     r.status === 'success'
       ? { status: 'success', taskId: r.taskId, eTag: r.task.eTag, lastModified: r.task.lastModified, location: call.urls.task(jobId, r.taskId) }
@@ -54,53 +54,51 @@ const errorBody = (err: BatchError) => ({
   ...(err.values.length ? { values: err.values.map(([key, value]) => ({ key, value })) } : {}),
 });
 
-export const list: Handler = ({ req, ctx, respond, urls, p }) => {
-  const job = getJob(ctx, p.jobId!);
+export const list: Handler = async ({ req, ctx, respond, urls, p }) => {
+  const job = await getJob(ctx, p.jobId!);
   const select = readSelect(req);
-  const page = pageOf(ctx.store.tasks, job.pk, req, TASK_FIELDS);
+  const page = await pageOf(ctx.store.tasks, job.pk, req, TASK_FIELDS);
   const reasons = new WaitingReasons(ctx.store, ctx.account);
-  const items = page.rows.map((r) =>
-    render(
-      withWaitingReason(r.doc, () => reasons.of(job.pk, job.doc, JSON.parse(r.doc) as CloudTask)),
-      urls.task(job.doc.id, r.id),
-      select,
-    ),
-  );
+  const items: string[] = [];
+  for (const r of page.rows) {
+    const doc = await withWaitingReason(r.doc, async () => await reasons.of(job.pk, job.doc, JSON.parse(r.doc) as CloudTask));
+    items.push(render(doc, urls.task(job.doc.id, r.id), select));
+  }
   respond.json(200, listBody(urls.metadata('tasks'), items, page.next && nextLink(req, page.next)));
 };
 
-export const get: Handler = (call) => {
-  const { jobPk, job, task } = getTask(call.ctx, call.p.jobId!, call.p.taskId!);
-  const reason = new WaitingReasons(call.ctx.store, call.ctx.account).of(jobPk, job, task);
+export const get: Handler = async (call) => {
+  const { jobPk, job, task } = await getTask(call.ctx, call.p.jobId!, call.p.taskId!);
+  const reason = await new WaitingReasons(call.ctx.store, call.ctx.account).of(jobPk, job, task);
   sendEntity(call, reason ? { ...task, [WAITING_REASON]: reason } : task, call.urls.task(job.id, task.id), 'tasks/@Element');
 };
 
 export const update: Handler = async (call) => {
-  const task = updateTask(call.ctx, call.p.jobId!, call.p.taskId!, (await call.body()) ?? {}, conditionsFor(call.req));
+  const task = await updateTask(call.ctx, call.p.jobId!, call.p.taskId!, (await call.body()) ?? {}, conditionsFor(call.req));
   call.respond.empty(200, resourceHeaders(task, call.urls.task(call.p.jobId!, task.id)));
 };
 
 /** DELETE /jobs/{j}/tasks/{t}: 200, not 202. */
-export const remove: Handler = (call) => {
-  deleteTask(call.ctx, call.p.jobId!, call.p.taskId!, conditionsFor(call.req));
+export const remove: Handler = async (call) => {
+  await deleteTask(call.ctx, call.p.jobId!, call.p.taskId!, conditionsFor(call.req));
   call.respond.empty(200, { DataServiceId: call.urls.task(call.p.jobId!, call.p.taskId!) });
 };
 
 export const terminate: Handler = async (call) => {
   await call.body();
-  const task = terminateTask(call.ctx, call.p.jobId!, call.p.taskId!, conditionsFor(call.req));
+  const task = await terminateTask(call.ctx, call.p.jobId!, call.p.taskId!, conditionsFor(call.req));
   call.respond.empty(204, resourceHeaders(task, call.urls.task(call.p.jobId!, task.id)));
 };
 
 export const reactivate: Handler = async (call) => {
   await call.body();
-  const task = reactivateTask(call.ctx, call.p.jobId!, call.p.taskId!, conditionsFor(call.req));
+  const task = await reactivateTask(call.ctx, call.p.jobId!, call.p.taskId!, conditionsFor(call.req));
   call.respond.empty(204, resourceHeaders(task, call.urls.task(call.p.jobId!, task.id)));
 };
 
 /** GET .../subtasksinfo: a multi-instance task's subtasks, as the node agent records them (none yet). */
-export const subtasks: Handler = (call) => {
-  const { task } = getTask(call.ctx, call.p.jobId!, call.p.taskId!);
+export const subtasks: Handler = async (call) => {
+  const { task } = await getTask(call.ctx, call.p.jobId!, call.p.taskId!);
   readSelect(call.req);
   const value = (task['subtasks'] as unknown[] | undefined) ?? [];
   call.respond.json(200, { 'odata.metadata': call.urls.metadata('subtaskinformations'), value }, { ETag: task.eTag, 'Last-Modified': httpDate(task.lastModified) });

@@ -13,8 +13,8 @@ export const notSupported =
   (operation: string, reason?: string): Handler =>
   async (call) => {
     const { poolId, nodeId } = call.p;
-    if (poolId !== undefined && nodeId !== undefined) getNode(call.ctx, poolId, nodeId);
-    else if (poolId !== undefined) getPool(call.ctx, poolId);
+    if (poolId !== undefined && nodeId !== undefined) await getNode(call.ctx, poolId, nodeId);
+    else if (poolId !== undefined) await getPool(call.ctx, poolId);
     await call.body();
     throw operationNotSupported(operation, reason);
   };

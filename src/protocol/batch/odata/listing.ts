@@ -1,5 +1,4 @@
-// eslint-disable-next-line no-restricted-imports -- known seam: $filter becomes a syntax tree each store compiles (issue 10 item 1)
-import type { EntityTable, RawRow } from '../../../persistence/batch/entityTable.js';
+import type { EntityTable, RawRow } from '../../../domain/batch/store.js';
 import type { EntityDoc } from '../../../domain/batch/models.js';
 import { batchErrors } from '../../../domain/batch/errors.js';
 import type { BatchRequest } from '../request.js';
@@ -88,13 +87,13 @@ export function selected(item: Record<string, unknown>, select?: Set<string>): R
 export const renderDoc = (doc: EntityDoc | Record<string, unknown>, url: string, select?: Set<string>): string => render(JSON.stringify(doc), url, select);
 
 /** One page of a table's rows for a list request: filter, paging token, maxresults. */
-export function pageOf<T extends EntityDoc>(
+export async function pageOf<T extends EntityDoc>(
   table: EntityTable<T>,
   parent: string | number,
   req: BatchRequest,
   fields: FilterFields,
   extraWhere?: { sql: string; params: unknown[] },
-): { rows: RawRow[]; next?: string } {
+): Promise<{ rows: RawRow[]; next?: string }> {
   const max = readMaxResults(req);
   const filter = readFilter(req, fields);
   const afterKey = readToken(req);
@@ -102,12 +101,12 @@ export function pageOf<T extends EntityDoc>(
   if (!filter || filter.sql) {
     const conditions = [extraWhere, filter?.sql].filter((c): c is { sql: string; params: unknown[] } => c !== undefined);
     const where = conditions.length ? { sql: conditions.map((c) => `(${c.sql})`).join(' AND '), params: conditions.flatMap((c) => c.params) } : undefined;
-    rows = table.list(parent, { where, afterKey, limit: max + 1 });
+    rows = await table.list(parent, { where, afterKey, limit: max + 1 });
   } else {
     rows = [];
     let cursor = afterKey;
     for (;;) {
-      const chunk = table.list(parent, { where: extraWhere, afterKey: cursor, limit: 1000 });
+      const chunk = await table.list(parent, { where: extraWhere, afterKey: cursor, limit: 1000 });
       for (const row of chunk) {
         if (filter.matches(JSON.parse(row.doc) as Record<string, unknown>)) rows.push(row);
         if (rows.length > max) break;
