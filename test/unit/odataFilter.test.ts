@@ -214,27 +214,3 @@ describe('$filter evaluation on documents', () => {
     assert.deepEqual(ids("STATE eq 'active'"), ['Task-1']);
   });
 });
-
-describe('$filter as SQL (indexed columns)', () => {
-  it('compiles comparisons on columns, with lower-cased ids and ISO date-times', () => {
-    assert.deepEqual(compileFilter("id eq 'Task-1'", FIELDS).sql, { sql: 'id_key = ?', params: ['task-1'] });
-    assert.deepEqual(compileFilter("state ne 'active'", FIELDS).sql, { sql: '(state != ? OR state IS NULL)', params: ['active'] });
-    assert.deepEqual(compileFilter("creationTime ge datetime'2030-01-01T01:00:00+01:00'", FIELDS).sql, { sql: 'creation_time >= ?', params: ['2030-01-01T00:00:00.000Z'] });
-    assert.deepEqual(compileFilter('state eq null', FIELDS).sql, { sql: 'state IS NULL', params: [] });
-    assert.deepEqual(compileFilter('state ne null', FIELDS).sql, { sql: 'state IS NOT NULL', params: [] });
-    assert.deepEqual(compileFilter("startswith(id,'AB')", FIELDS).sql, { sql: 'id_key >= ? AND id_key < ?', params: ['ab', 'ab\u{10FFFF}'] });
-    assert.deepEqual(compileFilter("not (id eq 'a') or state eq 'b'", FIELDS).sql, { sql: '(NOT (id_key = ?)) OR (state = ?)', params: ['a', 'b'] });
-  });
-
-  it('leaves to the documents what has no column, and filters too large for SQLite', () => {
-    assert.equal(compileFilter("displayName eq 'x'", FIELDS).sql, undefined);
-    assert.equal(compileFilter("id eq 'a' and displayName eq 'x'", FIELDS).sql, undefined);
-    assert.equal(compileFilter("startswith(state,'a')", FIELDS).sql, undefined, 'startswith on SQL only for id keys');
-    const terms = (n: number) => Array.from({ length: n }, (_, i) => `id eq 't${i}'`).join(' or ');
-    assert.ok(compileFilter(terms(200), FIELDS).sql);
-    const big = compileFilter(terms(201), FIELDS);
-    assert.equal(big.sql, undefined);
-    assert.equal(big.matches({ id: 'T200' }), true, 'still answered, on the documents');
-    assert.equal(big.matches({ id: 't201' }), false);
-  });
-});

@@ -1,4 +1,5 @@
 import type { CloudJob, CloudJobSchedule, CloudPool, CloudTask, ComputeNode, EntityDoc, Stored, TaskState } from './models.js';
+import type { ListQuery, RawRow } from './listQuery.js';
 
 /**
  * The Batch service's store, as the domain needs it: one table per entity, each call asynchronous so
@@ -23,19 +24,8 @@ export interface BatchStore {
 /** Top-level entities are scoped by account; children by their parent's row key. */
 export type Parent = string | number;
 
-/** A row of a list page: the paging key and the stored JSON, not parsed (lists emit it as is). */
-export interface RawRow {
-  id_key: string;
-  id: string;
-  doc: string;
-}
-
-/** A list query: a condition on the table's columns, the page's start and size. */
-export interface ListQuery {
-  where?: { sql: string; params: unknown[] };
-  afterKey?: string;
-  limit: number;
-}
+/** Lists' rows and queries (a condition tree over indexed columns, which each store compiles): listQuery.ts. */
+export type { ListQuery, RawRow };
 
 /** What every entity table does. Ids are unique case-insensitively within their parent. */
 export interface EntityTable<T extends EntityDoc> {

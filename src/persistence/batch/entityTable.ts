@@ -2,6 +2,7 @@ import type { Statement } from 'better-sqlite3';
 import type { Db } from '../sqlite/database.js';
 import type { EntityDoc, Stored } from '../../domain/batch/models.js';
 import type { ListQuery, RawRow } from '../../domain/batch/store.js';
+import { sqliteCondition } from './sqliteCondition.js';
 
 export interface TableSpec<T extends EntityDoc> {
   table: string;
@@ -89,10 +90,11 @@ export class EntityTable<T extends EntityDoc> {
 
   /** One page in id order, past `afterKey`, the rows' JSON unparsed. */
   list(parent: string | number, query: ListQuery): RawRow[] {
-    const where = query.where ? ` AND (${query.where.sql})` : '';
+    const condition = query.where && sqliteCondition(query.where);
+    const where = condition ? ` AND (${condition.sql})` : '';
     const after = query.afterKey === undefined ? '' : ' AND id_key > ?';
     const sql = `SELECT id_key, id, doc FROM ${this.spec.table} WHERE ${this.spec.parent} = ?${after}${where} ORDER BY id_key LIMIT ?`;
-    const params = [parent, ...(query.afterKey === undefined ? [] : [query.afterKey]), ...(query.where?.params ?? []), query.limit];
+    const params = [parent, ...(query.afterKey === undefined ? [] : [query.afterKey]), ...(condition?.params ?? []), query.limit];
     return this.statement(sql).all(...params) as RawRow[];
   }
 

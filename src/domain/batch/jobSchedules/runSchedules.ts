@@ -80,7 +80,7 @@ async function unfinishedScheduleIds(ctx: BatchContext): Promise<string[]> {
   const ids: string[] = [];
   let afterKey: string | undefined;
   for (;;) {
-    const rows = await ctx.store.jobSchedules.list(ctx.account, { where: { sql: `state != 'completed'`, params: [] }, afterKey, limit: 1000 });
+    const rows = await ctx.store.jobSchedules.list(ctx.account, { where: { kind: 'cmp', column: 'state', op: 'ne', value: 'completed' }, afterKey, limit: 1000 });
     ids.push(...rows.map((r) => r.id));
     if (rows.length < 1000) return ids;
     afterKey = rows[rows.length - 1]!.id_key;
@@ -99,7 +99,7 @@ async function jobsOf(ctx: BatchContext, schedulePk: number): Promise<CloudJob[]
   const jobs: CloudJob[] = [];
   let afterKey: string | undefined;
   for (;;) {
-    const rows = await ctx.store.jobs.list(ctx.account, { where: { sql: 'schedule_pk = ?', params: [schedulePk] }, afterKey, limit: 1000 });
+    const rows = await ctx.store.jobs.list(ctx.account, { where: { kind: 'cmp', column: 'schedule_pk', op: 'eq', value: schedulePk }, afterKey, limit: 1000 });
     jobs.push(...rows.map((r) => JSON.parse(r.doc) as CloudJob));
     if (rows.length < 1000) return jobs;
     afterKey = rows[rows.length - 1]!.id_key;

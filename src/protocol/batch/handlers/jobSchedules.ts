@@ -90,5 +90,5 @@ export const terminate: Handler = async (call) => {
 /** GET /jobschedules/{id}/jobs: the jobs the schedule made that still exist. */
 export const listJobsOf: Handler = async (call) => {
   const { pk } = await getJobSchedule(call.ctx, call.p.jobScheduleId!);
-  await listJobs(call, { sql: 'schedule_pk = ?', params: [pk] });
+  await listJobs(call, { kind: 'cmp', column: 'schedule_pk', op: 'eq', value: pk });
 };

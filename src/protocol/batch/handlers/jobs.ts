@@ -6,6 +6,7 @@ import { getJob } from '../../../domain/batch/jobs/lookup.js';
 import { nodeTaskStatuses } from '../../../domain/batch/jobs/nodeTaskStatus.js';
 import { terminateJob } from '../../../domain/batch/jobs/terminateJob.js';
 import { patchJob, updateJob } from '../../../domain/batch/jobs/updateJob.js';
+import type { Condition } from '../../../domain/batch/listQuery.js';
 import type { Json } from '../../../domain/batch/schema/validate.js';
 import { created, resourceHeaders, sendEntity, type Call, type Handler } from '../call.js';
 import { conditionsFor } from '../conditions.js';
@@ -30,7 +31,7 @@ export const add: Handler = async (call) => {
 };
 
 /** GET /jobs, and GET /jobschedules/{id}/jobs (the jobs a schedule made). */
-export async function listJobs(call: Call, extraWhere?: { sql: string; params: unknown[] }): Promise<void> {
+export async function listJobs(call: Call, extraWhere?: Condition): Promise<void> {
   const { req, ctx, respond, urls } = call;
   const select = readSelect(req);
   const page = await pageOf(ctx.store.jobs, ctx.account, req, JOB_FIELDS, extraWhere);

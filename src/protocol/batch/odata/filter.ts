@@ -1,4 +1,5 @@
 import { batchErrors } from '../../../domain/batch/errors.js';
+import type { Column, Condition } from '../../../domain/batch/listQuery.js';
 
 /**
  * The OData $filter subset Batch clients use (shared/docs/batch-api.md §5): comparisons
@@ -72,8 +73,11 @@ const OPS = new Set(['eq', 'ne', 'gt', 'ge', 'lt', 'le']);
  * evaluator: without a bound, a filter of nested parentheses overflows the stack.
  */
 export const MAX_FILTER_DEPTH = 100;
-/** Past this many terms a filter is evaluated on the documents, not in SQL (SQLite's expression depth is bounded). */
-const MAX_SQL_TERMS = 200;
+/**
+ * Past this many terms a filter is evaluated on the documents, not by the store: stores bound how
+ * deep a condition may nest (SQLite's expression depth, 1000 by default), and and/or nest a level a term.
+ */
+export const MAX_STORE_TERMS = 200;
 
 /** Parses a $filter; InvalidQueryParameterValue (400) with the reason when it is not one. */
 export function parseFilter(text: string): Filter {
@@ -166,10 +170,10 @@ export function parseFilter(text: string): Filter {
   return result;
 }
 
-/** What a list lets clients filter on: property path → how to read it, and its SQL column if it has one. */
+/** What a list lets clients filter on: property path → how to read it, and its store column if it has one. */
 export interface FilterField {
   type: 'string' | 'id' | 'enum' | 'datetime' | 'number' | 'boolean';
-  column?: string;
+  column?: Column;
 }
 export type FilterFields = Record<string, FilterField>;
 
@@ -218,10 +222,10 @@ function compare(a: unknown, op: Op, b: unknown): boolean {
   return op === 'gt' ? x > y : op === 'ge' ? x >= y : op === 'lt' ? x < y : x <= y;
 }
 
-/** A parsed filter bound to a list's fields: a predicate on documents, and SQL when every field has a column. */
+/** A parsed filter bound to a list's fields: a predicate on documents, and a store condition when every field has a column. */
 export interface CompiledFilter {
   matches(doc: Record<string, unknown>): boolean;
-  sql?: { sql: string; params: unknown[] };
+  where?: Condition;
 }
 
 export function compileFilter(text: string, fields: FilterFields): CompiledFilter {
@@ -273,37 +277,40 @@ export function compileFilter(text: string, fields: FilterFields): CompiledFilte
     }
   };
 
-  const SQL_OPS: Record<Op, string> = { eq: '=', ne: '!=', gt: '>', ge: '>=', lt: '<', le: '<=' };
-  const toSql = (f: Filter): { sql: string; params: unknown[] } | undefined => {
+  // The store's condition mirrors `build`: ids lower-cased as their column keeps them, date-times ISO.
+  const toCondition = (f: Filter): Condition | undefined => {
     switch (f.kind) {
       case 'and':
       case 'or': {
-        const l = toSql(f.left),
-          r = toSql(f.right);
-        return l && r ? { sql: `(${l.sql}) ${f.kind.toUpperCase()} (${r.sql})`, params: [...l.params, ...r.params] } : undefined;
+        const l = toCondition(f.left),
+          r = toCondition(f.right);
+        return l && r ? { kind: f.kind, terms: [l, r] } : undefined;
       }
       case 'not': {
-        const inner = toSql(f.inner);
-        return inner && { sql: `NOT (${inner.sql})`, params: inner.params };
+        const inner = toCondition(f.inner);
+        return inner && { kind: 'not', inner };
       }
       case 'startswith': {
+        // Only an id's column is lower-cased as the comparison is: other columns keep their case.
         const field = fieldOf(f.path);
         if (!field.column || field.type !== 'id') return undefined;
-        const prefix = f.prefix.toLowerCase();
-        return { sql: `${field.column} >= ? AND ${field.column} < ?`, params: [prefix, `${prefix}\u{10FFFF}`] };
+        return { kind: 'prefix', column: field.column, prefix: f.prefix.toLowerCase() };
       }
       case 'cmp': {
         const field = fieldOf(f.path);
         if (!field.column) return undefined;
         const want = normalise(field, f.value, f.path, text);
-        if (want === null) return { sql: `${field.column} IS ${f.op === 'eq' ? '' : 'NOT '}NULL`, params: [] };
+        if (want === null) {
+          if (f.op === 'eq' || f.op === 'ne') return { kind: 'null', column: field.column, negated: f.op === 'ne' };
+          // Nothing orders against null (`compare`): no term of an `or` is a condition no row meets.
+          return { kind: 'or', terms: [] };
+        }
         if (typeof want === 'boolean') return undefined;
-        const sql = `${field.column} ${SQL_OPS[f.op]} ?`;
-        return f.op === 'ne' ? { sql: `(${sql} OR ${field.column} IS NULL)`, params: [want] } : { sql, params: [want] };
+        return { kind: 'cmp', column: field.column, op: f.op, value: want };
       }
     }
   };
   const terms = (f: Filter): number => (f.kind === 'and' || f.kind === 'or' ? terms(f.left) + terms(f.right) : f.kind === 'not' ? terms(f.inner) : 1);
   const matches = build(ast);
-  return { matches, sql: terms(ast) <= MAX_SQL_TERMS ? toSql(ast) : undefined };
+  return { matches, where: terms(ast) <= MAX_STORE_TERMS ? toCondition(ast) : undefined };
 }

@@ -1,4 +1,4 @@
-import type { EntityTable, RawRow } from '../../../domain/batch/store.js';
+import type { Condition, ListableTable, RawRow } from '../../../domain/batch/listQuery.js';
 import type { EntityDoc } from '../../../domain/batch/models.js';
 import { batchErrors } from '../../../domain/batch/errors.js';
 import type { BatchRequest } from '../request.js';
@@ -86,21 +86,24 @@ export function selected(item: Record<string, unknown>, select?: Set<string>): R
 /** Renders a parsed document (gets, and lists computed in memory). */
 export const renderDoc = (doc: EntityDoc | Record<string, unknown>, url: string, select?: Set<string>): string => render(JSON.stringify(doc), url, select);
 
-/** One page of a table's rows for a list request: filter, paging token, maxresults. */
-export async function pageOf<T extends EntityDoc>(
-  table: EntityTable<T>,
+/**
+ * One page of a table's rows for a list request: filter, paging token, maxresults. The store
+ * selects by the filter when it can (every field has a column); otherwise the documents are read
+ * page by page and filtered here. `extraWhere` is the list's own scope (a schedule's jobs).
+ */
+export async function pageOf(
+  table: ListableTable,
   parent: string | number,
   req: BatchRequest,
   fields: FilterFields,
-  extraWhere?: { sql: string; params: unknown[] },
+  extraWhere?: Condition,
 ): Promise<{ rows: RawRow[]; next?: string }> {
   const max = readMaxResults(req);
   const filter = readFilter(req, fields);
   const afterKey = readToken(req);
   let rows: RawRow[];
-  if (!filter || filter.sql) {
-    const conditions = [extraWhere, filter?.sql].filter((c): c is { sql: string; params: unknown[] } => c !== undefined);
-    const where = conditions.length ? { sql: conditions.map((c) => `(${c.sql})`).join(' AND '), params: conditions.flatMap((c) => c.params) } : undefined;
+  if (!filter || filter.where) {
+    const where = extraWhere && filter?.where ? { kind: 'and' as const, terms: [extraWhere, filter.where] } : (extraWhere ?? filter?.where);
     rows = await table.list(parent, { where, afterKey, limit: max + 1 });
   } else {
     rows = [];
