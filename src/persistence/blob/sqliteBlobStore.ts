@@ -1,6 +1,6 @@
 import type { Db } from '../sqlite/database.js';
 import type { WalFlush } from '../sqlite/walFlush.js';
-import type { Blob, Container, CopyState, Metadata, PublicAccess } from '../../domain/blob/models.js';
+import type { Blob, Container } from '../../domain/blob/models.js';
 import {
   WriteConflict,
   type BlobChanges,
@@ -15,73 +15,15 @@ import {
   type StoredSegment,
   type UncommittedBlock,
 } from '../../domain/blob/store.js';
+import { meets, stagedUnchanged } from './guards.js';
+import { listBlobPage, pastPrefix, type BlobListing } from './listing.js';
+import { blobChangeColumns, containerChangeColumns, toBlob, toContainer, type BlobRow, type ContainerRow } from './rows.js';
 
-interface ContainerRow {
-  account: string;
-  name: string;
-  etag: string;
-  created: number;
-  last_modified: number;
-  metadata: string;
-  public_access: string | null;
-  access_policies: string;
-}
-
-interface BlobRow {
-  id: number;
-  account: string;
-  container: string;
-  name: string;
-  size: number;
-  etag: string;
-  created: number;
-  last_modified: number;
-  content_type: string | null;
-  content_encoding: string | null;
-  content_language: string | null;
-  content_disposition: string | null;
-  cache_control: string | null;
-  content_md5: string | null;
-  metadata: string;
-  copy: string | null;
-}
-
-/** Greater than every string that starts with `prefix` (no blob name holds U+10FFFF in practice). */
-const pastPrefix = (prefix: string): string => `${prefix}\u{10FFFF}`;
-
-const toContainer = (r: ContainerRow): Container => ({
-  account: r.account,
-  name: r.name,
-  etag: r.etag,
-  created: r.created,
-  lastModified: r.last_modified,
-  metadata: JSON.parse(r.metadata) as Metadata,
-  publicAccess: (r.public_access ?? undefined) as PublicAccess | undefined,
-  accessPolicies: JSON.parse(r.access_policies) as Container['accessPolicies'],
-});
-
-const toBlob = (r: BlobRow): Blob => ({
-  id: r.id,
-  account: r.account,
-  container: r.container,
-  name: r.name,
-  size: r.size,
-  etag: r.etag,
-  created: r.created,
-  lastModified: r.last_modified,
-  contentType: r.content_type ?? undefined,
-  contentEncoding: r.content_encoding ?? undefined,
-  contentLanguage: r.content_language ?? undefined,
-  contentDisposition: r.content_disposition ?? undefined,
-  cacheControl: r.cache_control ?? undefined,
-  contentMd5: r.content_md5 ?? undefined,
-  metadata: JSON.parse(r.metadata) as Metadata,
-  copy: r.copy ? (JSON.parse(r.copy) as CopyState) : undefined,
-});
-
-/** Whether the row as it is now is what the write expected. */
-const meets = (row: { etag: string } | undefined, expect: Expect): boolean =>
-  expect === 'any' || (expect === 'absent' ? row === undefined : row !== undefined && row.etag === expect.etag);
+/** The SET clause of an update of these columns, each bound to the parameter of its own name. */
+const setClause = (columns: Record<string, unknown>): string =>
+  Object.keys(columns)
+    .map((column) => `${column} = @${column}`)
+    .join(', ');
 
 /** Durability of a connection whose commits are durable when they return (synchronous=FULL). */
 const ALREADY_DURABLE: Pick<WalFlush, 'flush'> = { flush: () => Promise.resolve() };
@@ -141,6 +83,7 @@ export class SqliteBlobStore implements BlobMetadataStore {
       deleteExpired: p('DELETE FROM uncommitted_blocks WHERE created < ?'),
       segmentUsesExtent: p('SELECT 1 FROM blob_segments WHERE extent = ? LIMIT 1'),
       blockUsesExtent: p('SELECT 1 FROM uncommitted_blocks WHERE extent = ? LIMIT 1'),
+      totalChanges: p('SELECT total_changes()').pluck(),
     };
   }
 
@@ -196,25 +139,12 @@ export class SqliteBlobStore implements BlobMetadataStore {
   }
 
   async updateContainer(account: string, name: string, changes: ContainerChanges, expect: Expect): Promise<Container> {
-    const sets = ['etag = @etag', 'last_modified = @lastModified'];
-    const params: Record<string, unknown> = { account, name, etag: changes.etag, lastModified: changes.lastModified };
-    if (changes.metadata !== undefined) {
-      sets.push('metadata = @metadata');
-      params.metadata = JSON.stringify(changes.metadata);
-    }
-    if (changes.publicAccess !== undefined) {
-      sets.push('public_access = @publicAccess');
-      params.publicAccess = changes.publicAccess;
-    }
-    if (changes.accessPolicies !== undefined) {
-      sets.push('access_policies = @accessPolicies');
-      params.accessPolicies = JSON.stringify(changes.accessPolicies);
-    }
-    const update = this.db.prepare(`UPDATE containers SET ${sets.join(', ')} WHERE account = @account AND name = @name`);
+    const columns = containerChangeColumns(changes);
+    const update = this.db.prepare(`UPDATE containers SET ${setClause(columns)} WHERE account = @account AND name = @name`);
     return this.db.transaction(() => {
       const current = this.q.containerEtag.get(account, name) as { etag: string } | undefined;
       if (!current || !meets(current, expect)) throw new WriteConflict(`container ${name}`);
-      update.run(params);
+      update.run({ ...columns, account, name });
       return this.container(account, name)!;
     })();
   }
@@ -245,9 +175,8 @@ export class SqliteBlobStore implements BlobMetadataStore {
   private checkGuard(b: NewBlob, old: BlobRow | undefined, guard: CommitGuard): void {
     if (this.q.containerEtag.get(b.account, b.container) === undefined) throw new WriteConflict(`container ${b.container}`);
     if (!meets(old, guard.expect)) throw new WriteConflict(`blob ${b.name}`);
-    if (guard.staged) {
-      const now = new Map((this.q.listUncommitted.all(b.account, b.container, b.name) as UncommittedBlock[]).map((s) => [s.blockId, s.extent]));
-      if (now.size !== guard.staged.length || guard.staged.some((s) => now.get(s.blockId) !== s.extent)) throw new WriteConflict(`the blocks staged for ${b.name}`);
+    if (guard.staged && !stagedUnchanged(guard.staged, this.q.listUncommitted.all(b.account, b.container, b.name) as UncommittedBlock[])) {
+      throw new WriteConflict(`the blocks staged for ${b.name}`);
     }
     for (const extent of new Set(guard.shared)) if (!this.referenced(extent)) throw new WriteConflict(`the source of ${b.name}`);
   }
@@ -291,20 +220,8 @@ export class SqliteBlobStore implements BlobMetadataStore {
   }
 
   async updateBlob(account: string, container: string, name: string, c: BlobChanges, expect: Expect): Promise<Blob> {
-    const columns: Record<string, unknown> = { etag: c.etag, last_modified: c.lastModified };
-    if (c.metadata !== undefined) columns.metadata = JSON.stringify(c.metadata);
-    const props: [keyof BlobChanges, string][] = [
-      ['contentType', 'content_type'],
-      ['contentEncoding', 'content_encoding'],
-      ['contentLanguage', 'content_language'],
-      ['contentDisposition', 'content_disposition'],
-      ['cacheControl', 'cache_control'],
-      ['contentMd5', 'content_md5'],
-    ];
-    // Set Blob Properties replaces every content property: those not given become empty.
-    if (props.some(([key]) => key in c)) for (const [key, column] of props) columns[column] = c[key] ?? null;
-    const sets = Object.keys(columns).map((column) => `${column} = @${column}`);
-    const update = this.db.prepare(`UPDATE blobs SET ${sets.join(', ')} WHERE id = @id`);
+    const columns = blobChangeColumns(c);
+    const update = this.db.prepare(`UPDATE blobs SET ${setClause(columns)} WHERE id = @id`);
     return this.db.transaction(() => {
       const current = this.blobRow(account, container, name);
       if (!current || !meets(current, expect)) throw new WriteConflict(`blob ${name}`);
@@ -327,34 +244,22 @@ export class SqliteBlobStore implements BlobMetadataStore {
   }
 
   /**
-   * Walks the name index from the marker. With a delimiter, every run of names under one "directory"
-   * becomes one prefix entry and the walk jumps past the whole run, so a page costs O(page), not
-   * O(container). The marker is the first name (or prefix) the next page starts with.
+   * One page of listBlobPage's walk. The walk awaits between its reads, so another call of this store can
+   * commit a write on its connection meanwhile; a page during which one did is read again, so that, as
+   * when the walk was synchronous, no write of this server lands between the reads of one page.
    */
-  async listBlobs(account: string, container: string, opts: { prefix: string; delimiter: string; marker: string; limit: number }): Promise<ListPage<BlobListItem>> {
-    const { prefix, delimiter, limit } = opts;
-    const items: BlobListItem[] = [];
-    const end = pastPrefix(prefix);
-    let cursor = opts.marker > prefix ? opts.marker : prefix;
+  async listBlobs(account: string, container: string, opts: BlobListing): Promise<ListPage<BlobListItem>> {
+    const read = async (from: string, batch: number) => this.q.listBlobs.all(account, container, opts.prefix, from, pastPrefix(opts.prefix), batch) as BlobRow[];
     for (;;) {
-      const batch = Math.max(limit - items.length + 1, 16);
-      const rows = this.q.listBlobs.all(account, container, prefix, cursor, end, batch) as BlobRow[];
-      let jumped = false;
-      for (const row of rows) {
-        const at = delimiter ? row.name.indexOf(delimiter, prefix.length) : -1;
-        const key = at >= 0 ? row.name.slice(0, at + delimiter.length) : row.name;
-        if (items.length === limit) return { items, nextMarker: key };
-        if (at >= 0) {
-          items.push({ kind: 'prefix', name: key });
-          cursor = pastPrefix(key);
-          jumped = true;
-          break;
-        }
-        items.push({ kind: 'blob', blob: toBlob(row) });
-        cursor = `${row.name}\0`;
-      }
-      if (!jumped && rows.length < batch) return { items, nextMarker: undefined };
+      const before = this.changes();
+      const page = await listBlobPage(opts, read, toBlob);
+      if (this.changes() === before) return page;
     }
+  }
+
+  /** The rows this connection has changed since it opened (SQLite's total_changes()). */
+  private changes(): number {
+    return this.q.totalChanges.get() as number;
   }
 
   async putUncommittedBlock(account: string, container: string, blob: string, block: UncommittedBlock, now: number): Promise<{ freed: string[] }> {
