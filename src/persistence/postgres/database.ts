@@ -10,6 +10,11 @@ export interface Queryable {
   execute(sql: string, params?: readonly unknown[]): Promise<number>;
 }
 
+/** A connection taken from the pool, given back by `release` (closed instead when given the error that broke it). */
+export interface Connection extends Queryable {
+  release(broken?: Error): void;
+}
+
 export interface PostgresDatabase extends Queryable {
   /**
    * Runs `fn` in one SERIALIZABLE transaction and commits it; rolls back when `fn` throws. A
@@ -18,6 +23,8 @@ export interface PostgresDatabase extends Queryable {
    * nothing but database work until it returns (no answers sent, no events fired).
    */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /** One pooled connection for the caller alone (a transaction of its own kind), until it releases it; `release(err)` closes it instead of reusing it. */
+  connect(): Promise<Connection>;
   /** Ends every connection. */
   close(): Promise<void>;
 }
@@ -89,6 +96,11 @@ class Database implements PostgresDatabase {
       // A connection whose ROLLBACK failed is in an unknown state: closed, not reused.
       client.release(broken);
     }
+  }
+
+  async connect(): Promise<Connection> {
+    const client = await this.pool.connect();
+    return { query: (sql, params) => rowsOf(client, sql, params), execute: (sql, params) => countOf(client, sql, params), release: (broken) => client.release(broken) };
   }
 
   close(): Promise<void> {

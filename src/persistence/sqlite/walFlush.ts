@@ -25,12 +25,6 @@ export class WalFlush {
     return this.group.sync();
   }
 
-  /** The same flush, blocking: for the few synchronous operations that must be durable before they return. */
-  flushSync(): void {
-    fs.fdatasyncSync(this.fd);
-    if (this.replaced()) fs.fdatasyncSync(this.fd);
-  }
-
   close(): void {
     fs.closeSync(this.fd);
   }
