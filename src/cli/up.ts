@@ -7,6 +7,7 @@ import { DEFAULT_HTTP_TIMEOUTS, DRAIN_MS } from '../protocol/http/server.js';
 import { DEFAULT_NODE_LOST_AFTER_MS, nodeTimings } from '../config/timings.js';
 import { DEFAULT_ORPHAN_GRACE_MS } from '../persistence/blob/extentStore.js';
 import { assertSearchableByTasks, letTasksThrough } from './searchablePath.js';
+import { describeStore, parseStoreLocation } from '../config/store.js';
 
 interface UpOptions {
   host: string;
@@ -14,6 +15,7 @@ interface UpOptions {
   blobPort: string;
   batchPort: string;
   data: string;
+  store?: string;
   nodesDir?: string;
   account: string[];
   accountsFile: string[];
@@ -46,6 +48,11 @@ export function registerUp(program: Command): void {
     .option('--blob-port <port>', 'Blob service port (env KILN_BLOB_PORT)', process.env.KILN_BLOB_PORT ?? String(DEFAULT_BLOB_PORT))
     .option('--batch-port <port>', 'Batch service port (env KILN_BATCH_PORT)', process.env.KILN_BATCH_PORT ?? String(DEFAULT_BATCH_PORT))
     .option('--data <dir>', 'data directory (env KILN_DATA)', process.env.KILN_DATA ?? defaultDataDir())
+    .option(
+      '--store <sqlite|postgres://…>',
+      "where the Batch and Blob state is kept: sqlite (default), the data directory's embedded database, or a PostgreSQL database (postgres://USER:PASSWORD@HOST:PORT/DATABASE, docs/postgres.md) that several Kiln servers may share; blob bytes stay in the data directory either way (env KILN_STORE, better than the flag for a password)",
+      process.env.KILN_STORE || undefined,
+    )
     .option('--nodes-dir <dir>', "local nodes' root directories (env KILN_NODES_DIR; default: DATA/nodes, or /var/lib/kiln/nodes/… as root)", process.env.KILN_NODES_DIR)
     .option(
       '--node-lost-after <ms>',
@@ -87,6 +94,7 @@ export function registerUp(program: Command): void {
         blobPort: parsePort(opts.blobPort, '--blob-port'),
         batchPort: parsePort(opts.batchPort, '--batch-port'),
         dataDir: opts.data,
+        store: parseStoreLocation(opts.store),
         nodesDir: opts.nodesDir ?? defaultNodesDir(opts.data),
         accounts: resolveAccounts({ specs: opts.account, files: opts.accountsFile }),
         orphanExtentGraceMs: parseMs(opts.orphanExtentGrace, '--orphan-extent-grace'),
@@ -102,6 +110,7 @@ export function registerUp(program: Command): void {
       const kiln = await startKiln(config);
       const lines = [
         `Kiln is up (${Math.round(performance.now() - started)} ms). Data: ${config.dataDir}`,
+        `  State:         ${describeStore(config.store ?? { kind: 'sqlite' }, config.dataDir)}`,
         `  Listening on ${config.host}, advertised as ${kiln.advertised.host}${kiln.advertised.because ? ` (${kiln.advertised.because})` : ''}`,
         `  Blob service:  ${kiln.blobUrl('<account>')}`,
         `  Batch service: ${kiln.batchUrl}`,

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { type Account, devAccount, keyInArgvWarning, parseAccountSpec } from './accounts.js';
 import type { NodeTimings } from './timings.js';
 import type { HttpTimeouts } from '../protocol/http/server.js';
+import type { StoreLocation } from './store.js';
 
 export interface KilnConfig {
   /** The address the services listen on (0.0.0.0: every interface, loopback included). */
@@ -14,6 +15,8 @@ export interface KilnConfig {
   blobPort: number;
   batchPort: number;
   dataDir: string;
+  /** Where the state is kept: the data directory's SQLite when not given (config/store.ts). */
+  store?: StoreLocation;
   /** Root directories of local nodes (AZ_BATCH_NODE_ROOT_DIR of each). */
   nodesDir: string;
   accounts: Account[];

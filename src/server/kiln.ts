@@ -2,11 +2,10 @@ import { AccountRegistry } from '../config/accounts.js';
 import type { KilnConfig } from '../config/config.js';
 import { advertisedHost, localHost, urlHost, type AdvertisedHost } from '../config/advertise.js';
 import { BlobService } from '../domain/blob/service.js';
-import { openStorage } from '../persistence/storage.js';
+import { openServiceStorage } from '../persistence/serviceStorage.js';
 import { answerBlobBusy, createBlobHandler } from '../protocol/blob/server.js';
 import { StorageError } from '../domain/blob/errors.js';
 import { listen, type RunningServer } from '../protocol/http/server.js';
-import { sqliteBatchStore } from '../persistence/batch/store.js';
 import { answerBatchBusy, createBatchHandler } from '../protocol/batch/server.js';
 import type { BatchHooks } from '../domain/batch/context.js';
 import { Cluster } from '../cluster/cluster.js';
@@ -39,19 +38,18 @@ const GARBAGE_INTERVAL_MS = 60 * 60 * 1000;
 export async function startKiln(config: KilnConfig, log: (m: string) => void = (m) => console.error(m)): Promise<RunningKiln> {
   const accounts = new AccountRegistry(config.accounts);
   const advertised = advertisedHost(config.host, config.advertiseHost);
-  const storage = openStorage(config.dataDir, { orphanExtentGraceMs: config.orphanExtentGraceMs });
-  const { db, blobStore: store } = storage;
+  const storage = await openServiceStorage(config.dataDir, config.store ?? { kind: 'sqlite' }, { orphanExtentGraceMs: config.orphanExtentGraceMs });
+  const { batchStore, blobStore: store } = storage;
   const blobService = new BlobService(store, storage.extents);
   try {
     await blobService.collectGarbage({ atStart: true });
   } catch (err) {
-    storage.close();
+    await storage.close();
     throw err;
   }
   const garbageTimer = setInterval(() => void blobService.collectGarbage().catch((e: unknown) => log(`garbage collection failed: ${String(e)}`)), GARBAGE_INTERVAL_MS);
   garbageTimer.unref();
 
-  const batchStore = sqliteBatchStore(db);
   const batchHooks: BatchHooks = {};
   // Assigned once, below, after the servers listen; `let` (not const) because closures may read them
   // before that, and must see undefined rather than throw (late wiring: issue 10 item 4 removes it).
@@ -90,7 +88,7 @@ export async function startKiln(config: KilnConfig, log: (m: string) => void = (
   } catch (err) {
     clearInterval(garbageTimer);
     await blob?.close();
-    storage.close();
+    await storage.close();
     throw err;
   }
   storage.lock.listening({ blobPort: blob.port, batchPort: batch.port });
@@ -164,7 +162,7 @@ export async function startKiln(config: KilnConfig, log: (m: string) => void = (
       // Both services drain together: neither stops listening while the other still drains.
       await Promise.all([blobServer.drain(), batch.drain()]);
       await Promise.all([blobServer.close(), batch.close()]);
-      storage.close();
+      await storage.close();
     },
   };
 }
