@@ -49,6 +49,8 @@ export class Cluster {
   readonly files: FileRequests;
   readonly timings: NodeTimings;
   private readonly monitor: NodeJS.Timeout;
+  /** The node-loss and wall-clock check in progress, if any. */
+  private checking: Promise<void> | undefined;
 
   private constructor(private readonly opts: ClusterOptions) {
     this.timings = opts.timings ?? nodeTimings();
@@ -56,15 +58,13 @@ export class Cluster {
     this.scheduler = new Scheduler(this.ctx);
     this.ctx.wake = (account) => this.scheduler.kick(account);
     this.files = new FileRequests(this.ctx);
-    let checking = false;
     this.monitor = setInterval(
       () => {
-        if (checking) return; // the last check is still going
-        checking = true;
-        this.findLostNodes()
+        if (this.checking) return; // the last check is still going
+        this.checking = this.findLostNodes()
           .then(() => this.expireJobs())
           .catch((err: unknown) => opts.log(`cluster: node and job checks failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`))
-          .finally(() => (checking = false));
+          .finally(() => (this.checking = undefined));
       },
       Math.min(1000, this.timings.lostAfterMs / 4),
     );
@@ -204,8 +204,10 @@ export class Cluster {
     }
   }
 
-  close(): void {
+  /** Ends the command streams; resolves once the checks and the scheduler pass in progress have ended. */
+  async close(): Promise<void> {
     clearInterval(this.monitor);
     for (const session of this.ctx.sessions.values()) session.close();
+    await Promise.all([this.checking, this.scheduler.close()]);
   }
 }

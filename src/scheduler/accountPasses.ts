@@ -6,7 +6,9 @@
  */
 export class AccountPasses {
   private readonly due = new Set<string>();
-  private draining = false;
+  /** The drain in progress, if any. */
+  private draining: Promise<void> | undefined;
+  private closed = false;
 
   constructor(
     private readonly pass: (account: string) => Promise<void>,
@@ -14,15 +16,21 @@ export class AccountPasses {
   ) {}
 
   kick(account: string): void {
+    if (this.closed) return;
     this.due.add(account);
     if (this.draining) return;
-    this.draining = true;
-    setImmediate(() => void this.drain());
+    this.draining = new Promise((resolve) => setImmediate(resolve)).then(() => this.drain());
+  }
+
+  /** No pass starts any more; resolves once the one in progress has ended (before the store closes). */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.draining;
   }
 
   private async drain(): Promise<void> {
     try {
-      while (this.due.size > 0) {
+      while (this.due.size > 0 && !this.closed) {
         const accounts = [...this.due];
         this.due.clear();
         for (const account of accounts) {
@@ -34,7 +42,7 @@ export class AccountPasses {
         }
       }
     } finally {
-      this.draining = false;
+      this.draining = undefined;
     }
   }
 }

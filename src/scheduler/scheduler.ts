@@ -53,6 +53,11 @@ export class Scheduler {
     this.passes.kick(account);
   }
 
+  /** No pass starts any more; resolves once the one in progress has ended. */
+  close(): Promise<void> {
+    return this.passes.close();
+  }
+
   private async pass(account: string): Promise<void> {
     for (const pool of await this.cluster.store.pools.all(account)) {
       if (pool.doc.state === 'active') await this.schedulePool(account, pool.pk);

@@ -71,12 +71,14 @@ export class DeadlineTimer {
     return at;
   }
 
-  close(): void {
+  /** Disarms the timer; resolves once the pass in progress, if any, has ended (before the store closes). */
+  async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     if (this.pending) clearImmediate(this.pending);
     this.timer = this.pending = undefined;
     this.armedFor = undefined;
+    await this.running?.catch(() => undefined);
   }
 }
 

@@ -154,11 +154,10 @@ export async function startKiln(config: KilnConfig, log: (m: string) => void = (
     localNodes: local,
     async close() {
       clearInterval(garbageTimer);
-      schedules.close();
-      resizeTimeouts.close();
-      local.close();
+      await Promise.all([schedules.close(), resizeTimeouts.close()]);
+      await local.close();
       // Command streams end first; then the requests in flight drain (new ones hear 503 ServerBusy).
-      runningCluster.close();
+      await runningCluster.close();
       // Both services drain together: neither stops listening while the other still drains.
       await Promise.all([blobServer.drain(), batch.drain()]);
       await Promise.all([blobServer.close(), batch.close()]);

@@ -152,7 +152,7 @@ describe('Job schedule runs on an injected clock', () => {
         ['soon:job-1'],
       );
     } finally {
-      timer.close();
+      await timer.close();
     }
   });
 });

@@ -104,7 +104,7 @@ describe('resizeTimeout on an injected clock', () => {
       assert.equal(again.resizeErrors, undefined);
       assert.equal(await t.runNow(), T0 + 15 * MIN);
     } finally {
-      t.close();
+      await t.close();
     }
   });
 
@@ -131,7 +131,7 @@ describe('resizeTimeout on an injected clock', () => {
       }
       assert.equal((await pool(account, 'p')).doc.allocationState, 'steady');
     } finally {
-      t.close();
+      await t.close();
     }
   });
 
@@ -155,7 +155,7 @@ describe('resizeTimeout on an injected clock', () => {
       assert.deepEqual([done.currentDedicatedNodes, done.targetDedicatedNodes], [0, 0]);
       assert.deepEqual(await nodes(account, 'p'), []);
     } finally {
-      t.close();
+      await t.close();
     }
   });
 
@@ -178,7 +178,7 @@ describe('resizeTimeout on an injected clock', () => {
       );
       assert.equal(done.targetLowPriorityNodes, 0);
     } finally {
-      t.close();
+      await t.close();
     }
   });
 });

@@ -126,8 +126,8 @@ describe('the scheduler and job control on local pools', () => {
 
     // The packed node is full: a two-slot task goes to the other one, and a third has to wait.
     await client.task.add(packJob, { id: 'wide', commandLine: gated(gate), requiredSlots: 2 });
+    await waitRunning(packJob, ['wide']); // before 'waits' is added: queued together, 'waits' sorts first and would take the slot
     await client.task.add(packJob, { id: 'waits', commandLine: gated(gate) });
-    await waitRunning(packJob, ['wide']);
     const full = await nodeOf(packJob, 'a');
     assert.notEqual(await nodeOf(packJob, 'wide'), full);
     const nodes = await client.computeNode.list(pools.pack);

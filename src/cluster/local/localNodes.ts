@@ -232,7 +232,8 @@ export class LocalNodes {
    * An agent exited: after a `leave` (its node is gone from the pool) its disk goes; otherwise it
    * died under its node, whose tasks go back to the queue now, and the node comes back up.
    */
-  private exited(proc: NodeProcess): Promise<void> {
+  private async exited(proc: NodeProcess): Promise<void> {
+    if (this.closed) return; // kiln up is stopping: its own agents exit, and the store may be closed
     return this.cluster.ctx.store.tx(() => this.agentExited(proc));
   }
 
@@ -308,9 +309,11 @@ export class LocalNodes {
   }
 
   /** Stops every node process; their directories stay, as a machine's disk does. */
-  close(): void {
+  /** Stops the agents; resolves once the pass in progress, if any, has ended (before the store closes). */
+  async close(): Promise<void> {
     this.closed = true;
     for (const proc of [...this.processes.values()]) this.stop(proc, false);
+    await this.passes.close();
   }
 
   /** Node process ids, for tests and the CLI: which agents run now. */

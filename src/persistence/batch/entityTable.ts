@@ -2,6 +2,7 @@ import type { Statement } from 'better-sqlite3';
 import type { Db } from '../sqlite/database.js';
 import type { EntityDoc, Stored } from '../../domain/batch/models.js';
 import type { ListQuery, RawRow } from '../../domain/batch/store.js';
+import { ENTITY_COLUMNS, entityValues } from './indexedColumns.js';
 import { sqliteCondition } from './sqliteCondition.js';
 
 export interface TableSpec<T extends EntityDoc> {
@@ -30,7 +31,7 @@ export class EntityTable<T extends EntityDoc> {
     this.extraNames = Object.keys(spec.extra ?? {});
     this.extraReaders = Object.values(spec.extra ?? {});
     const { table, parent } = spec;
-    const columns = ['id_key', 'id', 'state', 'creation_time', 'last_modified', 'state_transition_time', 'doc', ...this.extraNames];
+    const columns = [...ENTITY_COLUMNS, ...this.extraNames];
     const sets = columns
       .slice(1)
       .map((c) => `${c} = ?`)
@@ -47,16 +48,7 @@ export class EntityTable<T extends EntityDoc> {
   }
 
   private values(doc: T): unknown[] {
-    return [
-      doc.id.toLowerCase(),
-      doc.id,
-      doc.state,
-      doc.creationTime,
-      doc.lastModified,
-      doc.stateTransitionTime,
-      JSON.stringify(doc),
-      ...this.extraReaders.map((read) => read(doc)),
-    ];
+    return [...entityValues(doc), ...this.extraReaders.map((read) => read(doc))];
   }
 
   get(parent: string | number, id: string): Stored<T> | undefined {

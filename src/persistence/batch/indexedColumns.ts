@@ -3,9 +3,8 @@ import type { TaskCounts } from '../../domain/batch/store.js';
 
 /**
  * What the Batch tables store beside each document, whatever the database: the columns every entity
- * table has, and the extra indexed columns of jobs and tasks, read off the document. The PostgreSQL
- * store reads them from here; the SQLite tables (jobs.ts, tasks.ts, entityTable.ts) hold the same
- * readers inline, to be moved here.
+ * table has, and the extra indexed columns of jobs and tasks, read off the document. Both stores read
+ * them from here (SQLite: entityTable.ts, jobs.ts, tasks.ts; PostgreSQL: postgres/batchStore.ts).
  */
 export const ENTITY_COLUMNS = ['id_key', 'id', 'state', 'creation_time', 'last_modified', 'state_transition_time', 'doc'] as const;
 

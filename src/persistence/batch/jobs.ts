@@ -1,6 +1,7 @@
 import type { Db } from '../sqlite/database.js';
 import type { CloudJob } from '../../domain/batch/models.js';
 import { EntityTable } from './entityTable.js';
+import { JOB_COLUMNS } from './indexedColumns.js';
 
 /** batch_jobs: an account's jobs, with the pool they run on and the schedule that made them. */
 export class JobTable extends EntityTable<CloudJob> {
@@ -13,10 +14,7 @@ export class JobTable extends EntityTable<CloudJob> {
       table: 'batch_jobs',
       parent: 'account',
       hasPk: true,
-      extra: {
-        pool_id: (doc) => (doc.executionInfo.poolId ?? doc.poolInfo.poolId ?? null)?.toLowerCase() ?? null,
-        schedule_pk: (doc) => (typeof doc['_schedulePk'] === 'number' ? doc['_schedulePk'] : null),
-      },
+      extra: { pool_id: JOB_COLUMNS.pool_id.read, schedule_pk: JOB_COLUMNS.schedule_pk.read },
     });
     this.deleteQ = db.prepare(`DELETE FROM batch_jobs WHERE pk = ?`);
     this.byPoolQ = db.prepare(`SELECT pk, doc FROM batch_jobs WHERE account = ? AND pool_id = ?`);

@@ -2,6 +2,7 @@ import type { Db } from '../sqlite/database.js';
 import type { CloudTask, TaskState } from '../../domain/batch/models.js';
 import type { DependencyRow, TaskCounts } from '../../domain/batch/store.js';
 import { EntityTable } from './entityTable.js';
+import { TASK_COLUMNS, tallyTaskCounts } from './indexedColumns.js';
 
 /** batch_tasks: a job's tasks, by case-insensitive id, indexed by state for lists and the scheduler. */
 export class TaskTable extends EntityTable<CloudTask> {
@@ -18,7 +19,7 @@ export class TaskTable extends EntityTable<CloudTask> {
       table: 'batch_tasks',
       parent: 'job_pk',
       hasPk: false,
-      extra: { result: (doc) => doc.executionInfo.result ?? null, slots: (doc) => doc.requiredSlots ?? 1 },
+      extra: { result: TASK_COLUMNS.result.read, slots: TASK_COLUMNS.slots.read },
     });
     this.countsQ = db.prepare(`SELECT state, result, count(*) AS n, sum(slots) AS slots FROM batch_tasks WHERE job_pk = ? GROUP BY state, result`);
     this.unfinishedQ = db.prepare(`SELECT 1 FROM batch_tasks WHERE job_pk = ? AND state IN ('active', 'preparing', 'running') LIMIT 1`).pluck();
@@ -40,21 +41,7 @@ export class TaskTable extends EntityTable<CloudTask> {
 
   /** Task counts and slot counts, as GET /jobs/{id}/taskcounts reports them. */
   counts(jobPk: number): { taskCounts: TaskCounts; taskSlotCounts: TaskCounts } {
-    const taskCounts: TaskCounts = { active: 0, running: 0, completed: 0, succeeded: 0, failed: 0 };
-    const taskSlotCounts: TaskCounts = { ...taskCounts };
-    for (const row of this.countsQ.all(jobPk) as { state: TaskState; result: string | null; n: number; slots: number | null }[]) {
-      const slots = row.slots ?? row.n;
-      // Preparing tasks count as running (shared/docs/batch-api.md §2.4).
-      const bucket = row.state === 'preparing' ? 'running' : row.state;
-      taskCounts[bucket] += row.n;
-      taskSlotCounts[bucket] += slots;
-      if (row.state === 'completed') {
-        const outcome = row.result === 'success' ? 'succeeded' : 'failed';
-        taskCounts[outcome] += row.n;
-        taskSlotCounts[outcome] += slots;
-      }
-    }
-    return { taskCounts, taskSlotCounts };
+    return tallyTaskCounts(this.countsQ.all(jobPk) as { state: TaskState; result: string | null; n: number; slots: number | null }[]);
   }
 
   /** Whether any task of the job is still to finish (active, preparing or running). */

@@ -1,12 +1,9 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
+import { UnitsOfWork, type Work } from '../unitsOfWork.js';
 import { ADVISORY_LOCK_SPACE, AdvisoryLock } from './advisoryLocks.js';
 import type { Connection, PostgresDatabase, Queryable } from './database.js';
 
-interface Work {
+interface PostgresWork extends Work {
   connection: Connection;
-  afterCommit: (() => void)[];
-  /** Until it commits or rolls back: callbacks it scheduled (timers, a deferred pass) inherit its context, but not it (see batch/unitOfWork.ts). */
-  open: boolean;
 }
 
 /**
@@ -26,42 +23,38 @@ interface Work {
  * units of work say which entities they touch, are the next step (issue 10 item 3).
  */
 export class PostgresUnitOfWork {
-  private readonly context = new AsyncLocalStorage<Work>();
-  /** Resolves when the unit of work in progress here, and those queued before it, have ended. */
-  private tail: Promise<unknown> = Promise.resolve();
+  private readonly units = new UnitsOfWork<PostgresWork>();
 
   constructor(private readonly db: PostgresDatabase) {}
 
   /** Where a store call runs: the unit of work's connection when made inside one, else the pool. */
   on(): Queryable {
-    return this.current()?.connection ?? this.db;
+    return this.units.current()?.connection ?? this.db;
   }
 
   /** Whether the caller is inside a unit of work. */
   inside(): boolean {
-    return this.current() !== undefined;
+    return this.units.current() !== undefined;
   }
 
   async tx<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.current()) return fn();
-    return this.queue(() => this.run(fn));
+    if (this.units.current()) return fn();
+    return this.units.queue(() => this.run(fn));
   }
 
   afterCommit(fn: () => void): void {
-    const work = this.current();
-    if (work) work.afterCommit.push(fn);
-    else queueMicrotask(() => runHook(fn));
+    this.units.afterCommit(fn);
   }
 
   private async run<T>(fn: () => Promise<T>): Promise<T> {
     const connection = await this.db.connect();
-    const work: Work = { connection, afterCommit: [], open: true };
+    const work: PostgresWork = { connection, afterCommit: [], open: true };
     let broken: Error | undefined;
     let result: T;
     try {
       await connection.query('BEGIN ISOLATION LEVEL READ COMMITTED');
       await connection.query('SELECT pg_advisory_xact_lock($1, $2)', [ADVISORY_LOCK_SPACE, AdvisoryLock.batchWrites]);
-      result = await this.context.run(work, fn);
+      result = await this.units.within(work, fn);
       await connection.query('COMMIT');
     } catch (err) {
       await connection.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
@@ -72,28 +65,7 @@ export class PostgresUnitOfWork {
       connection.release(broken);
     }
     // Outside the context: what a hook starts is not part of the unit of work that just ended.
-    for (const hook of work.afterCommit) runHook(hook);
+    this.units.committed(work);
     return result;
-  }
-
-  /** The unit of work this call is part of, if any. */
-  private current(): Work | undefined {
-    const work = this.context.getStore();
-    return work?.open ? work : undefined;
-  }
-
-  /** Runs `job` once every job queued before it has ended. */
-  private queue<T>(job: () => Promise<T>): Promise<T> {
-    const run = this.tail.then(job);
-    this.tail = run.catch(() => undefined);
-    return run;
-  }
-}
-
-function runHook(fn: () => void): void {
-  try {
-    fn();
-  } catch (err) {
-    console.error(`after-commit hook failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   }
 }
