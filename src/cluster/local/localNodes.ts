@@ -67,12 +67,12 @@ export class LocalNodes {
     this.passes.kick(account);
   }
 
-  /** One account's nodes brought in line with its pools, as one unit of work (as cluster events are). */
-  private reconcileAccount(account: string): Promise<void> {
-    return this.cluster.ctx.store.tx(() => this.bringInLine(account));
-  }
-
-  private async bringInLine(account: string): Promise<void> {
+  /**
+   * One account's nodes brought in line with its pools. Not one unit of work: starting agents (their
+   * users, their processes) is slow, and every node's reports would wait behind it; each change to the
+   * node records is a unit of work of its own (resize, abandonNode), and passes never overlap.
+   */
+  private async reconcileAccount(account: string): Promise<void> {
     if (this.closed) return;
     const { store } = this.cluster.ctx;
     const wanted = new Set<string>();
@@ -233,11 +233,6 @@ export class LocalNodes {
    * died under its node, whose tasks go back to the queue now, and the node comes back up.
    */
   private async exited(proc: NodeProcess): Promise<void> {
-    if (this.closed) return; // kiln up is stopping: its own agents exit, and the store may be closed
-    return this.cluster.ctx.store.tx(() => this.agentExited(proc));
-  }
-
-  private async agentExited(proc: NodeProcess): Promise<void> {
     if (this.processes.get(proc.key) === proc) this.processes.delete(proc.key);
     // Its runs die with it (its reaper kills them too) before its tasks are requeued below.
     killNodeRuns(proc.root);
