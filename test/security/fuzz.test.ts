@@ -8,7 +8,8 @@ import { BatchSharedKeyCredentials } from '@azure/batch';
 import { WebResource } from '@azure/ms-rest-js';
 import fc from 'fast-check';
 import { API_VERSION } from '../helpers/batchHttp.js';
-import { ACCOUNT, KEY, KILN_BIN, sharedKeyCredential, startKiln, tempDir, type KilnProcess } from '../helpers/kiln.js';
+import { blobSharedKeySignature } from '../helpers/sharedKeyFetch.js';
+import { ACCOUNT, KEY, KILN_BIN, startKiln, tempDir, type KilnProcess } from '../helpers/kiln.js';
 import { stopKiln, vm, waitForNodes, waitForTask } from '../nodes/helpers.js';
 
 /**
@@ -390,35 +391,6 @@ interface Outcome {
   hung?: boolean;
 }
 
-function blobSignature(method: string, url: URL, headers: Record<string, string>): string {
-  // Shared Key for Blob as the documented algorithm builds it (see test/helpers/sharedKeyFetch.ts).
-  const standard = [
-    'content-encoding',
-    'content-language',
-    'content-length',
-    'content-md5',
-    'content-type',
-    'date',
-    'if-modified-since',
-    'if-match',
-    'if-none-match',
-    'if-unmodified-since',
-    'range',
-  ].map((name) => (name === 'content-length' && headers[name] === '0' ? '' : (headers[name] ?? '')));
-  const ms = Object.entries(headers)
-    .filter(([name]) => name.startsWith('x-ms-'))
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([name, value]) => `${name}:${value.trimStart()}\n`)
-    .join('');
-  const params = new Map<string, string[]>();
-  for (const [name, value] of url.searchParams) params.set(name.toLowerCase(), [...(params.get(name.toLowerCase()) ?? []), value]);
-  const resource = `/${ACCOUNT}${url.pathname}${[...params.keys()]
-    .sort()
-    .map((k) => `\n${k}:${params.get(k)!.sort().join(',')}`)
-    .join('')}`;
-  return sharedKeyCredential().computeHMACSHA256(`${method}\n${standard.join('\n')}\n${ms}${resource}`);
-}
-
 async function send(kiln: KilnProcess, tokens: { join: string; node: string; nodeId: string }, r: FuzzRequest): Promise<Outcome> {
   const port = r.target === 'blob' ? kiln.blobPort : kiln.batchPort;
   if (r.target === 'agent') r = { ...r, path: r.path.replace('/nodes/NODE/', `/nodes/${tokens.nodeId}/`) };
@@ -440,7 +412,7 @@ async function send(kiln: KilnProcess, tokens: { join: string; node: string; nod
   } else if (r.target === 'blob' && r.auth === 'signed') {
     headers['x-ms-date'] = new Date().toUTCString();
     headers['x-ms-version'] ??= '2021-08-06';
-    headers['authorization'] = `SharedKey ${ACCOUNT}:${blobSignature(r.method, url, headers)}`;
+    headers['authorization'] = `SharedKey ${ACCOUNT}:${blobSharedKeySignature(r.method, url, headers)}`;
   } else if (r.target === 'agent' && r.auth === 'signed') {
     // A node's own calls (/nodes/...) with its node token, joins with the pool's join token.
     headers['authorization'] = `Bearer ${r.path.startsWith(`${AGENT_PREFIX}/nodes/`) ? tokens.node : tokens.join}`;
