@@ -3,7 +3,7 @@ import type { EntityDoc } from '../../domain/batch/models.js';
 import type { NodeFileAccess } from '../../domain/batch/nodeFiles.js';
 import type { Json } from '../../domain/batch/schema/validate.js';
 import { checkConditions } from './conditions.js';
-import { readSelect, render } from './odata/listing.js';
+import { listBody, nextLink, readSelect, render } from './odata/listing.js';
 import type { BatchRequest } from './request.js';
 import { httpDate, type Headers, type Responder } from './respond.js';
 
@@ -56,4 +56,9 @@ export function sendEntity(call: Call, doc: EntityDoc, url: string, metadata: st
   const rendered = render(JSON.stringify(doc), url, select);
   const body = `{"odata.metadata":${JSON.stringify(call.urls.metadata(metadata))}${rendered === '{}' ? '}' : `,${rendered.slice(1)}`}`;
   call.respond.json(200, body, resourceHeaders(doc, url));
+}
+
+/** 200 with one page of a list: its rendered items, and the link to the next page when there is one. */
+export function sendList(call: Pick<Call, 'req' | 'respond' | 'urls'>, metadata: string, items: string[], next: string | undefined): void {
+  call.respond.json(200, listBody(call.urls.metadata(metadata), items, next && nextLink(call.req, next)));
 }

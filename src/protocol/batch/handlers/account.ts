@@ -1,8 +1,8 @@
 import { nodeAgentSkus, SUPPORTED_IMAGES } from '../../../domain/batch/catalog.js';
 import { poolNodeCounts } from '../../../domain/batch/nodes/nodeOperations.js';
-import type { Handler } from '../call.js';
+import { sendList, type Handler } from '../call.js';
 import type { FilterFields } from '../odata/filter.js';
-import { listBody, nextLink, pageInMemory } from '../odata/listing.js';
+import { pageInMemory } from '../odata/listing.js';
 
 /** GET /supportedimages: the images Kiln's nodes stand for (see domain/batch/catalog.ts). */
 export const listSupportedImages: Handler = ({ req, respond, urls }) => {
@@ -17,26 +17,22 @@ export const listSupportedImages: Handler = ({ req, respond, urls }) => {
     },
     (img) => `${String(img['nodeAgentSKUId'])}|${JSON.stringify(img['imageReference'])}`,
   );
-  respond.json(
-    200,
-    listBody(
-      urls.metadata('supportedimages'),
-      page.items.map((i) => JSON.stringify(i)),
-      page.next && nextLink(req, page.next),
-    ),
+  sendList(
+    { req, respond, urls },
+    'supportedimages',
+    page.items.map((i) => JSON.stringify(i)),
+    page.next,
   );
 };
 
 /** GET /nodeagentskus: the old API's form of the same catalogue. */
 export const listNodeAgentSkus: Handler = ({ req, respond, urls }) => {
   const page = pageInMemory(req, nodeAgentSkus() as unknown as Record<string, unknown>[], { osType: { type: 'enum' }, id: { type: 'id' } }, (s) => String(s['id']));
-  respond.json(
-    200,
-    listBody(
-      urls.metadata('nodeagentskus'),
-      page.items.map((i) => JSON.stringify(i)),
-      page.next && nextLink(req, page.next),
-    ),
+  sendList(
+    { req, respond, urls },
+    'nodeagentskus',
+    page.items.map((i) => JSON.stringify(i)),
+    page.next,
   );
 };
 
@@ -44,13 +40,11 @@ export const listNodeAgentSkus: Handler = ({ req, respond, urls }) => {
 export const listPoolNodeCounts: Handler = async ({ req, respond, urls, ctx }) => {
   const counts = (await poolNodeCounts(ctx)) as unknown as Record<string, unknown>[];
   const page = pageInMemory(req, counts, { poolId: { type: 'id' } }, (c) => String(c['poolId']).toLowerCase(), 10);
-  respond.json(
-    200,
-    listBody(
-      urls.metadata('poolnodecounts'),
-      page.items.map((i) => JSON.stringify(i)),
-      page.next && nextLink(req, page.next),
-    ),
+  sendList(
+    { req, respond, urls },
+    'poolnodecounts',
+    page.items.map((i) => JSON.stringify(i)),
+    page.next,
   );
 };
 
@@ -62,7 +56,7 @@ const emptyList =
   (what: string, fields: FilterFields): Handler =>
   ({ req, respond, urls }) => {
     pageInMemory(req, [], fields, () => '');
-    respond.json(200, listBody(urls.metadata(what), []));
+    sendList({ req, respond, urls }, what, [], undefined);
   };
 
 /** GET /poolusagemetrics (starttime and endtime are checked with the query: parameters.ts). */

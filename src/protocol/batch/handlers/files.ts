@@ -2,10 +2,10 @@ import { batchErrors } from '../../../domain/batch/errors.js';
 import type { FileEntry, FileRoot, NodeFileAccess } from '../../../domain/batch/nodeFiles.js';
 import { getNode } from '../../../domain/batch/nodes/nodeOperations.js';
 import { getTask } from '../../../domain/batch/tasks/lookup.js';
-import type { Call, Handler } from '../call.js';
+import { sendList, type Call, type Handler } from '../call.js';
 import { checkConditions } from '../conditions.js';
 import type { FilterFields } from '../odata/filter.js';
-import { listBody, nextLink, pageInMemory } from '../odata/listing.js';
+import { pageInMemory } from '../odata/listing.js';
 import { httpDate } from '../respond.js';
 
 const FILE_FIELDS: FilterFields = { name: { type: 'string' } };
@@ -81,13 +81,11 @@ const listFiles =
       FILE_FIELDS,
       (e) => e.name,
     );
-    call.respond.json(
-      200,
-      listBody(
-        call.urls.metadata('files'),
-        page.items.map((f) => JSON.stringify(nodeFile(scope, f))),
-        page.next && nextLink(call.req, page.next),
-      ),
+    sendList(
+      call,
+      'files',
+      page.items.map((f) => JSON.stringify(nodeFile(scope, f))),
+      page.next,
     );
   };
 

@@ -6,10 +6,10 @@ import { terminateJobSchedule } from '../../../domain/batch/jobSchedules/termina
 import { patchJobSchedule, updateJobSchedule } from '../../../domain/batch/jobSchedules/updateJobSchedule.js';
 import type { CloudJobSchedule } from '../../../domain/batch/models.js';
 import type { Json } from '../../../domain/batch/schema/validate.js';
-import { created, resourceHeaders, sendEntity, type Call, type Handler } from '../call.js';
+import { type Call, created, type Handler, resourceHeaders, sendEntity, sendList } from '../call.js';
 import { checkConditions, conditionsFor } from '../conditions.js';
 import { ENTITY_FIELDS, type FilterFields } from '../odata/filter.js';
-import { listBody, nextLink, pageOf, readExpand, readSelect, renderDoc } from '../odata/listing.js';
+import { pageOf, readExpand, readSelect, renderDoc } from '../odata/listing.js';
 import { listJobs } from './jobs.js';
 
 export const JOB_SCHEDULE_FIELDS: FilterFields = {
@@ -39,7 +39,7 @@ export const list: Handler = async (call) => {
   readExpand(req);
   const page = await pageOf(ctx.store.jobSchedules, ctx.account, req, JOB_SCHEDULE_FIELDS);
   const items = page.rows.map((r) => renderDoc(onTheWire(call, JSON.parse(r.doc) as CloudJobSchedule), urls.jobSchedule(r.id), select));
-  respond.json(200, listBody(urls.metadata('jobschedules'), items, page.next && nextLink(req, page.next)));
+  sendList({ req, respond, urls }, 'jobschedules', items, page.next);
 };
 
 export const get: Handler = async (call) => {

@@ -8,10 +8,10 @@ import { terminateJob } from '../../../domain/batch/jobs/terminateJob.js';
 import { patchJob, updateJob } from '../../../domain/batch/jobs/updateJob.js';
 import type { Condition } from '../../../domain/batch/listQuery.js';
 import type { Json } from '../../../domain/batch/schema/validate.js';
-import { created, resourceHeaders, sendEntity, type Call, type Handler } from '../call.js';
+import { type Call, created, type Handler, resourceHeaders, sendEntity, sendList } from '../call.js';
 import { conditionsFor } from '../conditions.js';
 import { ENTITY_FIELDS, type FilterFields } from '../odata/filter.js';
-import { listBody, nextLink, pageInMemory, pageOf, readSelect, render, selected } from '../odata/listing.js';
+import { pageInMemory, pageOf, readSelect, render, selected } from '../odata/listing.js';
 
 export const JOB_FIELDS: FilterFields = {
   ...ENTITY_FIELDS,
@@ -36,7 +36,7 @@ export async function listJobs(call: Call, extraWhere?: Condition): Promise<void
   const select = readSelect(req);
   const page = await pageOf(ctx.store.jobs, ctx.account, req, JOB_FIELDS, extraWhere);
   const items = page.rows.map((r) => render(r.doc, urls.job(r.id), select));
-  respond.json(200, listBody(urls.metadata('jobs'), items, page.next && nextLink(req, page.next)));
+  sendList({ req, respond, urls }, 'jobs', items, page.next);
 }
 
 export const list: Handler = async (call) => await listJobs(call);
@@ -101,12 +101,10 @@ export const prepAndReleaseStatus: Handler = async (call) => {
   if (!doc.jobPreparationTask && !doc.jobReleaseTask) throw batchErrors.jobPreparationTaskNotSpecified();
   const select = readSelect(call.req);
   const page = pageInMemory(call.req, nodeTaskStatuses(doc) as unknown as Record<string, unknown>[], NODE_TASK_STATUS_FIELDS, (s) => String(s['nodeId']));
-  call.respond.json(
-    200,
-    listBody(
-      call.urls.metadata('jobpreparationandreleasetaskstatuslist'),
-      page.items.map((s) => JSON.stringify(selected(s, select))),
-      page.next && nextLink(call.req, page.next),
-    ),
+  sendList(
+    call,
+    'jobpreparationandreleasetaskstatuslist',
+    page.items.map((s) => JSON.stringify(selected(s, select))),
+    page.next,
   );
 };

@@ -1,8 +1,8 @@
 import { getNode, rebootNode, reimageNode, setScheduling } from '../../../domain/batch/nodes/nodeOperations.js';
 import { getPool } from '../../../domain/batch/pools/lookup.js';
-import { sendEntity, type Handler } from '../call.js';
+import { type Handler, sendEntity, sendList } from '../call.js';
 import type { FilterFields } from '../odata/filter.js';
-import { listBody, nextLink, pageOf, readSelect, render } from '../odata/listing.js';
+import { pageOf, readSelect, render } from '../odata/listing.js';
 
 export const NODE_FIELDS: FilterFields = {
   id: { type: 'id', column: 'id_key' },
@@ -24,7 +24,7 @@ export const list: Handler = async ({ req, ctx, respond, urls, p }) => {
   const select = readSelect(req);
   const page = await pageOf(ctx.store.nodes, pool.pk, req, NODE_FIELDS);
   const items = page.rows.map((r) => render(r.doc, urls.node(pool.doc.id, r.id), select));
-  respond.json(200, listBody(urls.metadata('nodes'), items, page.next && nextLink(req, page.next)));
+  sendList({ req, respond, urls }, 'nodes', items, page.next);
 };
 
 export const get: Handler = async (call) => {

@@ -6,10 +6,10 @@ import { resizePool, stopResizePool } from '../../../domain/batch/pools/resizePo
 import { patchPool, updatePoolProperties } from '../../../domain/batch/pools/updatePool.js';
 import { removeNodes } from '../../../domain/batch/nodes/nodeOperations.js';
 import type { Json } from '../../../domain/batch/schema/validate.js';
-import { created, resourceHeaders, sendEntity, type Handler } from '../call.js';
+import { created, type Handler, resourceHeaders, sendEntity, sendList } from '../call.js';
 import { checkConditions, conditionsFor } from '../conditions.js';
 import { ENTITY_FIELDS, type FilterFields } from '../odata/filter.js';
-import { listBody, nextLink, pageOf, readSelect, render } from '../odata/listing.js';
+import { pageOf, readSelect, render } from '../odata/listing.js';
 
 export const POOL_FIELDS: FilterFields = {
   ...ENTITY_FIELDS,
@@ -36,7 +36,7 @@ export const list: Handler = async ({ req, ctx, respond, urls }) => {
   const select = readSelect(req);
   const page = await pageOf(ctx.store.pools, ctx.account, req, POOL_FIELDS);
   const items = page.rows.map((r) => render(r.doc, urls.pool(r.id), select));
-  respond.json(200, listBody(urls.metadata('pools'), items, page.next && nextLink(req, page.next)));
+  sendList({ req, respond, urls }, 'pools', items, page.next);
 };
 
 export const get: Handler = async (call) => {

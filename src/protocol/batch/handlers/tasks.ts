@@ -9,10 +9,10 @@ import { getTask } from '../../../domain/batch/tasks/lookup.js';
 import { reactivateTask } from '../../../domain/batch/tasks/reactivateTask.js';
 import { terminateTask } from '../../../domain/batch/tasks/terminateTask.js';
 import { updateTask } from '../../../domain/batch/tasks/updateTask.js';
-import { created, resourceHeaders, sendEntity, type Handler } from '../call.js';
+import { created, type Handler, resourceHeaders, sendEntity, sendList } from '../call.js';
 import { conditionsFor } from '../conditions.js';
 import { ENTITY_FIELDS, type FilterFields } from '../odata/filter.js';
-import { listBody, nextLink, pageOf, readSelect, render } from '../odata/listing.js';
+import { pageOf, readSelect, render } from '../odata/listing.js';
 import { httpDate } from '../respond.js';
 
 export const TASK_FIELDS: FilterFields = {
@@ -64,7 +64,7 @@ export const list: Handler = async ({ req, ctx, respond, urls, p }) => {
     const doc = await withWaitingReason(r.doc, async () => await reasons.of(job.pk, job.doc, JSON.parse(r.doc) as CloudTask));
     items.push(render(doc, urls.task(job.doc.id, r.id), select));
   }
-  respond.json(200, listBody(urls.metadata('tasks'), items, page.next && nextLink(req, page.next)));
+  sendList({ req, respond, urls }, 'tasks', items, page.next);
 };
 
 export const get: Handler = async (call) => {
