@@ -4,7 +4,7 @@
 // job runs first, so that what a node does once (its pool user, its run groups) is not counted.
 // With --strace, each agent is traced (strace -f -c) during the measured tasks: its system calls
 // per task, by name (tracing slows the run: its CPU figures are not comparable then).
-// Usage: node --import tsx bench/tasks/cpu.ts [--tasks N] [--slots N] [--strace]
+// Usage: node --import tsx bench/tasks/cpu.ts [--tasks N] [--slots N] [--strace] [--perf FILE [--perf-server]] [--cpu-prof DIR] [--nodes-in DIR]
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -22,6 +22,8 @@ const { values: args } = parseArgs({
     /** perf record -g of the agents (or, with --perf-server, of kiln up itself) during the measured tasks, into this file. */
     perf: { type: 'string' },
     'perf-server': { type: 'boolean', default: false },
+    /** V8's CPU profiles of kiln up and of the agents (warm-up included), written into this directory as they stop. */
+    'cpu-prof': { type: 'string' },
     /** Where the nodes' directories go (a tmpfs such as /dev/shm takes the disk's noise out of the figures). */
     'nodes-in': { type: 'string' },
   },
@@ -67,6 +69,14 @@ function childPids(pid: number): number[] {
   return fs.readdirSync(`/proc/${pid}/task`).flatMap((tid) => fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
 }
 
+const isLauncher = (pid: number): boolean => {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('launcher.pl');
+  } catch {
+    return false;
+  }
+};
+
 const isAgent = (pid: number): boolean => {
   try {
     return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('agent');
@@ -101,7 +111,10 @@ async function main(): Promise<void> {
   const nodesDir = args['nodes-in'] ? fs.mkdtempSync(path.join(args['nodes-in'], 'kiln-nodes-')) : undefined;
   // Non-admin tasks must get through it (kiln up refuses one they cannot).
   if (nodesDir) fs.chmodSync(nodesDir, 0o755);
-  const kiln = await startKiln(nodesDir ? { nodesDir } : {});
+  const kiln = await startKiln({
+    ...(nodesDir ? { nodesDir } : {}),
+    ...(args['cpu-prof'] ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`] } : {}),
+  });
   const traces: { tracer: ChildProcess; file: string }[] = [];
   try {
     const batch = kiln.batchClient();
@@ -133,13 +146,19 @@ async function main(): Promise<void> {
       });
       await new Promise((r) => setTimeout(r, 500));
     }
+    // Each agent's task launcher (exec/launcher.ts) forks and reaps the tasks: its CPU and theirs.
+    const launchers = agents.flatMap(childPids).filter(isLauncher);
     const before = [server, ...agents].map(times);
+    const launchersBefore = launchers.map(times);
     const machine0 = machineBusyMs();
     const client0 = process.cpuUsage();
     const started = performance.now();
     await runTasks(batch, 'measured', poolId, TASKS);
     const seconds = (performance.now() - started) / 1000;
     const after = [server, ...agents].map(times);
+    const launchersAfter = launchers.map(times);
+    const launcherSelf = launchers.reduce((sum, _, i) => sum + launchersAfter[i]!.self - launchersBefore[i]!.self, 0);
+    const launcherChildren = launchers.reduce((sum, _, i) => sum + launchersAfter[i]!.children - launchersBefore[i]!.children, 0);
     const machineMs = machineBusyMs() - machine0;
     const client = process.cpuUsage(client0);
     const perTask = (ms: number) => ((ms / TASKS) * 1000).toFixed(0);
@@ -154,12 +173,17 @@ async function main(): Promise<void> {
     console.log(
       `${TASKS} tasks, 2 nodes × ${SLOTS} slot(s), ${(TASKS / seconds).toFixed(0)} tasks/s, load ${load}\n` +
         `CPU µs per task: server ${perTask(serverMs)} (system ${perTask(after[0]!.system - before[0]!.system)}), agents ${perTask(agentSelf)} (system ${perTask(agentSystem)}; + children waited for ${perTask(agentChildren)}), ` +
-        `total ${perTask(serverMs + agentSelf + agentChildren)}; client ${perTask((client.user + client.system) / 1000)}; whole machine ${perTask(machineMs)}`,
+        `launchers ${perTask(launcherSelf)} (+ tasks ${perTask(launcherChildren)}), total ${perTask(serverMs + agentSelf + agentChildren + launcherSelf + launcherChildren)}; client ${perTask((client.user + client.system) / 1000)}; whole machine ${perTask(machineMs)}`,
     );
     if (traces.length > 0) {
       for (const { tracer } of traces) tracer.kill('SIGINT');
       await Promise.all(traces.map(({ tracer }) => new Promise((r) => (tracer.exitCode !== null ? r(null) : tracer.once('exit', r)))));
       for (const { file } of traces) if (file) console.log(summarise(fs.readFileSync(file, 'utf8'), TASKS / 2));
+    }
+    if (args['cpu-prof']) {
+      // An agent writes its profile when it exits on its own (kiln up's stop SIGKILLs them).
+      for (const pid of agents) process.kill(pid, 'SIGTERM');
+      await waitFor('the agents to write their profiles', () => (agents.every((pid) => !fs.existsSync(`/proc/${pid}`)) ? true : undefined));
     }
   } finally {
     for (const { tracer, file } of traces) {

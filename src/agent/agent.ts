@@ -15,7 +15,6 @@ import type { NodeIdentity } from './environment.js';
 import { answerFileCommand } from './files.js';
 import { removeIfEmpty, removeTree } from './fs/pinnedDir.js';
 import { closeNodeRuns, killNodeRuns, nodeRuns } from './exec/containment.js';
-import { slowMovesHint } from './exec/cgroups.js';
 import { NodeLayout, type TaskDirs } from './layout.js';
 import { TaskDirRetention } from './retention.js';
 import { runTask, type TaskRun } from './runTask.js';
@@ -60,8 +59,13 @@ const agentFailed = (runId: string, err: unknown): AgentReport => ({
 /** How long a call may take before the agent has a session (and its cut-off) to go by. */
 const CALL_TIMEOUT_MS = 30_000;
 
-/** Report calls at once: enough that a report rarely waits for another's answer, few enough to keep batching. */
-const REPORTS_IN_FLIGHT = 4;
+/**
+ * Report calls at once. Each call costs both processes CPU, and reports that end while calls are
+ * under way go together in the next; but a report that waits for an answer (which comes once the
+ * previous report is durable) keeps its slot idle that long. Two calls: with four, 2 nodes × 4 slots
+ * ran 25–35 % fewer tasks per second; with one, 1-slot nodes ran 10–20 % fewer (docs/benchmarks.md).
+ */
+const REPORTS_IN_FLIGHT = 2;
 
 const backoff = (attempt: number) => new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** attempt)));
 
@@ -100,8 +104,6 @@ export class NodeAgent {
 
   /** Runs until told to leave the pool, or until `stop()`. */
   async run(): Promise<void> {
-    const hint = slowMovesHint();
-    if (hint) this.log(hint);
     while (!this.stopped) {
       this.layout.prepare();
       // What an earlier agent of this node left running, however it ended, goes before anything runs.
@@ -355,9 +357,9 @@ export class NodeAgent {
 
   /**
    * Queues a report. Reports go out at once, batched only while REPORTS_IN_FLIGHT calls are under
-   * way: the server frees a run's slot and sends the next command when it applies the report, but
-   * answers only once the report is durable (docs/security.md, "Durable as Azure promises"), so a
-   * report that waited for the previous one's answer would keep its slot idle for that flush.
+   * way. The server frees a run's slot and sends the next command when it applies the report, and
+   * answers once the report is durable (docs/security.md, "Durable as Azure promises"): a report
+   * that waits for the previous one's answer keeps its slot idle for that flush, a group commit.
    */
   private report(report: AgentReport): void {
     if (this.dropped.delete(report.runId)) return;

@@ -141,7 +141,7 @@ export function runTask(node: NodeIdentity, layout: NodeLayout, dirs: TaskDirs, 
     try {
       const stderr = createOutputFile(taskDir, dirs.stderrFile, owner);
       try {
-        running = runProcess({
+        running = await runProcess({
           argv,
           cwd: dirs.workingDir,
           env,
@@ -154,6 +154,8 @@ export function runTask(node: NodeIdentity, layout: NodeLayout, dirs: TaskDirs, 
           nodeRoot: layout.rootDir,
           uidIsTheRunsOwn: user.perRun,
         });
+        // Stopped while it was being started: it goes at once.
+        if (killed) running.kill();
         return { child: running, argv };
       } catch (err) {
         return ended({ result: 'failure', failureInfo: launchFailure(argv[0] ?? '', err), preProcessingError: true });

@@ -189,9 +189,8 @@ interface Wanted {
   sudo?: boolean;
   /**
    * The pool auto-user whose group this user is in, to enter the node's directory: as its primary
-   * group (a task-scope user; a named user without a gid), else as a supplementary one. Node's
-   * spawn drops supplementary groups, so a user with a gid of its own gets them back through
-   * setpriv (exec/runProcess.ts): one exec more, for those users only.
+   * group (a task-scope user; a named user without a gid), else as a supplementary one (the
+   * launcher, exec/launcher.ts, sets a process's supplementary groups).
    */
   pool?: string;
 }
@@ -258,7 +257,6 @@ function makeUser(osName: string, wanted: Wanted): OsUser {
   // group of its own with the uid's number (the pool auto-user's group, which the others join).
   const ownGroup = gid !== undefined || !wanted.pool;
   const primary = ownGroup ? osName : wanted.pool!;
-  const run = (command: string, args: string[]) => execFileSync(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   try {
     if (ownGroup) run('groupadd', [...(gid !== undefined ? ['--gid', String(gid)] : []), osName]);
     const groups = [...(ownGroup && wanted.pool ? [wanted.pool] : []), ...(wanted.sudo && getent('group', 'sudo') ? ['sudo'] : [])];
@@ -284,6 +282,24 @@ function makeUser(osName: string, wanted: Wanted): OsUser {
   const user = lookup(osName);
   if (!user) throw new UserAccountError('the user was made but cannot be found');
   return user;
+}
+
+/**
+ * A user command, again while /etc's files are locked: a process outside Kiln's lock may hold them
+ * (an administrator's command, or a user command of an agent killed mid-way, whose stale lock the
+ * next command takes back), which shadow's tools report and give up on at once.
+ */
+function run(command: string, args: string[]): void {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      execFileSync(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+      return;
+    } catch (err) {
+      const locked = /cannot lock|try again later/i.test((err as { stderr?: Buffer }).stderr?.toString() ?? '');
+      if (!locked || attempt >= 50) throw err;
+      Atomics.wait(pause, 0, 0, 100);
+    }
+  }
 }
 
 const quietly = (command: string, args: string[]): void => {

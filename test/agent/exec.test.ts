@@ -41,11 +41,11 @@ describe('task processes', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
   /** runProcess with stdout and stderr going to NAME.out and NAME.err in the test directory. */
-  const run = (name: string, spec: Omit<ProcessSpec, 'stdout' | 'stderr' | 'nodeRoot'>) => {
+  const run = async (name: string, spec: Omit<ProcessSpec, 'stdout' | 'stderr' | 'nodeRoot'>) => {
     const stdout = fs.openSync(path.join(dir, `${name}.out`), 'w');
     const stderr = fs.openSync(path.join(dir, `${name}.err`), 'w');
     try {
-      return runProcess({ ...spec, stdout, stderr, nodeRoot: dir });
+      return await runProcess({ ...spec, stdout, stderr, nodeRoot: dir });
     } finally {
       fs.closeSync(stdout);
       fs.closeSync(stderr);
@@ -53,11 +53,13 @@ describe('task processes', () => {
   };
 
   it('runs in its directory with exactly the given environment, output to files', async () => {
-    const outcome = await run('env', {
-      argv: ['/bin/sh', '-c', 'pwd; echo "$GREETING"; echo oops >&2; exit 3'],
-      cwd: dir,
-      env: { GREETING: 'hello', PATH: '/usr/bin:/bin' },
-    }).done;
+    const outcome = await (
+      await run('env', {
+        argv: ['/bin/sh', '-c', 'pwd; echo "$GREETING"; echo oops >&2; exit 3'],
+        cwd: dir,
+        env: { GREETING: 'hello', PATH: '/usr/bin:/bin' },
+      })
+    ).done;
     assert.equal(outcome.exitCode, 3);
     assert.equal(outcome.timedOut, false);
     assert.equal(fs.readFileSync(path.join(dir, 'env.out'), 'utf8'), `${fs.realpathSync(dir)}\nhello\n`);
@@ -66,12 +68,14 @@ describe('task processes', () => {
 
   it('kills the whole process group at the wall-clock limit', async () => {
     const pidFile = path.join(dir, 'grandchild.pid');
-    const outcome = await run('timeout', {
-      argv: ['/bin/sh', '-c', `sleep 60 & echo $! > ${pidFile}; wait`],
-      cwd: dir,
-      env: { PATH: '/usr/bin:/bin' },
-      maxWallClockMs: 300,
-    }).done;
+    const outcome = await (
+      await run('timeout', {
+        argv: ['/bin/sh', '-c', `sleep 60 & echo $! > ${pidFile}; wait`],
+        cwd: dir,
+        env: { PATH: '/usr/bin:/bin' },
+        maxWallClockMs: 300,
+      })
+    ).done;
     assert.equal(outcome.timedOut, true);
     assert.equal(outcome.signal, 'SIGKILL');
     const grandchild = Number(fs.readFileSync(pidFile, 'utf8'));
@@ -87,29 +91,65 @@ describe('task processes', () => {
 
   it('kills what escaped into a session of its own (setsid) when the run ends, before it is reported', async () => {
     const pidFile = path.join(dir, 'escaped.pid');
-    const outcome = await run('escape', {
-      argv: ['/bin/sh', '-c', `setsid sh -c 'echo $$ > ${pidFile}; exec sleep 60' & while [ ! -s ${pidFile} ]; do sleep 0.01; done`],
-      cwd: dir,
-      env: { PATH: '/usr/bin:/bin' },
-    }).done;
+    const outcome = await (
+      await run('escape', {
+        argv: ['/bin/sh', '-c', `setsid sh -c 'echo $$ > ${pidFile}; exec sleep 60' & while [ ! -s ${pidFile} ]; do sleep 0.01; done`],
+        cwd: dir,
+        env: { PATH: '/usr/bin:/bin' },
+      })
+    ).done;
     assert.equal(outcome.exitCode, 0);
     const escaped = Number(fs.readFileSync(pidFile, 'utf8'));
     // No wait: `done` resolves only once nothing of the run is left.
     assert.equal(isRunning(escaped), false, 'the setsid child is gone when the run is');
   });
 
-  it('a late kill of a finished run does not reach the next run, which may reuse its group', async () => {
-    const first = run('first', { argv: ['/bin/true'], cwd: dir, env: {} });
+  it('a late kill of a finished run does not reach the next run; a run after a killed one starts as usual', async () => {
+    const killed = await run('killed', { argv: ['/bin/sleep', '60'], cwd: dir, env: {} });
+    killed.kill();
+    assert.equal((await killed.done).signal, 'SIGKILL');
+    const first = await run('first', { argv: ['/bin/true'], cwd: dir, env: {} });
     assert.equal((await first.done).exitCode, 0);
-    const second = run('second', { argv: ['/bin/sleep', '0.2'], cwd: dir, env: {} });
+    const second = await run('second', { argv: ['/bin/sleep', '0.2'], cwd: dir, env: {} });
     first.kill();
     const outcome = await second.done;
     assert.equal(outcome.signal, undefined, 'the second run was not killed');
     assert.equal(outcome.exitCode, 0);
   });
 
+  it('runs as the given uid, gid and groups, with no way back to root (the suite runs as root)', async () => {
+    const outcome = await (
+      await run('ids', {
+        argv: ['/bin/sh', '-c', 'id -u; id -g; id -G; su -c true root </dev/null 2>/dev/null && echo root-again || echo no-root'],
+        cwd: '/',
+        env: { PATH: '/usr/bin:/bin' },
+        uid: 65534,
+        gid: 65534,
+        groups: [65534, 100],
+      })
+    ).done;
+    assert.equal(outcome.exitCode, 0);
+    assert.equal(fs.readFileSync(path.join(dir, 'ids.out'), 'utf8'), '65534\n65534\n65534 100\nno-root\n');
+  });
+
+  it('writes to the file the agent opened, even when its path became a link before the start', async () => {
+    const target = path.join(dir, 'not-yours');
+    fs.writeFileSync(target, 'keep');
+    const stdoutPath = path.join(dir, 'swapped.out');
+    const stdout = fs.openSync(stdoutPath, 'w');
+    try {
+      fs.rmSync(stdoutPath);
+      fs.symlinkSync(target, stdoutPath);
+      const running = await runProcess({ argv: ['/bin/echo', 'hello'], cwd: dir, env: {}, stdout, stderr: stdout, nodeRoot: dir });
+      assert.equal((await running.done).exitCode, 0);
+    } finally {
+      fs.closeSync(stdout);
+    }
+    assert.equal(fs.readFileSync(target, 'utf8'), 'keep');
+  });
+
   it('reports a program that cannot be started', async () => {
-    const outcome = await run('missing', { argv: ['/no/such/program'], cwd: dir, env: {} }).done;
+    const outcome = await (await run('missing', { argv: ['/no/such/program'], cwd: dir, env: {} })).done;
     assert.equal(outcome.exitCode, undefined);
     assert.match(String(outcome.launchError), /ENOENT/);
   });

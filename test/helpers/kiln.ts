@@ -77,14 +77,36 @@ export interface KilnProcess {
 }
 
 /** Starts `kiln up` as a real child process in its own process group, on free ports. */
-export async function startKiln(opts: { dataDir?: string; nodesDir?: string; blobPort?: number; batchPort?: number; extraArgs?: string[] } = {}): Promise<KilnProcess> {
+export async function startKiln(
+  opts: {
+    dataDir?: string;
+    nodesDir?: string;
+    blobPort?: number;
+    batchPort?: number;
+    extraArgs?: string[];
+    /** Node's own flags for `kiln up` (a benchmark's --cpu-prof). */ nodeArgs?: string[];
+  } = {},
+): Promise<KilnProcess> {
   const dataDir = opts.dataDir ?? tempDir();
   const nodesDir = opts.nodesDir ?? nodesTempDir();
   const blobPort = opts.blobPort ?? (await freePort());
   const batchPort = opts.batchPort ?? (await freePort());
   const child = spawn(
     process.execPath,
-    [KILN_BIN, 'up', '--data', dataDir, '--blob-port', String(blobPort), '--batch-port', String(batchPort), '--nodes-dir', nodesDir, ...(opts.extraArgs ?? [])],
+    [
+      ...(opts.nodeArgs ?? []),
+      KILN_BIN,
+      'up',
+      '--data',
+      dataDir,
+      '--blob-port',
+      String(blobPort),
+      '--batch-port',
+      String(batchPort),
+      '--nodes-dir',
+      nodesDir,
+      ...(opts.extraArgs ?? []),
+    ],
     { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KILN_ACCOUNTS: '' } },
   );
   let output = '';

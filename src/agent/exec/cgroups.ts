@@ -19,11 +19,8 @@ const KILN_DIR = 'kiln';
 interface Hierarchy {
   /** <mount>/kiln: every node's groups. */
   root: string;
-  /** The group this process was started in, to come back to after spawning into a run's group. */
+  /** The group this process was started in (the launcher's too). */
   home: string;
-  mount: string;
-  /** Mounted with favordynmods: moving a process between groups is cheap (see slowMovesHint). */
-  favorsMoves: boolean;
 }
 
 let probed: Hierarchy | null | undefined;
@@ -40,13 +37,12 @@ function probe(): Hierarchy | null {
       .map((line) => line.split(' - '))
       .find(([, after]) => after?.startsWith('cgroup2 '));
     const mount = entry?.[0]?.split(' ')[4];
-    const favorsMoves = entry?.[1]?.split(' ')[2]?.split(',').includes('favordynmods') ?? false;
     const own = /^0::(\/.*)$/m.exec(fs.readFileSync('/proc/self/cgroup', 'utf8'))?.[1];
     if (!mount || own === undefined) return null;
     const root = path.join(mount, KILN_DIR);
     fs.mkdirSync(root, { recursive: true });
     if (!fs.existsSync(path.join(root, 'cgroup.kill'))) return null;
-    return { root, home: path.join(mount, own), mount, favorsMoves };
+    return { root, home: path.join(mount, own) };
   } catch {
     return null; // not mounted, read-only, or not ours to write
   }
@@ -56,16 +52,8 @@ const hierarchy = (): Hierarchy | null => (probed ??= probe());
 
 export const available = (): boolean => hierarchy() !== null;
 
-/**
- * Each task start moves the agent (a threaded process) into the run's group: without the cgroup2
- * mount option favordynmods (Linux 6.0+) every such move waits for the kernel to quiesce all threads,
- * 5 to 15 ms here, against about 0.5 ms with it (docs/benchmarks.md). Said once at start, for the operator.
- */
-export function slowMovesHint(): string | undefined {
-  const h = hierarchy();
-  if (!h || h.favorsMoves) return undefined;
-  return `cgroup2 at ${h.mount} is mounted without favordynmods: each task start costs several ms more; \`mount -t cgroup2 -o remount,favordynmods none ${h.mount}\` (as root) makes it cheap`;
-}
+/** The group this process was started in, if runs have groups. */
+export const homeDir = (): string | undefined => hierarchy()?.home;
 
 /** All groups of the node whose root directory this is (every agent that ever ran it). */
 export function nodeGroupDir(rootDir: string): string | undefined {
@@ -75,16 +63,6 @@ export function nodeGroupDir(rootDir: string): string | undefined {
 }
 
 export const makeGroup = (dir: string): void => void fs.mkdirSync(dir, { recursive: true });
-
-/** Moves this whole process (all its threads) into a group: what it forks next is born there. */
-export function enter(dir: string): void {
-  hierarchy(); // learns the way home first, while this process is still there
-  fs.writeFileSync(path.join(dir, 'cgroup.procs'), String(process.pid));
-}
-
-export function leave(): void {
-  enter(hierarchy()!.home);
-}
 
 /** SIGKILLs every process in the group and its descendants; a group already gone is fine. */
 export function killGroup(dir: string): void {

@@ -7,10 +7,8 @@ import * as cgroups from './cgroups.js';
  * Where a node's task runs live, so that a run can be killed whole and every run of a node at once,
  * by a mechanism no task can change (docs/security.md, "No task runs twice at once").
  *
- * With cgroup v2 (exec/cgroups.ts) each run gets a group of its own, and its process is born in it
- * without a race or an extra exec: the agent is in the run's group when it calls spawn() (fork
- * inherits the group), and moves on right after, into the empty group of the next run, where it
- * waits (one move of the agent per run, not two: a move is costly for a process of many threads).
+ * With cgroup v2 (exec/cgroups.ts) each run gets a group of its own, and its process is born in it,
+ * without a race or an extra exec (the launcher, exec/launcher.ts, clones it into the group).
  * Each agent keeps one "reaper": a `sh` in its own session,
  * outside every run's group, holding a pipe from the agent. When the pipe ends, because the agent
  * exited or was SIGKILLed, the reaper kills the agent's groups and removes them: no run outlives
@@ -24,8 +22,10 @@ import * as cgroups from './cgroups.js';
  * node root in their environment, which a task can change).
  */
 export interface RunGroup {
-  /** Calls `start` (a spawn) so that the process it starts is born in this run's group. */
-  spawn<T extends { pid?: number | undefined }>(start: () => T): T;
+  /** The cgroup the run's process must be born in; undefined for a process-group run. */
+  readonly cgroup: string | undefined;
+  /** The run's process has started (its pid is its process group's id: it has a session of its own). */
+  started(pid: number): void;
   /** SIGKILLs every process of the run. */
   kill(): void;
   /** After the run's main process has exited: kills what it left behind, and resolves once none is left. */
@@ -63,48 +63,24 @@ const killProcessGroup = (pid: number | undefined): void => {
 };
 
 /**
- * The empty group this process waits in, ready to be the next run's (NodeRuns.newRun): after a
- * spawn, the agent moves on to the next run's group rather than back to its own, so that each run
- * costs one move of the agent (all its threads) instead of two. Only the agent's own synchronous
- * helpers (getent, useradd: they have exited before the run starts) are born there before the run.
+ * A run's group is its alone, made for it and removed after it, never reused: once `cgroup.kill`
+ * has been written to a group, Linux (6.18 here) SIGKILLs every process later cloned into it with
+ * CLONE_INTO_CGROUP (the kill sequence a clone compares is read from the parent's group, not the
+ * target's), and a group may be killed by the reaper without this process knowing.
  */
-let waitingIn: { runs: NodeRuns; dir: string } | undefined;
-let exitHooked = false;
-
-/** Back to the group this process started in (before anything kills groups it may wait in). */
-function stopWaiting(): void {
-  if (!waitingIn) return;
-  const { runs, dir } = waitingIn;
-  waitingIn = undefined;
-  cgroups.leave();
-  runs.giveBack(dir);
-}
-
 class CgroupRun implements RunGroup {
-  private ended = false;
+  constructor(private readonly dir: string) {}
 
-  /**
-   * `runs` takes the group back once it is empty, for another run (saves a mkdir and an rmdir per
-   * run). `entered`: this process waits in it already.
-   */
-  constructor(
-    private readonly dir: string,
-    private readonly runs: NodeRuns,
-    private readonly entered: boolean,
-  ) {}
+  get cgroup(): string {
+    return this.dir;
+  }
 
-  spawn<T extends { pid?: number | undefined }>(start: () => T): T {
-    if (!this.entered) cgroups.enter(this.dir);
-    try {
-      return start();
-    } finally {
-      this.runs.waitForNextRun();
-    }
+  started(): void {
+    // The group holds the run, whatever its pid.
   }
 
   kill(): void {
-    // Once ended, the group may hold another run: a late kill of this one must not reach it.
-    if (!this.ended) cgroups.killGroup(this.dir);
+    cgroups.killGroup(this.dir);
   }
 
   async end(): Promise<void> {
@@ -113,8 +89,8 @@ class CgroupRun implements RunGroup {
     const deadline = Date.now() + 10_000;
     for (let wait = 1; ; wait = Math.min(wait * 2, 50)) {
       if (!cgroups.populated(this.dir)) {
-        this.ended = true;
-        return this.runs.giveBack(this.dir);
+        cgroups.removeGroup(this.dir);
+        return;
       }
       cgroups.killGroup(this.dir);
       // Stuck in the kernel for this long: the group is left as it is, for killNodeRuns.
@@ -130,10 +106,10 @@ class ProcessGroupRun implements RunGroup {
   /** `ownUid`: the run's user is the run's alone, so all its processes are the run's. */
   constructor(private readonly ownUid: number | undefined) {}
 
-  spawn<T extends { pid?: number | undefined }>(start: () => T): T {
-    const child = start();
-    this.pid = child.pid;
-    return child;
+  readonly cgroup = undefined;
+
+  started(pid: number): void {
+    this.pid = pid;
   }
 
   kill(): void {
@@ -148,26 +124,24 @@ class ProcessGroupRun implements RunGroup {
 }
 
 /**
- * The reaper (bash, for `read -t`): $0 the agent's group, $1 the agent's pid, $2 the longest silence
- * allowed in seconds (empty: none). Each line from the agent says it still reaches its server
- * (NodeRuns.alive). Silence for longer than that means the agent hangs (stopped, stuck): its runs
- * are killed, as the agent itself would on its cut-off, before the server counts the node lost and
- * requeues them; the agent's own group is spared (it may wait in one for its next run). The end of
- * the pipe means the agent is gone: everything goes, and the groups with it.
+ * The reaper (bash, for `read -t`): $0 the agent's group, $1 the longest silence allowed in seconds
+ * (empty: none). Each line from the agent says it still reaches its server (NodeRuns.alive).
+ * Silence for longer than that means the agent hangs (stopped, stuck): its runs are killed, as the
+ * agent itself would on its cut-off, before the server counts the node lost and requeues them. The
+ * end of the pipe means the agent is gone: everything goes, and the groups with it.
  */
 const REAPER_SCRIPT = [
   'kill_runs() {',
   '  for g in "$0"/*/; do',
-  '    grep -qsx "$1" "$g/cgroup.procs" && continue',
   '    echo 1 > "$g/cgroup.kill" 2>/dev/null',
   '  done',
   '}',
   'while :; do',
-  '  if [ -n "$2" ]; then IFS= read -r -t "$2" _; else IFS= read -r _; fi',
+  '  if [ -n "$1" ]; then IFS= read -r -t "$1" _; else IFS= read -r _; fi',
   '  st=$?',
   '  [ $st -eq 0 ] && continue',
   '  [ $st -gt 128 ] || break',
-  '  kill_runs "$@"',
+  '  kill_runs',
   'done',
   'echo 1 > "$0/cgroup.kill" 2>/dev/null',
   'i=0',
@@ -178,8 +152,6 @@ const REAPER_SCRIPT = [
   'exit 0',
 ].join('\n');
 
-const MAX_IDLE_GROUPS = 64;
-
 /** One node's runs, in this agent process. */
 export class NodeRuns {
   private readonly agentDir: string | undefined;
@@ -187,8 +159,8 @@ export class NodeRuns {
   private seq = 0;
   /** The longest the agent may go without reaching its server before the reaper kills its runs. */
   private silenceLimitMs: number | undefined;
-  /** Empty run groups, ready for the next runs. */
-  private readonly idle: string[] = [];
+  /** When the reaper last heard that the agent reaches its server. */
+  private toldAt = -Infinity;
 
   constructor(readonly rootDir: string) {
     const nodeDir = cgroups.nodeGroupDir(rootDir);
@@ -197,16 +169,10 @@ export class NodeRuns {
 
   newRun(uid: number | undefined, uidIsTheRunsOwn: boolean): RunGroup {
     if (!this.agentDir) return new ProcessGroupRun(uidIsTheRunsOwn ? uid : undefined);
-    if (waitingIn?.runs === this) {
-      const { dir } = waitingIn;
-      waitingIn = undefined;
-      return new CgroupRun(dir, this, true);
-    }
-    // Waiting for another node's run (a process with several nodes' agents), or nowhere yet.
-    stopWaiting();
-    // Born outside every run's group (this process is home now).
     this.reaper ??= startReaper(this.agentDir, this.silenceLimitMs);
-    return new CgroupRun(this.emptyGroup(), this, false);
+    const dir = path.join(this.agentDir, `r${++this.seq}`);
+    cgroups.makeGroup(dir);
+    return new CgroupRun(dir);
   }
 
   /**
@@ -216,47 +182,20 @@ export class NodeRuns {
   alive(limitMs: number): void {
     // A reaper already started keeps its limit (the server's cut-off, the same for every session of this agent).
     this.silenceLimitMs = limitMs;
-    this.reaper?.stdin?.write('\n');
-  }
-
-  /** Right after a spawn: this process moves on to the group of the next run (or home, if it cannot). */
-  waitForNextRun(): void {
-    try {
-      const dir = this.emptyGroup();
-      cgroups.enter(dir);
-      waitingIn = { runs: this, dir };
-      // An exit never happens in a run's group: the reaper, seeing this process go, would kill it
-      // in the middle of its exit (and its exit status with it).
-      if (!exitHooked) process.once('exit', stopWaiting);
-      exitHooked = true;
-    } catch {
-      cgroups.leave();
-    }
-  }
-
-  /** A group of this agent's that holds no process any more. */
-  giveBack(dir: string): void {
-    if (this.idle.length < MAX_IDLE_GROUPS) this.idle.push(dir);
-    else cgroups.removeGroup(dir);
-  }
-
-  private emptyGroup(): string {
-    let dir = this.idle.pop();
-    if (dir === undefined || !fs.existsSync(dir)) {
-      dir = path.join(this.agentDir!, `r${++this.seq}`);
-      cgroups.makeGroup(dir);
-    }
-    return dir;
+    // Every answered call says so; a word to the reaper a tenth of its limit at most is as good, and
+    // wakes it far less often.
+    const now = performance.now();
+    if (!this.reaper || now - this.toldAt < limitMs / 10) return;
+    this.toldAt = now;
+    this.reaper.stdin?.write('\n');
   }
 
   /** Kills every run of this agent and waits until they are gone; the reaper has nothing left to do. */
   close(): void {
-    if (waitingIn?.runs === this) stopWaiting();
     if (this.agentDir) {
       cgroups.killAndRemove(this.agentDir);
       cgroups.removeGroupIfEmpty(path.dirname(this.agentDir));
     }
-    this.idle.length = 0;
     this.reaper?.stdin?.destroy();
     this.reaper = undefined;
   }
@@ -265,7 +204,7 @@ export class NodeRuns {
 function startReaper(agentDir: string, silenceLimitMs: number | undefined): ChildProcess {
   cgroups.makeGroup(agentDir);
   const limit = silenceLimitMs === undefined ? '' : (silenceLimitMs / 1000).toFixed(3);
-  const reaper = spawn('/bin/bash', ['-c', REAPER_SCRIPT, agentDir, String(process.pid), limit], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+  const reaper = spawn('/bin/bash', ['-c', REAPER_SCRIPT, agentDir, limit], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
   reaper.on('error', () => undefined);
   reaper.stdin!.on('error', () => undefined);
   // The reaper never keeps this process alive; it only outlives it.
@@ -298,8 +237,6 @@ export function closeNodeRuns(rootDir: string): void {
  */
 export function killNodeRuns(rootDir: string): void {
   const nodeDir = cgroups.nodeGroupDir(rootDir);
-  // This process may wait in one of the node's groups for its next run: it leaves first.
-  if (waitingIn && waitingIn.runs === registry.get(path.resolve(rootDir))) stopWaiting();
   if (nodeDir) {
     cgroups.killAndRemove(nodeDir);
     return;

@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
+import * as cgroups from './cgroups.js';
 import { nodeRuns } from './containment.js';
+import { Launcher, type Launched } from './launcher.js';
 
 export interface ProcessSpec {
   argv: string[];
@@ -12,7 +12,7 @@ export interface ProcessSpec {
   /** Run as this OS user; undefined = the agent's own user. */
   uid?: number;
   gid?: number;
-  /** Its groups, where it needs more than its gid (spawn drops supplementary groups; setpriv sets them). */
+  /** Its supplementary groups, where it needs more than its gid. */
   groups?: number[];
   /** Kill the whole run after this long. */
   maxWallClockMs?: number;
@@ -40,42 +40,32 @@ export interface RunningProcess {
   kill(): void;
 }
 
-/**
- * util-linux's setpriv, by an absolute path: the task's environment (its PATH) must not choose what
- * runs as root. Through it, a program that cannot be started shows as exit code 127, not a launch error.
- */
-const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((candidate) => fs.existsSync(candidate));
+let shared: Launcher | undefined;
+const launcher = (): Launcher => (shared ??= new Launcher(cgroups.homeDir()));
 
 /**
  * Runs one task process in a run group of its own (a cgroup, else a process group: see
- * exec/containment.ts), stdout and stderr going straight to files (readable while it runs), and
+ * exec/containment.ts), stdout and stderr going straight to files (readable while it runs). Resolves
+ * once the process runs or could not start (the caller may close its descriptors then); its `done`
  * resolves when it has exited, nothing it started is left, and its output is on disk.
  */
-export function runProcess(spec: ProcessSpec): RunningProcess {
+export async function runProcess(spec: ProcessSpec): Promise<RunningProcess> {
   const startTime = Date.now();
-  const { stdout, stderr } = spec;
-  let timedOut = false;
   const group = nodeRuns(spec.nodeRoot).newRun(spec.uid, spec.uidIsTheRunsOwn ?? false);
-  const viaSetpriv = spec.groups !== undefined && spec.uid !== undefined;
-  const argv = viaSetpriv
-    ? [SETPRIV ?? '/usr/bin/setpriv', `--reuid=${spec.uid}`, `--regid=${spec.gid ?? spec.uid}`, `--groups=${spec.groups!.join(',')}`, '--', ...spec.argv]
-    : spec.argv;
-  let child: ReturnType<typeof spawn>;
+  let launched: Launched;
   try {
-    child = group.spawn(() =>
-      spawn(argv[0]!, argv.slice(1), {
-        cwd: spec.cwd,
-        env: spec.env,
-        stdio: ['ignore', stdout, stderr],
-        // A session of its own too: no terminal's signals reach it, and a process-group kill works without cgroups.
-        detached: true,
-        ...(viaSetpriv ? {} : { uid: spec.uid, gid: spec.gid }),
-      }),
-    );
+    launched = await launcher().launch({ ...spec, cgroup: group.cgroup });
   } catch (err) {
-    void group.end();
+    await group.end();
     throw err;
   }
+  if ('launchError' in launched) {
+    await group.end();
+    const outcome = { exitCode: undefined, signal: undefined, timedOut: false, launchError: launched.launchError, startTime, endTime: Date.now() };
+    return { pid: undefined, done: Promise.resolve(outcome), kill: () => undefined };
+  }
+  group.started(launched.pid);
+  let timedOut = false;
   const timer =
     spec.maxWallClockMs !== undefined
       ? setTimeout(() => {
@@ -83,20 +73,12 @@ export function runProcess(spec: ProcessSpec): RunningProcess {
           group.kill();
         }, spec.maxWallClockMs)
       : undefined;
-  const done = new Promise<ProcessOutcome>((resolve) => {
-    let launchError: Error | undefined;
-    child.once('error', (err) => {
-      launchError = err;
-      // 'exit' may never come for a process that never started.
-      if (child.pid === undefined) finish(null, null);
-    });
-    const finish = (code: number | null, signal: NodeJS.Signals | null) => {
-      if (timer) clearTimeout(timer);
-      const endTime = Date.now();
-      // Children the task left behind die with it, as on a Batch node; the run ends when they are gone.
-      void group.end().then(() => resolve({ exitCode: code ?? undefined, signal: signal ?? undefined, timedOut, launchError, startTime, endTime }));
-    };
-    child.once('exit', (code, signal) => finish(code, signal));
+  const done = launched.exited.then(async ({ code, signal }) => {
+    if (timer) clearTimeout(timer);
+    const endTime = Date.now();
+    // Children the task left behind die with it, as on a Batch node; the run ends when they are gone.
+    await group.end();
+    return { exitCode: code ?? undefined, signal: signal ?? undefined, timedOut, launchError: undefined, startTime, endTime };
   });
-  return { pid: child.pid, done, kill: () => group.kill() };
+  return { pid: launched.pid, done, kill: () => group.kill() };
 }
