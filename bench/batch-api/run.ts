@@ -1,7 +1,7 @@
 // The Batch API under load: 100,000 tasks added to one job through addtaskcollection (100 per call,
 // 8 calls in flight) and listed back with listNext, all through @azure/batch against a real `kiln up`.
 // Prints tasks added per second, tasks listed per second and the server's peak RSS (VmHWM).
-// Usage: npm run bench:batch-api [-- --tasks N] [--concurrency N] [--write-docs]
+// Usage: npm run bench:batch-api [-- --tasks N] [--concurrency N] [--write-docs] [--cpu-prof DIR]
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,6 +19,8 @@ const { values: args } = parseArgs({
     // calls come from this many client threads (the concurrency is split between them).
     'client-threads': { type: 'string', default: '2' },
     'write-docs': { type: 'boolean', default: false },
+    /** V8's CPU profile of kiln up, written into this directory when it stops. */
+    'cpu-prof': { type: 'string' },
   },
 });
 const TASKS = Number(args.tasks);
@@ -145,7 +147,7 @@ async function listAllRaw(baseUrl: string, jobId: string): Promise<{ seconds: nu
 
 async function main(): Promise<void> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-bench-batch-'));
-  const kiln = await startKiln({ dataDir });
+  const kiln = await startKiln({ dataDir, ...(args['cpu-prof'] ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${args['cpu-prof']}`] } : {}) });
   try {
     const client = kiln.batchClient();
     await client.pool.add({

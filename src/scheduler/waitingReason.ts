@@ -19,6 +19,7 @@ interface PoolView {
  */
 export class WaitingReasons {
   private readonly pools = new Map<string, PoolView | string>();
+  private readonly runningByJob = new Map<number, Promise<number>>();
 
   constructor(
     private readonly store: BatchStore,
@@ -42,13 +43,22 @@ export class WaitingReasons {
     if (!fits.ok) return fits.reason;
     const nodesReason = this.nodesReason(view, job, task);
     if (nodesReason) return nodesReason;
-    const counts = (await this.store.tasks.counts(jobPk)).taskCounts;
-    const parallel = withinParallelLimit(job, counts.running);
+    const parallel = withinParallelLimit(job, await this.running(jobPk));
     if (!parallel.ok) return parallel.reason;
     if (task.executionInfo.retryCount > 0 && task.previousState === 'running') return `Retrying: run ${task.executionInfo.retryCount + 1} waits for a free slot.`;
     if (runsExclusive(task)) return `NoFreeNode: the job manager task runs exclusively (runExclusive) and waits for a node of pool ${poolId} that runs nothing else.`;
     const slots = task.requiredSlots ?? 1;
     return `NoFreeSlot: every node of pool ${poolId} that can run the task is busy; it runs when ${slots === 1 ? 'a slot frees' : `${slots} slots free on one node`}.`;
+  }
+
+  /** The job's running tasks, counted once per page (a count reads every task of the job). */
+  private running(jobPk: number): Promise<number> {
+    let running = this.runningByJob.get(jobPk);
+    if (running === undefined) {
+      running = this.store.tasks.counts(jobPk).then((c) => c.taskCounts.running);
+      this.runningByJob.set(jobPk, running);
+    }
+    return running;
   }
 
   private async pool(poolId: string): Promise<PoolView | string> {
@@ -104,9 +114,10 @@ function notUp(poolId: string, nodes: ComputeNode[]): string {
   return `NoUsableNode: no node of pool ${poolId} can take tasks (${[...states].map(([s, n]) => `${n} ${s}`).join(', ')}).`;
 }
 
-/** Adds the reason to a stored task document, without parsing it when the task is not active. */
-export async function withWaitingReason(doc: string, reason: () => Promise<string | undefined>): Promise<string> {
-  if (!doc.includes('"state":"active"')) return doc;
-  const text = await reason();
-  return text === undefined ? doc : `${doc.slice(0, -1)},"${WAITING_REASON}":${JSON.stringify(text)}}`;
+/** Whether a stored task document is of an active task (the only ones with a reason), without parsing it. */
+export const isActiveDoc = (doc: string): boolean => doc.includes('"state":"active"');
+
+/** Adds the reason to a stored task document. */
+export function withWaitingReason(doc: string, reason: string | undefined): string {
+  return reason === undefined ? doc : `${doc.slice(0, -1)},"${WAITING_REASON}":${JSON.stringify(reason)}}`;
 }

@@ -1,5 +1,5 @@
 // eslint-disable-next-line no-restricted-imports -- known seam: waiting reasons are pure scheduling predicates, bound for the domain (issue 10 item 4)
-import { WAITING_REASON, WaitingReasons, withWaitingReason } from '../../../scheduler/waitingReason.js';
+import { isActiveDoc, WAITING_REASON, WaitingReasons, withWaitingReason } from '../../../scheduler/waitingReason.js';
 import type { CloudTask } from '../../../domain/batch/models.js';
 import { BatchError } from '../../../domain/batch/errors.js';
 import { getJob } from '../../../domain/batch/jobs/lookup.js';
@@ -61,7 +61,7 @@ export const list: Handler = async ({ req, ctx, respond, urls, p }) => {
   const reasons = new WaitingReasons(ctx.store, ctx.account);
   const items: string[] = [];
   for (const r of page.rows) {
-    const doc = await withWaitingReason(r.doc, async () => await reasons.of(job.pk, job.doc, JSON.parse(r.doc) as CloudTask));
+    const doc = isActiveDoc(r.doc) ? withWaitingReason(r.doc, await reasons.of(job.pk, job.doc, JSON.parse(r.doc) as CloudTask)) : r.doc;
     items.push(render(doc, urls.task(job.doc.id, r.id), select));
   }
   sendList({ req, respond, urls }, 'tasks', items, page.next);
