@@ -24,6 +24,23 @@ describe('command lines are split like a shell splits words, never expanded', ()
   });
 });
 
+/** This process's task launchers (exec/launcher.ts). */
+function launcherPids(): number[] {
+  return fs
+    .readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, 'utf8')
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number)
+    .filter((pid) => {
+      try {
+        return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('launcher.pl');
+      } catch {
+        return false;
+      }
+    });
+}
+
 /** Whether a process exists and is not a zombie (its reaping is init's business, not the run's). */
 function isRunning(pid: number): boolean {
   try {
@@ -146,6 +163,27 @@ describe('task processes', () => {
       fs.closeSync(stdout);
     }
     assert.equal(fs.readFileSync(target, 'utf8'), 'keep');
+  });
+
+  it('a launcher that dies ends its runs as killed; the next run gets a new launcher', async () => {
+    const running = await run('orphan', { argv: ['/bin/sleep', '60'], cwd: dir, env: {} });
+    const launcher = launcherPids();
+    assert.equal(launcher.length, 1, 'one launcher for this process');
+    process.kill(launcher[0]!, 'SIGKILL');
+    const outcome = await running.done;
+    assert.equal(outcome.signal, 'SIGKILL');
+    assert.equal(isRunning(running.pid!), false, 'the run is gone with its group');
+    const next = await run('after', { argv: ['/bin/sh', '-c', 'echo again'], cwd: dir, env: {} });
+    assert.equal((await next.done).exitCode, 0);
+    assert.equal(fs.readFileSync(path.join(dir, 'after.out'), 'utf8'), 'again\n');
+    assert.notDeepEqual(launcherPids(), launcher);
+  });
+
+  it('passes arguments and environment values byte for byte (spaces, quotes, newlines, =, UTF-8)', async () => {
+    const value = 'a b "c" \'d\'\nline=2 ünï 🔥';
+    const outcome = await (await run('bytes', { argv: ['/bin/sh', '-c', 'printf "%s|%s" "$1" "$V"', 'sh', value], cwd: dir, env: { V: value, PATH: '/usr/bin:/bin' } })).done;
+    assert.equal(outcome.exitCode, 0);
+    assert.equal(fs.readFileSync(path.join(dir, 'bytes.out'), 'utf8'), `${value}|${value}`);
   });
 
   it('reports a program that cannot be started', async () => {
