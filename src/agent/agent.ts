@@ -15,6 +15,7 @@ import type { NodeIdentity } from './environment.js';
 import { answerFileCommand } from './files.js';
 import { removeIfEmpty, removeTree } from './fs/pinnedDir.js';
 import { closeNodeRuns, killNodeRuns, nodeRuns } from './exec/containment.js';
+import { launcherMissing } from './exec/launcher.js';
 import { NodeLayout, type TaskDirs } from './layout.js';
 import { TaskDirRetention } from './retention.js';
 import { runTask, type TaskRun } from './runTask.js';
@@ -104,6 +105,9 @@ export class NodeAgent {
 
   /** Runs until told to leave the pool, or until `stop()`. */
   async run(): Promise<void> {
+    // Without it no task could start: better said once, at once, than as every task's failure.
+    const missing = launcherMissing();
+    if (missing) throw new Error(missing);
     while (!this.stopped) {
       this.layout.prepare();
       // What an earlier agent of this node left running, however it ended, goes before anything runs.

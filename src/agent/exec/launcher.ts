@@ -39,6 +39,10 @@ export type Launched = { pid: number; exited: Promise<ExitStatus> } | { launchEr
 
 const PERL = ['/usr/bin/perl', '/bin/perl'].find((candidate) => fs.existsSync(candidate));
 const SCRIPT = fileURLToPath(new URL('./launcher.pl', import.meta.url));
+const MISSING_PERL = 'kiln agent needs perl to start tasks (on Debian and Ubuntu: the perl-base package)';
+
+/** Why tasks cannot be started here, if they cannot. */
+export const launcherMissing = (): string | undefined => (PERL ? (fs.existsSync(SCRIPT) ? undefined : `the task launcher ${SCRIPT} is missing: rebuild Kiln`) : MISSING_PERL);
 const ERRNO_NAMES = new Map(Object.entries(os.constants.errno).map(([name, n]) => [n, name]));
 const SIGNAL_NAMES = new Map(Object.entries(os.constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]));
 
@@ -103,7 +107,8 @@ export class Launcher {
 
   private helper(): ChildProcess {
     if (this.child) return this.child;
-    if (!PERL) throw Object.assign(new Error('kiln agent needs perl to start tasks (Debian and Ubuntu: the perl-base package)'), { code: 'ENOENT' });
+    const missing = launcherMissing();
+    if (missing || !PERL) throw Object.assign(new Error(missing ?? MISSING_PERL), { code: 'ENOENT' });
     const child = spawn(PERL, [SCRIPT, String(process.pid), ...(this.home ? [this.home] : [])], { stdio: ['pipe', 'pipe', 'inherit'], env: { PATH: '/usr/bin:/bin' } });
     child.stdout!.setEncoding('utf8').on('data', (chunk: string) => this.read(chunk));
     child.stdin!.on('error', () => undefined);
