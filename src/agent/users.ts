@@ -95,6 +95,36 @@ const alive = (pid: number): boolean => {
 };
 
 /**
+ * The lock file appears with its holder's pid in it, never empty (a process killed between creating
+ * and writing it would leave a lock no one could tell from a live one): written aside, then linked
+ * into place, which fails if the lock exists.
+ */
+function takeLock(lock: string): boolean {
+  const mine = `${lock}.${process.pid}`;
+  fs.writeFileSync(mine, String(process.pid), { mode: 0o600 });
+  try {
+    fs.linkSync(mine, lock);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    return false;
+  } finally {
+    fs.rmSync(mine, { force: true });
+  }
+}
+
+/** The pid in a lock file; 'stale' for one an older Kiln left empty, once a few seconds old; 'unknown' for one just gone. */
+function lockHolder(lock: string): number | 'stale' | 'unknown' {
+  try {
+    const pid = Number(fs.readFileSync(lock, 'utf8'));
+    if (pid > 0) return pid;
+    return Date.now() - fs.statSync(lock).mtimeMs > 5000 ? 'stale' : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/**
  * Every change to the machine's users, and every read of the records that decide one, happens under
  * one machine-wide lock: the agents of kiln up's nodes start together, and concurrent useradds both
  * fail on /etc/passwd's lock and race to make the same pool user. A lock whose holder died is taken.
@@ -104,16 +134,11 @@ function withUsersLock<T>(work: () => T): T {
   const lock = path.join(STATE_DIR, '.lock');
   const deadline = Date.now() + 30_000;
   for (;;) {
-    try {
-      fs.writeFileSync(lock, String(process.pid), { flag: 'wx', mode: 0o600 });
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const holder = Number(fs.readFileSync(lock, { encoding: 'utf8', flag: 'r' }) || 0);
-      if (holder > 0 && !alive(holder)) fs.rmSync(lock, { force: true });
-      else if (Date.now() > deadline) throw new UserAccountError(`the node's users are locked by process ${holder}`);
-      else Atomics.wait(pause, 0, 0, 5);
-    }
+    if (takeLock(lock)) break;
+    const holder = lockHolder(lock);
+    if (holder === 'stale' || (typeof holder === 'number' && !alive(holder))) fs.rmSync(lock, { force: true });
+    else if (Date.now() > deadline) throw new UserAccountError(`the node's users are locked by process ${holder}`);
+    else Atomics.wait(pause, 0, 0, 5);
   }
   try {
     return work();

@@ -23,6 +23,20 @@ describe('running a task on a node', () => {
     fs.rmSync(root, { recursive: true, force: true });
   });
 
+  it('takes back a users lock left empty by a process killed as it made it (the suite runs as root)', async () => {
+    const lock = '/var/lib/kiln/node-users/.lock';
+    fs.mkdirSync(path.dirname(lock), { recursive: true, mode: 0o700 });
+    fs.writeFileSync(lock, '');
+    const minuteAgo = new Date(Date.now() - 60_000);
+    fs.utimesSync(lock, minuteAgo, minuteAgo);
+    const started = Date.now();
+    // The first non-admin run of this node makes its pool user, under that lock.
+    const result = await runTask(node, layout, layout.task('job-l', 'locked'), base).done;
+    assert.equal(result.result, 'success', JSON.stringify(result.failureInfo));
+    assert.ok(Date.now() - started < 10_000, 'not a wait for the lock to time out');
+    assert.equal(fs.existsSync(lock), false);
+  });
+
   it('runs without a shell, in the task working directory, with the AZ_BATCH_* environment', async () => {
     const dirs = layout.task('job-a', 'task-1');
     const result = await runTask(node, layout, dirs, {
