@@ -69,21 +69,16 @@ function childPids(pid: number): number[] {
   return fs.readdirSync(`/proc/${pid}/task`).flatMap((tid) => fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
 }
 
-const isLauncher = (pid: number): boolean => {
+/** A process's command line, or '' once it is gone. */
+const commandLine = (pid: number): string => {
   try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('launcher.pl');
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
   } catch {
-    return false;
+    return '';
   }
 };
-
-const isAgent = (pid: number): boolean => {
-  try {
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('agent');
-  } catch {
-    return false;
-  }
-};
+const isLauncher = (pid: number): boolean => commandLine(pid).includes('launcher.pl');
+const isAgent = (pid: number): boolean => commandLine(pid).split('\0').includes('agent');
 
 async function runTasks(batch: BatchServiceClient, jobId: string, poolId: string, n: number): Promise<void> {
   await batch.job.add({ id: jobId, poolInfo: { poolId } });

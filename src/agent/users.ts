@@ -374,7 +374,7 @@ function readRecord(file: string): { rootDir: string; names: string[] } | undefi
 function allRecords(): { file: string; rootDir: string; names: string[] }[] {
   let files: string[];
   try {
-    files = fs.readdirSync(STATE_DIR).filter((name) => !name.startsWith('.')); // not the lock
+    files = fs.readdirSync(STATE_DIR).filter((name) => !name.startsWith('.')); // not the lock, nor one being taken
   } catch {
     return [];
   }

@@ -190,5 +190,6 @@ describe('task processes', () => {
     const outcome = await (await run('missing', { argv: ['/no/such/program'], cwd: dir, env: {} })).done;
     assert.equal(outcome.exitCode, undefined);
     assert.match(String(outcome.launchError), /ENOENT/);
+    assert.equal(fs.readFileSync(path.join(dir, 'missing.err'), 'utf8'), 'kiln: the task could not be started: exec /no/such/program: No such file or directory\n');
   });
 });

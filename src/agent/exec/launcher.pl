@@ -47,8 +47,8 @@ sub become {
   %ENV = ();
   for my $kv (@{ $req->{env} }) { my ($k, $v) = split(/=/, $kv, 2); $ENV{$k} = $v // '' }
   my @argv = @{ $req->{argv} };
-  exec { $argv[0] } @argv;
-  die;
+  no warnings 'exec';   # the line below says it, once
+  exec { $argv[0] } @argv or $fail->("exec $argv[0]");
 }
 
 # A child born in the group (clone3 with CLONE_INTO_CGROUP): no process ever moves between groups.
@@ -60,15 +60,18 @@ sub fork_into {
     my $args = pack('Q11', $CLONE_INTO_CGROUP, 0, 0, 0, $SIGCHLD, 0, 0, 0, 0, 0, fileno($dir));
     my $pid = syscall($SYS_CLONE3, $args, length $args);
     return $pid if $pid >= 0;
-    $clone3 = 0;        # ENOSYS, or refused by a seccomp filter: fork from inside the group
+    # An older kernel, or a seccomp filter that refuses clone3: fork from inside the group from now
+    # on. Anything else (EAGAIN, ENOMEM) fails this start alone.
+    my $errno = $! + 0;
+    return -1 unless grep { $errno == $_ } (POSIX::ENOSYS(), POSIX::EPERM(), POSIX::EINVAL());
+    $clone3 = 0;
   }
   open(my $procs, '>', "$cgroup/cgroup.procs") or return -1;
   syswrite($procs, "$$\n") or return -1;
   close($procs);
   my $pid = fork();
-  if ($pid) {
-    if ($home && open(my $back, '>', "$home/cgroup.procs")) { syswrite($back, "$$\n") }
-  }
+  # Back home at once, whether the fork worked or not (the child, if any, stays in the run's group).
+  if ((!defined $pid || $pid > 0) && $home && open(my $back, '>', "$home/cgroup.procs")) { syswrite($back, "$$\n") }
   return $pid;
 }
 

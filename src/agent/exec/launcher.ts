@@ -99,12 +99,6 @@ export class Launcher {
     });
   }
 
-  /** Ends the helper; processes it started run on (their runs' groups are killed by their owners). */
-  close(): void {
-    this.child?.stdin?.destroy();
-    this.child = undefined;
-  }
-
   private helper(): ChildProcess {
     if (this.child) return this.child;
     const missing = launcherMissing();
