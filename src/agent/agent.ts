@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import os from 'node:os';
 import {
   AGENT_PREFIX,
@@ -20,6 +21,7 @@ import { NodeLayout, type TaskDirs } from './layout.js';
 import { TaskDirRetention } from './retention.js';
 import { runTask, type TaskRun } from './runTask.js';
 import { ServerContact } from './serverContact.js';
+import { ServerHttp, type ServerAnswer } from './serverHttp.js';
 import { ReachLog } from './reachLog.js';
 import { admitPoolOnly, canSeparateUsers, releaseNodeUsers, removeLeftoverTaskUsers } from './users.js';
 
@@ -95,12 +97,14 @@ export class NodeAgent {
   private readonly log: (m: string) => void;
   /** Why the server cannot be reached, logged once per reason (reachLog.ts). */
   private readonly reach: ReachLog;
+  private readonly http: ServerHttp;
 
   constructor(private readonly opts: AgentOptions) {
     this.layout = new NodeLayout(opts.rootDir);
     this.retention = new TaskDirRetention(this.layout);
     this.log = opts.log ?? ((m) => console.error(m));
     this.reach = new ReachLog(opts.batchUrl, this.log);
+    this.http = new ServerHttp(opts.batchUrl);
   }
 
   /** Runs until told to leave the pool, or until `stop()`. */
@@ -144,6 +148,7 @@ export class NodeAgent {
     this.killAll();
     this.contact?.stop();
     this.connection.abort();
+    this.http.close();
     closeNodeRuns(this.opts.rootDir);
   }
 
@@ -204,47 +209,42 @@ export class NodeAgent {
     for (let failures = 0; !this.stopped;) {
       if (this.contact?.cutOff) return 'reboot';
       const session = this.session!;
-      let response: Response;
+      let stream: IncomingMessage;
       try {
-        response = await fetch(`${this.opts.batchUrl.replace(/\/$/, '')}${AGENT_PREFIX}/nodes/${session.nodeId}/commands`, {
-          headers: { authorization: `Bearer ${session.nodeToken}` },
-          signal: this.connection.signal,
-        });
+        stream = await this.http.open(`${AGENT_PREFIX}/nodes/${session.nodeId}/commands`, { authorization: `Bearer ${session.nodeToken}` }, this.connection.signal);
       } catch (err) {
         if (!this.connection.signal.aborted) this.reach.failed(err);
         await backoff(failures++);
         continue;
       }
-      if (!response.ok) {
-        await response.body?.cancel();
+      if (stream.statusCode !== 200) {
+        stream.resume();
+        const status = stream.statusCode ?? 0;
         // Removed from the pool, or the pool is gone: nothing left to serve.
-        if (response.status === 401 || response.status === 404 || response.status === 410) return 'leave';
+        if (status === 401 || status === 404 || status === 410) return 'leave';
         // The server counted this node lost (or restarted) and requeued its tasks: start over.
-        if (response.status === 409) return 'reboot';
+        if (status === 409) return 'reboot';
         await backoff(failures++);
         continue;
       }
       failures = 0;
       this.reach.reached();
-      const ended = await this.readCommands(response.body!, session.heartbeatMs * 3);
+      const ended = await this.readCommands(stream, session.heartbeatMs * 3);
       if (ended) return ended;
     }
     return 'leave';
   }
 
   /** Reads command lines off the stream; a stream silent for longer than heartbeats allow is dead. */
-  private async readCommands(body: ReadableStream<Uint8Array>, silenceMs: number): Promise<'reboot' | 'reimage' | 'leave' | undefined> {
-    const reader = body.getReader();
-    const decoder = new TextDecoder();
+  private async readCommands(stream: IncomingMessage, silenceMs: number): Promise<'reboot' | 'reimage' | 'leave' | undefined> {
+    stream.setEncoding('utf8');
     let buffer = '';
-    let watchdog = setTimeout(() => void reader.cancel(), silenceMs);
+    const watchdog = setTimeout(() => stream.destroy(), silenceMs);
     try {
-      for (;;) {
-        const { done, value } = await reader.read().catch(() => ({ done: true as const, value: undefined }));
-        if (done || this.stopped) return undefined;
-        clearTimeout(watchdog);
-        watchdog = setTimeout(() => void reader.cancel(), silenceMs);
-        buffer += decoder.decode(value, { stream: true });
+      for await (const chunk of stream as AsyncIterable<string>) {
+        if (this.stopped) return undefined;
+        watchdog.refresh();
+        buffer += chunk;
         let newline: number;
         while ((newline = buffer.indexOf('\n')) >= 0) {
           const line = buffer.slice(0, newline);
@@ -253,15 +253,20 @@ export class NodeAgent {
           for (const command of JSON.parse(line) as AgentCommand[]) {
             const ended = this.handle(command);
             if (ended) {
-              void reader.cancel();
+              stream.destroy();
               return ended;
             }
           }
         }
       }
+    } catch (err) {
+      // Cut off, silent for too long, or stopped (the stream destroyed) end it quietly: the caller opens it again, or ends.
+      if (!stream.destroyed) this.log(`the command stream broke: ${String(err)}`);
     } finally {
       clearTimeout(watchdog);
+      stream.destroy();
     }
+    return undefined;
   }
 
   private handle(command: AgentCommand): 'reboot' | 'reimage' | 'leave' | undefined {
@@ -429,33 +434,25 @@ export class NodeAgent {
 
   private async call<T>(method: string, path: string, token: string, body?: unknown): Promise<T> {
     const sentAt = Date.now();
-    // A server that stopped answering (but still accepts connections) must not hold calls forever.
-    // A timer of its own, cleared once answered: AbortSignal.timeout's fires later for every call,
-    // answered or not, and aborts the finished fetch (a few tenths of a millisecond of CPU per call,
-    // as bench/tasks/cpu.ts shows).
-    const timeout = new AbortController();
-    const timer = setTimeout(() => timeout.abort(new DOMException('The call timed out', 'TimeoutError')), this.session?.cutOffMs ?? CALL_TIMEOUT_MS);
-    timer.unref();
-    let response: Response;
-    let text: string;
+    let answer: ServerAnswer;
     try {
-      response = await fetch(`${this.opts.batchUrl.replace(/\/$/, '')}${AGENT_PREFIX}${path}`, {
+      // A server that stopped answering (but still accepts connections) must not hold calls forever.
+      answer = await this.http.call(
         method,
-        headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-        body: body ? JSON.stringify(body) : undefined,
-        signal: timeout.signal,
-      });
-      text = await response.text();
+        `${AGENT_PREFIX}${path}`,
+        { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        body ? JSON.stringify(body) : undefined,
+        this.session?.cutOffMs ?? CALL_TIMEOUT_MS,
+      );
     } catch (err) {
       this.reach.failed(err);
       throw err;
-    } finally {
-      clearTimeout(timer);
     }
-    if (!response.ok) {
-      const refused = new HttpError(response.status, `${method} ${path}: ${response.status} ${text.slice(0, 200)}`);
+    const { status, text } = answer;
+    if (status < 200 || status > 299) {
+      const refused = new HttpError(status, `${method} ${path}: ${status} ${text.slice(0, 200)}`);
       // A server that answers but cannot serve (5xx) is as unreachable as one that does not answer.
-      if (response.status >= 500) this.reach.failed(refused);
+      if (status >= 500) this.reach.failed(refused);
       throw refused;
     }
     this.reach.reached();

@@ -21,8 +21,12 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * restarts; in memory only the deadlines are kept, earliest first, with one timer for the next.
  */
 export class TaskDirRetention {
+  /** Each directory's deadline: the truth. */
+  private readonly deadlines = new Map<string, number>();
+  /** The deadlines earliest first; an entry whose directory's deadline changed since is skipped (cheaper than finding it). */
   private due: { at: number; dir: string }[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private armedFor = Infinity;
 
   constructor(private readonly layout: NodeLayout) {}
 
@@ -59,34 +63,52 @@ export class TaskDirRetention {
 
   /** A task runs (again) in its directory: no deadline until it finishes. */
   cancel(taskDir: string): void {
+    this.deadlines.delete(taskDir);
     fs.rmSync(marker(taskDir), { force: true });
-    this.due = this.due.filter((d) => d.dir !== taskDir);
   }
 
   stop(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    this.armedFor = Infinity;
   }
 
+  /** Deadlines mostly come in order (now + the same retention): an append, else a binary search. */
   private insert(at: number, dir: string): void {
-    this.due = this.due.filter((d) => d.dir !== dir);
-    let i = this.due.length;
-    while (i > 0 && this.due[i - 1]!.at > at) i--;
-    this.due.splice(i, 0, { at, dir });
+    this.deadlines.set(dir, at);
+    let lo = 0;
+    let hi = this.due.length;
+    if (hi > 0 && this.due[hi - 1]!.at <= at) lo = hi;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.due[mid]!.at <= at) lo = mid + 1;
+      else hi = mid;
+    }
+    this.due.splice(lo, 0, { at, dir });
+    // Entries left behind by cancels and re-runs: dropped once they are most of the list.
+    if (this.due.length > 64 && this.due.length > 2 * this.deadlines.size) this.due = this.due.filter((d) => this.deadlines.get(d.dir) === d.at);
   }
 
+  /** One timer, for the earliest deadline; left alone when it is set for that one already. */
   private arm(): void {
-    this.stop();
     const next = this.due[0];
+    if (next && next.at >= this.armedFor && this.timer) return;
+    this.stop();
     if (!next) return;
+    this.armedFor = next.at;
     this.timer = setTimeout(() => this.sweep(), Math.min(MAX_TIMER_MS, Math.max(0, next.at - Date.now())));
     this.timer.unref();
   }
 
   private sweep(): void {
+    this.timer = undefined;
+    this.armedFor = Infinity;
     const now = Date.now();
-    while (this.due.length > 0 && this.due[0]!.at <= now) {
-      const { dir } = this.due.shift()!;
+    let swept = 0;
+    for (; swept < this.due.length && this.due[swept]!.at <= now; swept++) {
+      const { at: due, dir } = this.due[swept]!;
+      if (this.deadlines.get(dir) !== due) continue;
+      this.deadlines.delete(dir);
       // A task run again since (retried, reactivated) has a later deadline, or none while it runs.
       const at = Number(safeRead(marker(dir)));
       if (Number.isFinite(at) && at <= now) {
@@ -99,6 +121,7 @@ export class TaskDirRetention {
         }
       }
     }
+    this.due.splice(0, swept);
     this.arm();
   }
 }

@@ -134,6 +134,28 @@ describe('task processes', () => {
     assert.equal(outcome.exitCode, 0);
   });
 
+  it('sees every exit with nothing else to wake it: runs one after another, each reported on its own', async () => {
+    // As a 1-slot node runs its tasks: the launcher hears nothing more until a run's exit is reported.
+    for (let i = 0; i < 300; i++) {
+      const running = await run('serial', { argv: ['/bin/true'], cwd: dir, env: {} });
+      const outcome = await Promise.race([running.done, new Promise<'stuck'>((resolve) => setTimeout(() => resolve('stuck'), 5_000).unref())]);
+      assert.notEqual(outcome, 'stuck', `run ${i}'s exit was not reported`);
+      assert.equal(outcome.exitCode, 0);
+    }
+  });
+
+  it("gives a run no descriptor of the launcher's, such as another run's process handle", async () => {
+    const other = await run('other', { argv: ['/bin/sleep', '60'], cwd: dir, env: {} });
+    try {
+      const lister = await run('fds', { argv: ['/bin/sh', '-c', 'ls /proc/$$/fd'], cwd: dir, env: {} });
+      assert.equal((await lister.done).exitCode, 0);
+      assert.deepEqual(fs.readFileSync(path.join(dir, 'fds.out'), 'utf8').split(/\s+/).filter(Boolean).sort(), ['0', '1', '2']);
+    } finally {
+      other.kill();
+      await other.done;
+    }
+  });
+
   it('runs as the given uid, gid and groups, with no way back to root (the suite runs as root)', async () => {
     const outcome = await (
       await run('ids', {

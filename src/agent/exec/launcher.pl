@@ -13,14 +13,20 @@ use POSIX ();
 my ($agent, $home) = @ARGV;
 my $CLONE_INTO_CGROUP = 1 << 33;
 my $SIGCHLD = 17;
-my $SYS_CLONE3 = 435;   # the same number on every Linux architecture
+my $SYS_CLONE3 = 435;   # the same numbers on every Linux architecture
+my $SYS_PIDFD_OPEN = 434;
+my $SYS_CLOSE_RANGE = 436;
+my $CLOSE_RANGE_CLOEXEC = 4;
 my $O_DIRECTORY = 0200000;
 my %runs;               # pid => id
+my %pidfds;             # pid => a pidfd of it: readable once it has exited
 my $clone3 = 1;         # until the kernel says otherwise
 
+# Exits are seen through pidfds, not SIGCHLD: Perl runs a signal handler between two of its ops, so
+# a child that exits just before select() is entered wakes nothing, and select() would wait until
+# the next request, for ever on a node with nothing else to run. A pidfd stays readable until it is
+# closed. Where there is none (Linux before 5.3), select() wakes every 50 ms to look.
 $| = 1;
-pipe(my $wake_r, my $wake_w) or die "pipe: $!";
-$SIG{CHLD} = sub { syswrite($wake_w, "c") };
 
 sub unhex { my ($s) = @_; return $s eq '-' ? undef : pack('H*', $s) }
 sub list { my ($s) = @_; return map { pack('H*', $_) } split(/,/, $s, -1) }
@@ -34,6 +40,7 @@ sub become {
   defined POSIX::dup2($req->{null}, 0) or $fail->('stdin');
   defined POSIX::dup2($req->{out}, 1) or $fail->('stdout');
   defined POSIX::dup2($req->{err}, 2) or $fail->('stderr');
+  closing_at_exec() or $fail->('descriptors');
   if (defined $req->{uid}) {
     my $gid = $req->{gid} // $req->{uid};
     my @groups = $req->{groups} ? split(/,/, $req->{groups}) : ($gid);
@@ -49,6 +56,19 @@ sub become {
   my @argv = @{ $req->{argv} };
   no warnings 'exec';   # the line below says it, once
   exec { $argv[0] } @argv or $fail->("exec $argv[0]");
+}
+
+# Only stdin, stdout and stderr reach the task: every other descriptor (this launcher's, and any the
+# agent was started with and passed on) closes at exec. close_range (Linux 5.9), else one by one.
+sub closing_at_exec {
+  return 1 if syscall($SYS_CLOSE_RANGE, 3, 0xFFFFFFFF, $CLOSE_RANGE_CLOEXEC) == 0;
+  opendir(my $fds, '/proc/self/fd') or return 0;
+  my @open = grep { /^\d+$/ && $_ > 2 && $_ != fileno($fds) } readdir($fds);
+  for my $fd (@open) {
+    open(my $fh, '<&=', $fd) or next;   # gone already (the directory's own descriptor)
+    fcntl($fh, POSIX::F_SETFD(), POSIX::FD_CLOEXEC()) or return 0;
+  }
+  return 1;
 }
 
 # A child born in the group (clone3 with CLONE_INTO_CGROUP): no process ever moves between groups.
@@ -104,11 +124,15 @@ sub launch {
     return print "E $id $failed\n";
   }
   $runs{$pid} = $id;
+  my $pidfd = syscall($SYS_PIDFD_OPEN, $pid, 0);
+  $pidfds{$pid} = $pidfd if $pidfd >= 0;
   print "S $id $pid\n";
 }
 
 sub reap {
   while ((my $pid = waitpid(-1, POSIX::WNOHANG())) > 0) {
+    my $pidfd = delete $pidfds{$pid};
+    POSIX::close($pidfd) if defined $pidfd;
     my $id = delete $runs{$pid};
     next unless defined $id;
     my $status = $?;
@@ -120,11 +144,10 @@ my $buffer = '';
 for (;;) {
   my $ready = '';
   vec($ready, fileno(STDIN), 1) = 1;
-  vec($ready, fileno($wake_r), 1) = 1;
-  my $n = select($ready, undef, undef, undef);
-  if ($n < 0) { reap(); next }
-  if (vec($ready, fileno($wake_r), 1)) { sysread($wake_r, my $drain, 64); reap() }
-  next unless vec($ready, fileno(STDIN), 1);
+  vec($ready, $_, 1) = 1 for values %pidfds;
+  my $n = select($ready, undef, undef, keys(%pidfds) < keys(%runs) ? 0.05 : undef);
+  reap();
+  next unless $n > 0 && vec($ready, fileno(STDIN), 1);
   my $got = sysread(STDIN, $buffer, 65536, length $buffer);
   exit 0 unless $got;
   while ($buffer =~ s/^([^\n]*)\n//) {
