@@ -1,7 +1,7 @@
 import { containerSasUrl } from '../auth/sasSigner.js';
 import type { Account } from '../config/accounts.js';
 import { parseDuration } from '../domain/batch/duration.js';
-import type { CloudJob } from '../domain/batch/models.js';
+import type { CloudJob, StoredJob } from '../domain/batch/models.js';
 import type { TaskCommand } from '../protocol/agent/messages.js';
 import type { OutputFileSpec } from '../agent/outputFiles.js';
 import type { ResourceFileSource } from '../agent/resourceFiles.js';
@@ -97,7 +97,7 @@ export function taskCommand(
 }
 
 /** The agent command for one try (`attempt`: its retry count) of the job's preparation task. */
-export function preparationCommand(ctx: CommandContext, jobPk: number, job: CloudJob, attempt: number): TaskCommand {
-  const prep = job.jobPreparationTask as RunnableSpec & { id?: string };
-  return taskCommand(ctx, runId({ kind: 'jobpreparation', jobPk, attempt }), 'jobpreparation', prep, { jobId: job.id, taskId: prep.id ?? 'jobpreparation' }, job);
+export function preparationCommand(ctx: CommandContext, job: StoredJob, attempt: number): TaskCommand {
+  const prep = job.doc.jobPreparationTask as RunnableSpec & { id?: string };
+  return taskCommand(ctx, runId({ kind: 'jobpreparation', job: job.uid, attempt }), 'jobpreparation', prep, { jobId: job.doc.id, taskId: prep.id ?? 'jobpreparation' }, job.doc);
 }

@@ -1,4 +1,5 @@
 import type { ClusterContext } from './context.js';
+import { parseRunId } from './runs.js';
 import type { NodeSession } from './session.js';
 import { releaseTask } from './taskRuns.js';
 
@@ -9,9 +10,15 @@ import { releaseTask } from './taskRuns.js';
  * Compares what a node's heartbeat says it runs with what the server gave it. A task whose command
  * never arrived (its stream died as it was written) would otherwise stay `running` for ever: it goes
  * back to the queue, as a requeue. Returns whether anything was requeued.
+ *
+ * The other way round, a task run the node has and the server did not give this session (one whose
+ * report the server applied meanwhile, or a run id of an older Kiln's form, whose task the server
+ * counts as lost and runs again) is stopped: it must not overlap its task's next run.
  */
 export async function requeueLostRuns(cluster: ClusterContext, session: NodeSession, running: string[]): Promise<boolean> {
   const listed = new Set(running);
+  const strays = running.filter((id) => parseRunId(id)?.kind === 'task' && !session.tasks.has(id));
+  if (strays.length > 0) session.send(...strays.map((runId) => ({ type: 'killTask' as const, runId })));
   const now = Date.now();
   const { lostRunGraceMs, lostRunConfirmMs } = cluster.timings;
   const lost: string[] = [];
@@ -37,7 +44,7 @@ export async function requeueLostRuns(cluster: ClusterContext, session: NodeSess
         continue;
       }
       cluster.log(`node ${session.nodeId} does not have task ${held.taskId}: back to the queue`);
-      await releaseTask(ctx, session, held.jobPk, job.doc, task, { how: 'requeued' });
+      await releaseTask(ctx, session, job, task, { how: 'requeued' });
     }
   });
   return true;

@@ -1,4 +1,4 @@
-import type { CloudJob, CloudPool, CloudTask, ComputeNode } from '../domain/batch/models.js';
+import type { CloudJob, CloudPool, CloudTask, ComputeNode, StoredJob } from '../domain/batch/models.js';
 import { countPoolNodes, nodeLost, saveNode, setNodeLoad } from '../domain/batch/nodes/lifecycle.js';
 import { endDeallocation, letsTasksFinish, pendingDeallocation, retentionEnds, type PendingDeallocation } from '../domain/batch/nodes/deallocation.js';
 import { PENDING_DISABLE } from '../domain/batch/nodes/nodeOperations.js';
@@ -7,7 +7,7 @@ import { forgetFailedPreparations, nodeTaskStarted } from '../domain/batch/jobs/
 import type { BatchContext } from '../domain/batch/context.js';
 import { taskCommand, type RunnableSpec } from './commands.js';
 import type { ClusterContext } from './context.js';
-import { runId, taskAttempt } from './runs.js';
+import { runId, taskRunId } from './runs.js';
 import type { NodeSession } from './session.js';
 import { releaseTask, settleJob, takeBackTask } from './taskRuns.js';
 import { removeJobDirs } from './jobDirs.js';
@@ -24,11 +24,11 @@ const atomically =
 const TASK_ENDED = { category: 'usererror' as const, code: 'TaskEnded', message: 'The task was ended before it completed.' };
 
 /** Every task a node runs now, read from the store. */
-async function tasksOnNode(cluster: ClusterContext, account: string, pool: CloudPool, nodeId: string): Promise<{ jobPk: number; job: CloudJob; task: CloudTask }[]> {
+async function tasksOnNode(cluster: ClusterContext, account: string, pool: CloudPool, nodeId: string): Promise<{ job: StoredJob; task: CloudTask }[]> {
   const out = [];
-  for (const { pk, doc: job } of await cluster.store.jobs.onPool(account, pool.id)) {
-    for (const task of await cluster.store.tasks.inStates(pk, ['preparing', 'running'])) {
-      if (task.nodeInfo?.nodeId === nodeId) out.push({ jobPk: pk, job, task });
+  for (const job of await cluster.store.jobs.onPool(account, pool.id)) {
+    for (const task of await cluster.store.tasks.inStates(job.pk, ['preparing', 'running'])) {
+      if (task.nodeInfo?.nodeId === nodeId) out.push({ job, task });
     }
   }
   return out;
@@ -48,13 +48,13 @@ export async function clearNode(
   session: NodeSession | undefined,
 ): Promise<number> {
   let waiting = 0;
-  for (const { jobPk, job, task } of await tasksOnNode(cluster, ctx.account, pool, nodeId)) {
+  for (const { job, task } of await tasksOnNode(cluster, ctx.account, pool, nodeId)) {
     if (option !== 'terminate') {
-      if (await takeBackTask(ctx, session, jobPk, job, task)) waiting++;
+      if (await takeBackTask(ctx, session, job, task)) waiting++;
       continue;
     }
-    session?.send({ type: 'killTask', runId: runId({ kind: 'task', jobPk, taskId: task.id, attempt: taskAttempt(task) }) });
-    await releaseTask(ctx, session, jobPk, job, task, { how: 'ended', outcome: { failureInfo: TASK_ENDED } });
+    session?.send({ type: 'killTask', runId: taskRunId(job, task) });
+    await releaseTask(ctx, session, job, task, { how: 'ended', outcome: { failureInfo: TASK_ENDED } });
   }
   if (waiting === 0) session?.tasks.clear();
   // Requeued tasks may run on another node now, whoever cleared this one (a resize, a reboot).
@@ -66,8 +66,8 @@ export async function clearNode(
 async function takeBackRuns(cluster: ClusterContext, ctx: BatchContext, pool: CloudPool, nodeId: string, session: NodeSession | undefined): Promise<number> {
   if (!session || session.closed) return 0;
   let waiting = 0;
-  for (const { jobPk, job, task } of await tasksOnNode(cluster, ctx.account, pool, nodeId)) {
-    if (session.tasks.has(runId({ kind: 'task', jobPk, taskId: task.id, attempt: taskAttempt(task) })) && (await takeBackTask(ctx, session, jobPk, job, task))) waiting++;
+  for (const { job, task } of await tasksOnNode(cluster, ctx.account, pool, nodeId)) {
+    if (session.tasks.has(taskRunId(job, task)) && (await takeBackTask(ctx, session, job, task))) waiting++;
   }
   return waiting;
 }
@@ -265,11 +265,11 @@ async function jobEnded(cluster: ClusterContext, account: string, jobDoc: CloudJ
       const pool = task.nodeInfo?.poolId ? await cluster.store.pools.get(account, task.nodeInfo.poolId) : undefined;
       const session = pool && task.nodeInfo?.nodeId ? cluster.session(account, pool.pk, task.nodeInfo.nodeId) : undefined;
       if (option === 'requeue') {
-        await takeBackTask(ctx, session, job.pk, job.doc, task);
+        await takeBackTask(ctx, session, job, task);
         continue;
       }
-      session?.send({ type: 'killTask', runId: runId({ kind: 'task', jobPk: job.pk, taskId: task.id, attempt: taskAttempt(task) }) });
-      await releaseTask(ctx, session, job.pk, job.doc, task, { how: 'ended', outcome: { failureInfo: TASK_ENDED } });
+      session?.send({ type: 'killTask', runId: taskRunId(job, task) });
+      await releaseTask(ctx, session, job, task, { how: 'ended', outcome: { failureInfo: TASK_ENDED } });
     }
   });
   // Its tasks' slots are free for other jobs' tasks.
@@ -294,7 +294,7 @@ async function jobEnded(cluster: ClusterContext, account: string, jobDoc: CloudJ
       session.send(
         taskCommand(
           await cluster.commands(account, session.poolPk),
-          runId({ kind: 'jobrelease', jobPk: job.pk }),
+          runId({ kind: 'jobrelease', job: job.uid }),
           'jobrelease',
           release,
           { jobId: job.doc.id, taskId: (release as { id?: string }).id ?? 'jobrelease' },

@@ -1,12 +1,12 @@
 import type { TaskRunResult } from '../agent/runTask.js';
 import { startTaskEnded } from '../domain/batch/nodes/lifecycle.js';
-import type { CloudJob } from '../domain/batch/models.js';
+import type { StoredJob } from '../domain/batch/models.js';
 import { markRunning } from '../domain/batch/tasks/dispatch.js';
 import { nodeTaskEnded, nodeTaskStatuses, preparationRetryCount, retryPreparation } from '../domain/batch/jobs/nodeTaskStatus.js';
 import type { AgentReport, TaskCommand } from '../protocol/agent/messages.js';
 import { preparationCommand, taskCommand, type RunnableSpec } from './commands.js';
 import type { ClusterContext } from './context.js';
-import { parseRunId, runId, taskAttempt } from './runs.js';
+import { parseRunId, runId, taskAttempt, taskRunId } from './runs.js';
 import type { NodeSession } from './session.js';
 import { releaseTask } from './taskRuns.js';
 
@@ -15,13 +15,12 @@ const outcomeOf = (r: TaskRunResult) => ({ exitCode: r.exitCode, failureInfo: r.
 const nodeRef = (cluster: ClusterContext, s: NodeSession) => ({ poolId: s.poolId, nodeId: s.nodeId, nodeUrl: cluster.nodeUrl(s.poolId, s.nodeId) });
 
 /**
- * The job a run id names, if it is this session's to report on: a job of the session's account,
- * on the session's pool. Job pks are global, so without this a node could name another account's
- * job, or a job of a pool it is not in.
+ * The job a run id names (by its uid), if it is this session's to report on: a job of the session's
+ * account, on the session's pool, not a job of a pool the node is not in.
  */
-async function jobOfSession(cluster: ClusterContext, session: NodeSession, jobPk: number): Promise<{ pk: number; doc: CloudJob } | undefined> {
-  const job = await cluster.store.jobs.getByPk(jobPk);
-  if (!job || (await cluster.store.jobs.get(session.account, job.doc.id))?.pk !== jobPk) return undefined;
+async function jobOfSession(cluster: ClusterContext, session: NodeSession, jobUid: string): Promise<StoredJob | undefined> {
+  const job = await cluster.store.jobs.getByUid(session.account, jobUid);
+  if (!job) return undefined;
   const poolId = job.doc.executionInfo.poolId ?? job.doc.poolInfo.poolId;
   return poolId?.toLowerCase() === session.poolId.toLowerCase() ? job : undefined;
 }
@@ -31,17 +30,18 @@ async function jobOfSession(cluster: ClusterContext, session: NodeSession, jobPk
  * task runs on this pool and node, and the server gave it to this session (a report from an older
  * session of the node, or from another node, changes nothing).
  */
-async function currentTask(cluster: ClusterContext, session: NodeSession, jobPk: number, taskId: string, attempt: string) {
-  const job = await jobOfSession(cluster, session, jobPk);
-  const task = job && (await cluster.store.tasks.get(jobPk, taskId));
+async function currentTask(cluster: ClusterContext, session: NodeSession, jobUid: string, taskId: string, attempt: string) {
+  const job = await jobOfSession(cluster, session, jobUid);
+  const task = job && (await cluster.store.tasks.get(job.pk, taskId));
   if (!job || !task) return undefined;
   const t = task.doc;
   const onThisNode =
     (t.state === 'running' || t.state === 'preparing') &&
     t.nodeInfo?.nodeId === session.nodeId &&
     t.nodeInfo.poolId?.toLowerCase() === session.poolId.toLowerCase() &&
-    session.tasks.has(runId({ kind: 'task', jobPk, taskId: t.id, attempt }));
-  return onThisNode && taskAttempt(t) === attempt ? { job: job.doc, task: t } : undefined;
+    taskAttempt(t) === attempt &&
+    session.tasks.has(taskRunId(job, t));
+  return onThisNode ? { job, task: t } : undefined;
 }
 
 /**
@@ -51,13 +51,13 @@ async function currentTask(cluster: ClusterContext, session: NodeSession, jobPk:
 async function jobTaskRunning(
   cluster: ClusterContext,
   session: NodeSession,
-  ref: { kind: 'jobpreparation'; jobPk: number; attempt: number } | { kind: 'jobrelease'; jobPk: number },
-): Promise<CloudJob | undefined> {
-  const job = await jobOfSession(cluster, session, ref.jobPk);
+  ref: { kind: 'jobpreparation'; job: string; attempt: number } | { kind: 'jobrelease'; job: string },
+): Promise<StoredJob | undefined> {
+  const job = await jobOfSession(cluster, session, ref.job);
   const which = ref.kind === 'jobrelease' ? 'jobReleaseTaskExecutionInfo' : 'jobPreparationTaskExecutionInfo';
   const running = job !== undefined && nodeTaskStatuses(job.doc).some((s) => s.nodeId === session.nodeId && s[which]?.state === 'running');
   if (!running || (ref.kind === 'jobpreparation' && preparationRetryCount(job.doc, session.nodeId) !== ref.attempt)) return undefined;
-  return job.doc;
+  return job;
 }
 
 /** Azure retries failed runs, not runs that failed before or after the command (downloads, uploads). */
@@ -85,10 +85,10 @@ async function applyReport(cluster: ClusterContext, session: NodeSession, report
   const result = report.result;
   if (!ref) return false;
   if (ref.kind === 'task') {
-    const current = await currentTask(cluster, session, ref.jobPk, ref.taskId, ref.attempt);
+    const current = await currentTask(cluster, session, ref.job, ref.taskId, ref.attempt);
     if (!current) return false;
     current.task.executionInfo.startTime = result.startTime;
-    await releaseTask(ctx, session, ref.jobPk, current.job, current.task, {
+    await releaseTask(ctx, session, current.job, current.task, {
       how: 'finished',
       outcome: outcomeOf(result),
       retryable: retryable(result),
@@ -117,28 +117,28 @@ async function applyReport(cluster: ClusterContext, session: NodeSession, report
   const node = nodeRef(cluster, session);
   const outcome = { ...outcomeOf(result), startTime: result.startTime, endTime: result.endTime };
   if (ref.kind === 'jobrelease') {
-    await nodeTaskEnded(ctx, ref.jobPk, node, 'jobReleaseTaskExecutionInfo', outcome);
+    await nodeTaskEnded(ctx, job.pk, node, 'jobReleaseTaskExecutionInfo', outcome);
     return true;
   }
   // A failed preparation runs again on this node while its retries last; its tasks keep waiting.
-  const retry = result.result !== 'success' && retryable(result) ? await retryPreparation(ctx, ref.jobPk, job, node) : undefined;
+  const retry = result.result !== 'success' && retryable(result) ? await retryPreparation(ctx, job.pk, job.doc, node) : undefined;
   if (retry !== undefined) {
-    followUps.push(preparationCommand(await cluster.commands(session.account, session.poolPk), ref.jobPk, job, retry));
+    followUps.push(preparationCommand(await cluster.commands(session.account, session.poolPk), job, retry));
     return true;
   }
-  await nodeTaskEnded(ctx, ref.jobPk, node, 'jobPreparationTaskExecutionInfo', outcome);
-  const waiting = session.awaitingPreparation.get(ref.jobPk) ?? [];
-  session.awaitingPreparation.delete(ref.jobPk);
+  await nodeTaskEnded(ctx, job.pk, node, 'jobPreparationTaskExecutionInfo', outcome);
+  const waiting = session.awaitingPreparation.get(job.pk) ?? [];
+  session.awaitingPreparation.delete(job.pk);
   if (result.result !== 'success') {
-    await returnWaitingTasks(cluster, session, ref.jobPk, waiting as TaskCommand[]);
+    await returnWaitingTasks(cluster, session, job, waiting as TaskCommand[]);
     return true;
   }
-  session.preparedJobs.add(ref.jobPk);
+  session.preparedJobs.add(job.pk);
   for (const command of waiting as TaskCommand[]) {
     const run = parseRunId(command.runId);
-    const current = run?.kind === 'task' ? await currentTask(cluster, session, ref.jobPk, run.taskId, run.attempt) : undefined;
+    const current = run?.kind === 'task' ? await currentTask(cluster, session, job.uid, run.taskId, run.attempt) : undefined;
     if (!current) continue;
-    await markRunning(ctx, ref.jobPk, current.task);
+    await markRunning(ctx, job.pk, current.task);
     followUps.push(command);
   }
   return true;
@@ -148,13 +148,13 @@ async function applyReport(cluster: ClusterContext, session: NodeSession, report
  * A failed job preparation task makes the node ineligible for the job (its status says so, see
  * preparationFailedOn): the tasks that waited for it there go back to the queue, for other nodes.
  */
-async function returnWaitingTasks(cluster: ClusterContext, session: NodeSession, jobPk: number, waiting: TaskCommand[]): Promise<void> {
+async function returnWaitingTasks(cluster: ClusterContext, session: NodeSession, job: StoredJob, waiting: TaskCommand[]): Promise<void> {
   const ctx = cluster.batch(session.account);
   for (const command of waiting) {
     const ref = parseRunId(command.runId);
     if (ref?.kind !== 'task') continue;
-    const current = await currentTask(cluster, session, jobPk, ref.taskId, ref.attempt);
+    const current = await currentTask(cluster, session, job.uid, ref.taskId, ref.attempt);
     if (!current) continue;
-    await releaseTask(ctx, session, jobPk, current.job, current.task, { how: 'unassigned' });
+    await releaseTask(ctx, session, current.job, current.task, { how: 'unassigned' });
   }
 }

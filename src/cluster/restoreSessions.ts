@@ -3,7 +3,7 @@ import { retainedUntil } from '../domain/batch/nodes/deallocation.js';
 import { awaitRetention } from './nodeEvents.js';
 import { slotsNeeded } from '../scheduler/feasibility.js';
 import type { ClusterContext } from './context.js';
-import { runId, taskAttempt } from './runs.js';
+import { taskRunId } from './runs.js';
 import { storedSecretHash } from './nodeCredentials.js';
 import { NodeSession } from './session.js';
 
@@ -38,11 +38,12 @@ export async function restoreSessions(cluster: ClusterContext): Promise<number> 
         restored++;
       }
       if (sessions.size === 0) continue;
-      for (const { pk: jobPk, doc: job } of await cluster.store.jobs.onPool(account.name, pool.id)) {
+      for (const stored of await cluster.store.jobs.onPool(account.name, pool.id)) {
+        const { pk: jobPk, doc: job } = stored;
         for (const task of await cluster.store.tasks.inStates(jobPk, ['preparing', 'running'])) {
           const session = task.nodeInfo?.nodeId ? sessions.get(task.nodeInfo.nodeId) : undefined;
           if (!session) continue;
-          session.tasks.set(runId({ kind: 'task', jobPk, taskId: task.id, attempt: taskAttempt(task) }), {
+          session.tasks.set(taskRunId(stored, task), {
             jobPk,
             taskId: task.id,
             slots: slotsNeeded(pool, task),

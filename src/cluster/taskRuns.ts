@@ -4,10 +4,10 @@ import { forgetTakenBack, isTakenBack, markTakenBack, requeueTask, retryTask, un
 import { finishJobDeletion } from '../domain/batch/jobs/deleteJob.js';
 import { finishJobDisable } from '../domain/batch/jobs/disableJob.js';
 import { finishJobTermination } from '../domain/batch/jobs/terminateJob.js';
-import type { CloudJob, CloudTask } from '../domain/batch/models.js';
+import type { CloudTask, StoredJob } from '../domain/batch/models.js';
 import { setNodeLoad } from '../domain/batch/nodes/lifecycle.js';
 import type { NodeSession } from './session.js';
-import { runId, taskAttempt } from './runs.js';
+import { taskRunId } from './runs.js';
 
 /**
  * How a task run leaves a node: finished (completed, or retried), taken back (requeued), given
@@ -16,11 +16,12 @@ import { runId, taskAttempt } from './runs.js';
  */
 export type Release = { how: 'finished'; outcome: TaskOutcome; retryable: boolean } | { how: 'requeued' } | { how: 'unassigned' } | { how: 'ended'; outcome: TaskOutcome };
 
-export async function releaseTask(ctx: BatchContext, session: NodeSession | undefined, jobPk: number, job: CloudJob, task: CloudTask, asked: Release): Promise<void> {
+export async function releaseTask(ctx: BatchContext, session: NodeSession | undefined, job: StoredJob, task: CloudTask, asked: Release): Promise<void> {
+  const jobPk = job.pk;
   // A run being taken back and killed ends as a requeue; one that succeeded before the kill stands.
   const release: Release = asked.how === 'finished' && isTakenBack(task) && failed(asked.outcome) ? { how: 'requeued' } : asked;
   forgetTakenBack(task); // every branch below saves the task
-  const id = runId({ kind: 'task', jobPk, taskId: task.id, attempt: taskAttempt(task) });
+  const id = taskRunId(job, task);
   const held = session?.tasks.get(id);
   session?.tasks.delete(id);
   let succeeded = 0;
@@ -29,9 +30,9 @@ export async function releaseTask(ctx: BatchContext, session: NodeSession | unde
   } else if (release.how === 'unassigned') {
     await unassignTask(ctx, jobPk, task);
   } else if (release.how === 'ended') {
-    await completeTask(ctx, jobPk, job, task, { ...release.outcome, endedByUser: true });
+    await completeTask(ctx, jobPk, job.doc, task, { ...release.outcome, endedByUser: true });
   } else if (!(release.retryable && failed(release.outcome) && (await retryTask(ctx, jobPk, task)))) {
-    await completeTask(ctx, jobPk, job, task, release.outcome);
+    await completeTask(ctx, jobPk, job.doc, task, release.outcome);
     succeeded = task.executionInfo.result === 'success' ? 1 : 0;
   }
   if (session && held) {
@@ -48,13 +49,13 @@ export async function releaseTask(ctx: BatchContext, session: NodeSession | unde
  * such a session (a lost node, or one whose agent restarted) it is requeued at once.
  * Returns whether the task still waits for its run to end.
  */
-export async function takeBackTask(ctx: BatchContext, session: NodeSession | undefined, jobPk: number, job: CloudJob, task: CloudTask): Promise<boolean> {
-  const id = runId({ kind: 'task', jobPk, taskId: task.id, attempt: taskAttempt(task) });
+export async function takeBackTask(ctx: BatchContext, session: NodeSession | undefined, job: StoredJob, task: CloudTask): Promise<boolean> {
+  const id = taskRunId(job, task);
   if (!session || session.closed || !session.tasks.has(id)) {
-    await releaseTask(ctx, session, jobPk, job, task, { how: 'requeued' });
+    await releaseTask(ctx, session, job, task, { how: 'requeued' });
     return false;
   }
-  await markTakenBack(ctx, jobPk, task);
+  await markTakenBack(ctx, job.pk, task);
   session.send({ type: 'killTask', runId: id });
   return true;
 }

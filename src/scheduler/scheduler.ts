@@ -1,11 +1,11 @@
 import type { ClusterContext } from '../cluster/context.js';
 import { preparationCommand, taskCommand, type RunnableSpec } from '../cluster/commands.js';
-import { runId, taskAttempt } from '../cluster/runs.js';
+import { taskRunId } from '../cluster/runs.js';
 import type { NodeSession } from '../cluster/session.js';
 import { assignTask, markRunning } from '../domain/batch/tasks/dispatch.js';
 import { nodeTaskStarted } from '../domain/batch/jobs/nodeTaskStatus.js';
 import { jobWorkDir } from '../domain/batch/jobSchedules/jobIds.js';
-import type { CloudJob, CloudPool, CloudTask } from '../domain/batch/models.js';
+import type { CloudPool, CloudTask, StoredJob } from '../domain/batch/models.js';
 import { setNodeLoad, slotsPerNode } from '../domain/batch/nodes/lifecycle.js';
 import type { AgentCommand } from '../protocol/agent/messages.js';
 import { preparationFailedOn } from '../domain/batch/jobs/nodeTaskStatus.js';
@@ -109,14 +109,15 @@ export class Scheduler {
   private async placeTasks(
     ctx: ReturnType<ClusterContext['batch']>,
     pool: CloudPool,
-    jobs: { pk: number; doc: CloudJob }[],
+    jobs: StoredJob[],
     candidates: Candidate<Placement>[],
     fill: 'spread' | 'pack',
     commands: Map<NodeSession, AgentCommand[]>,
     touched: Set<NodeSession>,
   ): Promise<void> {
     const { store } = this.cluster;
-    for (const { pk: jobPk, doc: job } of jobs) {
+    for (const stored of jobs) {
+      const { pk: jobPk, doc: job } = stored;
       if (!candidates.some((c) => c.free > 0)) return;
       // Nodes where the job's preparation task failed are not the job's to use (until reimaged).
       const failed = job.jobPreparationTask ? preparationFailedOn(job) : undefined;
@@ -126,7 +127,7 @@ export class Scheduler {
         const slots = slotsNeeded(pool, task);
         const chosen = pickNode(allowsLowPriority(task) ? usable : usable.filter((c) => c.node.dedicated), slots, fill, affinityOf(task));
         if (!chosen) return;
-        await this.place(ctx, jobPk, job, task, slots, chosen.node.session, commands);
+        await this.place(ctx, stored, task, slots, chosen.node.session, commands);
         chosen.free -= slots;
         touched.add(chosen.node.session);
         running++;
@@ -164,13 +165,13 @@ export class Scheduler {
   /** Gives one task to one node: the store first (in the pass's transaction), then the command. */
   private async place(
     ctx: ReturnType<ClusterContext['batch']>,
-    jobPk: number,
-    job: CloudJob,
+    stored: StoredJob,
     task: CloudTask,
     slots: number,
     session: NodeSession,
     commands: Map<NodeSession, AgentCommand[]>,
   ): Promise<void> {
+    const { pk: jobPk, doc: job } = stored;
     const taskDir = `${jobWorkDir(job.id)}/${task.id}`;
     const nodeUrl = this.cluster.nodeUrl(session.poolId, session.nodeId);
     await assignTask(ctx, jobPk, job, task, {
@@ -181,7 +182,7 @@ export class Scheduler {
       taskRootDirectory: taskDir,
       taskRootDirectoryUrl: `${nodeUrl}/files/${taskDir}`,
     });
-    const id = runId({ kind: 'task', jobPk, taskId: task.id, attempt: taskAttempt(task) });
+    const id = taskRunId(stored, task);
     session.tasks.set(id, { jobPk, taskId: task.id, slots, sentAt: Date.now() });
     session.jobsRun.add(jobPk);
     const command = taskCommand(await this.cluster.commands(ctx.account, session.poolPk), id, 'task', task as unknown as RunnableSpec, { jobId: job.id, taskId: task.id }, job);
@@ -200,6 +201,6 @@ export class Scheduler {
     }
     session.awaitingPreparation.set(jobPk, [command]);
     await nodeTaskStarted(ctx, jobPk, job, { poolId: session.poolId, nodeId: session.nodeId, nodeUrl }, 'jobPreparationTaskExecutionInfo');
-    list.push(preparationCommand(await this.cluster.commands(ctx.account, session.poolPk), jobPk, job, 0));
+    list.push(preparationCommand(await this.cluster.commands(ctx.account, session.poolPk), stored, 0));
   }
 }

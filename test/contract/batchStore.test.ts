@@ -116,6 +116,23 @@ for (const factory of batchStoreFactories) {
       assert.equal(await task(pk, 't'), undefined);
     });
 
+    it('gives every job a uid of its own, never a deleted one’s, and finds a job by it within its account', async () => {
+      await addJob(ctx('uids'), { id: 'again', poolInfo: { poolId: 'p' } });
+      const first = await job('uids', 'again');
+      assert.match(first.uid, /^[0-9a-f]{32}$/);
+      assert.deepEqual(await store.jobs.getByUid('uids', first.uid), first);
+      assert.equal(await store.jobs.getByUid('other', first.uid), undefined, 'another account does not see it');
+      assert.equal((await store.jobs.getByPk(first.pk))?.uid, first.uid);
+      assert.equal((await store.jobs.onPool('uids', 'p'))[0]?.uid, first.uid);
+      // The last job made goes, and a new one of its id comes (SQLite may give it the same row key).
+      await store.jobs.deleteByPk(first.pk);
+      await addJob(ctx('uids'), { id: 'again', poolInfo: { poolId: 'p' } });
+      const second = await job('uids', 'again');
+      assert.notEqual(second.uid, first.uid);
+      assert.equal(await store.jobs.getByUid('uids', first.uid), undefined);
+      assert.equal((await store.jobs.getByUid('uids', second.uid))?.doc.id, 'again');
+    });
+
     it('counts a pool’s nodes by state and kind', async () => {
       const pool = await addPool(ctx('nodes'), { id: 'n', vmSize: 'standard_d2s_v3', targetDedicatedNodes: 0, virtualMachineConfiguration: VM });
       const { pk } = (await store.pools.get('nodes', 'n'))!;

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { BatchServiceClient, BatchSharedKeyCredentials } from '@azure/batch';
+import Database from 'better-sqlite3';
 import { joinToken } from '../../src/auth/agentTokens.js';
 import { devAccount, makeAccount } from '../../src/config/accounts.js';
 import { ACCOUNT, KEY, KILN_BIN, startKiln, tempDir, waitFor, type KilnProcess } from '../helpers/kiln.js';
@@ -56,8 +57,16 @@ describe('nodes are bound to their pool, account and session', () => {
     return answer.body as unknown as Joined;
   };
   const success = { startTime: new Date().toISOString(), endTime: new Date().toISOString(), exitCode: 0, result: 'success', preProcessingError: false, fileUploadError: false };
-  // Run ids are guessable (task/<job pk>/<task id>/<retry>.<requeue>): an attacker tries them all.
-  const forgedReports = (taskId: string) => Array.from({ length: 20 }, (_, i) => ({ type: 'completed', runId: `task/${i + 1}/${taskId}/0.0`, result: success }));
+  // Run ids name the job by its uid (task/<job uid>/<task id>/<retry>.<requeue>). Say an attacker
+  // knows it (it is not a secret: the session is what a report is checked against): the real run
+  // id, read from the store, and guesses of every other form.
+  const forgedReports = (jobId: string, taskId: string) => {
+    const db = new Database(path.join(kiln.dataDir, 'kiln.sqlite'), { readonly: true });
+    const uid = (db.prepare('SELECT uid FROM batch_jobs WHERE id_key = ?').pluck().get(jobId) as string | undefined) ?? 'none';
+    db.close();
+    const ids = [uid, ...Array.from({ length: 20 }, (_, i) => String(i + 1)), uid.toUpperCase()];
+    return ids.map((job) => ({ type: 'completed', runId: `task/${job}/${taskId}/0.0`, result: success }));
+  };
   const report = (node: Joined, reports: unknown[]) => call('POST', `/nodes/${node.nodeId}/reports`, node.nodeToken, { reports });
   const client = () => kiln.batchClient();
   const otherClient = () => new BatchServiceClient(new BatchSharedKeyCredentials(OTHER.name, OTHER.keyBase64), kiln.batchUrl);
@@ -135,7 +144,7 @@ describe('nodes are bound to their pool, account and session', () => {
   it("refuses forged reports for A's running task from other sessions, pools and accounts; the real result stands", async () => {
     const b = await joinOk('pool-b', joinToken(dev, 'pool-b'));
     const other = await joinOk('pool-a', joinToken(OTHER, 'pool-a'));
-    const forged = forgedReports('victim');
+    const forged = forgedReports('victim-job', 'victim');
     for (const node of [b, other]) {
       const answer = await report(node, forged);
       assert.equal(answer.status, 200, answer.text);
@@ -212,6 +221,74 @@ describe('nodes are bound to their pool, account and session', () => {
     const task = await client().task.get('handmade-job', 'held');
     assert.notEqual(task.state, 'completed', 'no late report completed the task');
     assert.equal(task.executionInfo?.requeueCount, 1, 'the rejoin took the task back');
+  });
+
+  it('tells a job from a deleted one of the same id: a late report of the old run changes nothing of the new', async () => {
+    await client().pool.add({ id: 'pool-d', vmSize: 'standard_d2s_v3', targetDedicatedNodes: 0, virtualMachineConfiguration: vm });
+    const node = await joinOk('pool-d', joinToken(dev, 'pool-d'));
+    const stream = new AbortController();
+    const commands = await fetch(`${api}/nodes/${node.nodeId}/commands`, { headers: { authorization: `Bearer ${node.nodeToken}` }, signal: stream.signal });
+    assert.equal(commands.status, 200);
+    const reader = commands.body!.getReader();
+    const runs: string[] = [];
+    let text = '';
+    const nextRun = (n: number) =>
+      waitFor(
+        `run ${n} to reach the node`,
+        async () => {
+          text += new TextDecoder().decode((await reader.read()).value);
+          const lines = text.split('\n');
+          text = lines.pop()!;
+          for (const line of lines.filter((l) => l.trim()))
+            runs.push(...(JSON.parse(line) as { type: string; runId: string }[]).filter((c) => c.type === 'runTask').map((c) => c.runId));
+          return runs[n];
+        },
+        20_000,
+      );
+    try {
+      await client().job.add({ id: 'again', poolInfo: { poolId: 'pool-d' } });
+      await client().task.add('again', { id: 't', commandLine: '/bin/true' });
+      const first = await nextRun(0);
+      // The job goes while its task runs, and a new job takes its id (in SQLite, also its row key).
+      await client().job.deleteMethod('again');
+      await waitFor(
+        'the job to be gone',
+        async () =>
+          (await client()
+            .job.get('again')
+            .catch((e: { statusCode?: number }) => e.statusCode)) === 404
+            ? true
+            : undefined,
+        20_000,
+      );
+      await client().job.add({ id: 'again', poolInfo: { poolId: 'pool-d' } });
+      await client().task.add('again', { id: 't', commandLine: '/bin/true' });
+      const second = await nextRun(1);
+      assert.notEqual(second, first, "the new job's run has an id of its own");
+      const late = await report(node, [{ type: 'completed', runId: first, result: { ...success, exitCode: 3, result: 'failure' } }]);
+      assert.equal(late.status, 200, late.text);
+      assert.deepEqual(late.body.refused, [first], "the old run's report is refused");
+      assert.equal((await client().task.get('again', 't')).state, 'running', 'and the new task still runs');
+      // Were the old run still going, the node's heartbeat would list it: the server stops it.
+      await call('POST', `/nodes/${node.nodeId}/reports`, node.nodeToken, { reports: [], running: [first, second] });
+      const kill = await waitFor(
+        'the old run to be stopped',
+        async () => {
+          text += new TextDecoder().decode((await reader.read()).value);
+          const line = text.split('\n').find((l) => l.includes('"killTask"'));
+          return line ? (JSON.parse(line) as { type: string; runId: string }[]) : undefined;
+        },
+        20_000,
+      );
+      assert.deepEqual(kill, [{ type: 'killTask', runId: first }], 'the old run alone, not the new one');
+      const own = await report(node, [{ type: 'completed', runId: second, result: success }]);
+      assert.deepEqual(own.body.refused, []);
+      const task = await client().task.get('again', 't');
+      assert.equal(task.state, 'completed');
+      assert.equal(task.executionInfo?.exitCode, 0, "the new run's own result stands");
+    } finally {
+      stream.abort();
+    }
   });
 
   it('takes a file answer only from the node the request went to', async () => {

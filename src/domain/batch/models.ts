@@ -24,6 +24,15 @@ export interface Stored<T extends EntityDoc> {
   doc: T;
 }
 
+/**
+ * A stored job, with its uid: made by the store when the job is, never given to another job (ids
+ * and row keys may be reused once a job is deleted). What leaves the server names a job by it (the
+ * run ids agents report on), so that nothing meant for a deleted job reaches a new one of its id.
+ */
+export interface StoredJob extends Stored<CloudJob> {
+  uid: string;
+}
+
 export interface CloudPool extends EntityDoc {
   state: PoolState;
   vmSize: string;

@@ -1,4 +1,4 @@
-import type { CloudJob, CloudJobSchedule, CloudPool, CloudTask, ComputeNode, EntityDoc, Stored, TaskState } from './models.js';
+import type { CloudJob, CloudJobSchedule, CloudPool, CloudTask, ComputeNode, EntityDoc, Stored, StoredJob, TaskState } from './models.js';
 import type { ListQuery, RawRow } from './listQuery.js';
 
 /**
@@ -52,13 +52,16 @@ export interface NodeTable extends EntityTable<ComputeNode> {
 }
 
 export interface JobTable extends EntityTable<CloudJob> {
-  getByPk(pk: number): Promise<Stored<CloudJob> | undefined>;
+  get(account: Parent, id: string): Promise<StoredJob | undefined>;
+  getByPk(pk: number): Promise<StoredJob | undefined>;
+  /** The account's job of that uid, if it still exists. */
+  getByUid(account: string, uid: string): Promise<StoredJob | undefined>;
   /** Removes a job and its tasks. */
   deleteByPk(pk: number): Promise<void>;
   /** Unfinished jobs with a maxWallClockTime constraint (the clock that ends them). */
-  timeLimited(account: string): Promise<Stored<CloudJob>[]>;
+  timeLimited(account: string): Promise<StoredJob[]>;
   /** The jobs that run on a pool (the scheduler's view of a pool). */
-  onPool(account: string, poolId: string): Promise<Stored<CloudJob>[]>;
+  onPool(account: string, poolId: string): Promise<StoredJob[]>;
 }
 
 export interface TaskCounts {

@@ -58,4 +58,17 @@ export const batchMigrations: Migration[] = [
       CREATE INDEX batch_tasks_counts ON batch_tasks (job_pk, state, result, slots);
     `,
   },
+  {
+    // A job's uid (StoredJob): made here, on insert, so that no caller can forget it; a job made
+    // before this migration gets one too. 32 hex digits of randomness.
+    name: 'batch service: job uids',
+    sql: `
+      ALTER TABLE batch_jobs ADD COLUMN uid TEXT;
+      UPDATE batch_jobs SET uid = lower(hex(randomblob(16)));
+      CREATE UNIQUE INDEX batch_jobs_by_uid ON batch_jobs (uid);
+      CREATE TRIGGER batch_jobs_uid AFTER INSERT ON batch_jobs WHEN NEW.uid IS NULL BEGIN
+        UPDATE batch_jobs SET uid = lower(hex(randomblob(16))) WHERE pk = NEW.pk;
+      END;
+    `,
+  },
 ];

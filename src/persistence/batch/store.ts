@@ -30,7 +30,7 @@ export function sqliteBatchStore(db: Db): BatchStore {
   return {
     pools: asynchronous(new PoolTable(db), [...ENTITY_METHODS, 'getByPk', 'all']),
     nodes: asynchronous(new NodeTable(db), [...ENTITY_METHODS, 'count', 'countByState']),
-    jobs: asynchronous(new JobTable(db), [...ENTITY_METHODS, 'getByPk', 'deleteByPk', 'timeLimited', 'onPool']),
+    jobs: asynchronous(new JobTable(db), [...ENTITY_METHODS, 'getByPk', 'getByUid', 'deleteByPk', 'timeLimited', 'onPool']),
     tasks: asynchronous(new TaskTable(db), [...ENTITY_METHODS, 'counts', 'hasUnfinished', 'inStates', 'active', 'withIds', 'withNumberIdsIn', 'addAll']),
     jobSchedules: asynchronous(new JobScheduleTable(db), ENTITY_METHODS),
     tx: (fn) => work.tx(fn),

@@ -63,4 +63,12 @@ export const batchPostgresMigrations: Migration[] = [
       CREATE INDEX batch_tasks_counts ON batch_tasks (job_pk, state, result, slots);
     `,
   },
+  {
+    // As the SQLite store's: src/persistence/batch/schema.ts. Every row, old or new, gets its own.
+    name: 'batch service: job uids',
+    sql: `
+      ALTER TABLE batch_jobs ADD COLUMN uid TEXT NOT NULL DEFAULT replace(gen_random_uuid()::text, '-', '');
+      CREATE UNIQUE INDEX batch_jobs_by_uid ON batch_jobs (uid);
+    `,
+  },
 ];

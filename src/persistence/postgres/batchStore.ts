@@ -1,5 +1,5 @@
-import type { CloudJob, CloudJobSchedule, CloudPool, CloudTask, ComputeNode, Stored, TaskState } from '../../domain/batch/models.js';
-import type { BatchStore, DependencyRow, JobTable, NodeTable, PoolTable, TaskCounts, TaskTable } from '../../domain/batch/store.js';
+import type { CloudJob, CloudJobSchedule, CloudPool, CloudTask, ComputeNode, Stored, StoredJob, TaskState } from '../../domain/batch/models.js';
+import type { BatchStore, DependencyRow, JobTable, NodeTable, Parent, PoolTable, TaskCounts, TaskTable } from '../../domain/batch/store.js';
 import { JOB_COLUMNS, TASK_COLUMNS, tallyTaskCounts } from '../batch/indexedColumns.js';
 import { PgEntityTable, toStored, type DocRow } from './batchEntityTable.js';
 import { PostgresUnitOfWork } from './batchUnitOfWork.js';
@@ -34,9 +34,29 @@ class PgNodeTable extends PgEntityTable<ComputeNode> implements NodeTable {
   }
 }
 
+type JobRow = DocRow & { uid: string };
+const toStoredJob = (row: JobRow): StoredJob => ({ pk: row.pk, uid: row.uid, doc: JSON.parse(row.doc) as CloudJob });
+
 class PgJobTable extends PgEntityTable<CloudJob> implements JobTable {
   constructor(work: PostgresUnitOfWork) {
     super(work, { table: 'batch_jobs', parent: 'account', hasPk: true, extra: JOB_COLUMNS });
+  }
+
+  private async one(where: string, params: unknown[]): Promise<StoredJob | undefined> {
+    const [row] = await this.read((q) => q.query<JobRow>(`SELECT pk, uid, doc FROM batch_jobs WHERE ${where}`, params));
+    return row && toStoredJob(row);
+  }
+
+  override get(account: Parent, id: string): Promise<StoredJob | undefined> {
+    return this.one('account = $1 AND id_key = $2', [account, id.toLowerCase()]);
+  }
+
+  override getByPk(pk: number): Promise<StoredJob | undefined> {
+    return this.one('pk = $1', [pk]);
+  }
+
+  getByUid(account: string, uid: string): Promise<StoredJob | undefined> {
+    return this.one('uid = $1 AND account = $2', [uid, account]);
   }
 
   /** Removes a job and, by cascade, its tasks. */
@@ -44,15 +64,15 @@ class PgJobTable extends PgEntityTable<CloudJob> implements JobTable {
     await this.write((q) => q.execute('DELETE FROM batch_jobs WHERE pk = $1', [pk]));
   }
 
-  async timeLimited(account: string): Promise<Stored<CloudJob>[]> {
-    const sql = `SELECT pk, doc FROM batch_jobs WHERE account = $1 AND state IN ('active', 'disabling', 'disabled')
+  async timeLimited(account: string): Promise<StoredJob[]> {
+    const sql = `SELECT pk, uid, doc FROM batch_jobs WHERE account = $1 AND state IN ('active', 'disabling', 'disabled')
       AND doc::jsonb #>> '{constraints,maxWallClockTime}' IS NOT NULL ORDER BY pk`;
-    return (await this.read((q) => q.query<DocRow>(sql, [account]))).map((r) => toStored<CloudJob>(r));
+    return (await this.read((q) => q.query<JobRow>(sql, [account]))).map(toStoredJob);
   }
 
-  async onPool(account: string, poolId: string): Promise<Stored<CloudJob>[]> {
-    const rows = await this.read((q) => q.query<DocRow>('SELECT pk, doc FROM batch_jobs WHERE account = $1 AND pool_id = $2 ORDER BY pk', [account, poolId.toLowerCase()]));
-    return rows.map((r) => toStored<CloudJob>(r));
+  async onPool(account: string, poolId: string): Promise<StoredJob[]> {
+    const rows = await this.read((q) => q.query<JobRow>('SELECT pk, uid, doc FROM batch_jobs WHERE account = $1 AND pool_id = $2 ORDER BY pk', [account, poolId.toLowerCase()]));
+    return rows.map(toStoredJob);
   }
 }
 
