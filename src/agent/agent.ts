@@ -20,6 +20,7 @@ import { launcherMissing } from './exec/launcher.js';
 import { NodeLayout, type TaskDirs } from './layout.js';
 import { TaskDirRetention } from './retention.js';
 import { runTask, type TaskRun } from './runTask.js';
+import type { NodeTokenStore } from './nodeTokenStore.js';
 import { ServerContact } from './serverContact.js';
 import { ServerHttp, type ServerAnswer } from './serverHttp.js';
 import { ReachLog } from './reachLog.js';
@@ -33,6 +34,8 @@ export interface AgentOptions {
   /** The node token of a node the server created for this agent (kiln up's local nodes), for its first join. */
   nodeToken?: string;
   isDedicated?: boolean;
+  /** Where a remote agent keeps which node it is, to rejoin as it after a restart (nodeTokenStore.ts). */
+  nodeTokens?: NodeTokenStore;
   log?: (message: string) => void;
 }
 
@@ -120,6 +123,7 @@ export class NodeAgent {
       this.retention.load();
       this.session = await this.join();
       this.log(`node ${this.session.nodeId} joined pool ${this.opts.poolId}`);
+      this.remember(this.session.nodeToken);
       // From now on runs may start; the reaper kills them if this process stops reaching the server.
       nodeRuns(this.opts.rootDir).alive(this.session.cutOffMs);
       try {
@@ -131,6 +135,7 @@ export class NodeAgent {
       const next = await this.serve();
       this.killAll();
       if (next === 'leave') {
+        this.opts.nodeTokens?.forget();
         // The node leaves its pool: the users it made for the pool go with it, once its runs are over.
         await Promise.allSettled([...this.runs.values()].map((run) => run.done));
         releaseNodeUsers(this.opts.rootDir);
@@ -155,20 +160,37 @@ export class NodeAgent {
   private async join(): Promise<JoinResponse> {
     // A first join lets the server pick the node; a rejoin (after a reboot or reimage, or when the
     // server lost or forgot this node) proves it is the same node with its current session's token.
-    const nodeToken = this.session?.nodeToken ?? this.opts.nodeToken;
-    const body: JoinRequest = {
-      ...(nodeToken !== undefined ? { nodeToken } : {}),
-      hostname: os.hostname(),
-      isDedicated: this.opts.isDedicated ?? true,
-      canSeparateUsers: canSeparateUsers(),
-    };
+    // A restarted agent rejoins with the token it kept, as long as the server still takes it.
+    const kept = this.session || this.opts.nodeToken !== undefined ? undefined : this.opts.nodeTokens?.load();
+    let nodeToken = this.session?.nodeToken ?? this.opts.nodeToken ?? kept;
     for (let attempt = 0; ; attempt++) {
+      const body: JoinRequest = {
+        ...(nodeToken !== undefined ? { nodeToken } : {}),
+        hostname: os.hostname(),
+        isDedicated: this.opts.isDedicated ?? true,
+        canSeparateUsers: canSeparateUsers(),
+      };
       try {
         return await this.call<JoinResponse>('POST', `/pools/${encodeURIComponent(this.opts.poolId)}/nodes`, this.opts.joinToken, body);
       } catch (err) {
+        if (err instanceof HttpError && kept !== undefined && nodeToken === kept && (err.status === 403 || err.status === 410)) {
+          this.log(`the node this agent was is no longer in pool ${this.opts.poolId} (${err.message}): joining as a new node`);
+          this.opts.nodeTokens?.forget();
+          nodeToken = undefined;
+          continue;
+        }
         if (err instanceof HttpError && err.status < 500) throw new Error(`${this.opts.batchUrl} refused to let this agent join pool ${this.opts.poolId}: ${err.message}`);
         await backoff(attempt);
       }
+    }
+  }
+
+  /** Keeps the new session's token for a restart; a node that cannot keep it still runs. */
+  private remember(nodeToken: string): void {
+    try {
+      this.opts.nodeTokens?.save(nodeToken);
+    } catch (err) {
+      this.log(`keeping this node's identity failed (a restart will join as a new node): ${String(err)}`);
     }
   }
 

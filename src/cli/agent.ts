@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { NodeAgent } from '../agent/agent.js';
+import { NodeTokenStore } from '../agent/nodeTokenStore.js';
 import { transferPolicy } from '../agent/transfers.js';
 import { parseNodeToken } from '../auth/agentTokens.js';
 import { assertSearchableByTasks } from './searchablePath.js';
@@ -70,12 +71,16 @@ export function registerAgent(program: Command): void {
     .action(async (opts: AgentCliOptions) => {
       if (process.getuid?.() === 0) assertSearchableByTasks(opts.root, '--root', { self: false }); // the agent sets the root's own mode
       transferPolicy(); // a wrong KILN_TRANSFER_* setting stops the agent here, not each task's transfers
+      const nodeToken = nodeTokenOf(opts);
+      const rootDir = path.resolve(opts.root);
       const agent = new NodeAgent({
         batchUrl: opts.batchUrl,
         poolId: opts.pool,
         joinToken: joinTokenOf(opts),
-        nodeToken: nodeTokenOf(opts),
-        rootDir: path.resolve(opts.root),
+        nodeToken,
+        rootDir,
+        // kiln up's local nodes are given their token; an agent on its own keeps its node's.
+        ...(nodeToken === undefined ? { nodeTokens: new NodeTokenStore(rootDir, opts.batchUrl, opts.pool) } : {}),
         isDedicated: !opts.lowPriority,
         log: (m) => console.error(`[agent] ${m}`),
       });

@@ -33,6 +33,10 @@ export function tempDir(prefix = 'kiln-test-'): string {
   return dir;
 }
 
+// Agents that tests start keep their node tokens (src/agent/nodeTokenStore.ts) in a directory of
+// this test process, not in the machine's /var/lib/kiln/agents: no test leaves one behind.
+process.env.KILN_AGENT_STATE_DIR ??= path.join(tempDir('kiln-agent-state-'), 'agents');
+
 /** A temporary directory for local nodes: unlike the data directory, non-admin tasks must get through it (kiln up refuses one they cannot). */
 export function nodesTempDir(prefix = 'kiln-nodes-'): string {
   const dir = tempDir(prefix);
