@@ -131,18 +131,16 @@ describe("the README's and kiln up's commands", () => {
     const fill = (command: string, root: string) =>
       command.replaceAll('SERVER:10100', `127.0.0.1:${batchPort}`).replaceAll('/mnt/batch/tasks', root).replaceAll('<pool>', 'mypool').replaceAll('<path>', 'mypool.token');
 
-    /** Runs an agent command until its node is idle in the pool, then stops it. */
+    /** Runs an agent command until the node it says it joined as is idle in the pool, then stops it. */
     const joins = async (command: string) => {
       const root = tempDir('kiln-newcomer-node-');
-      const before = (await batch.computeNode.list('mypool')).length;
       const agent = shell(fill(command, root), cwd);
       await waitFor(
         `"${command}" to join`,
         async () => {
-          const nodes = await batch.computeNode.list('mypool');
-          return nodes.length > before && nodes.every((n) => n.state === 'idle' || n.state === 'offline' || n.state === 'unknown') && nodes.some((n) => n.state === 'idle')
-            ? true
-            : undefined;
+          const nodeId = /node (\S+) joined pool mypool/.exec(agent.output())?.[1];
+          const nodes = nodeId ? await batch.computeNode.list('mypool') : [];
+          return nodes.some((n) => n.id === nodeId && n.state === 'idle') ? true : undefined;
         },
         30_000,
       ).catch((e: Error) => assert.fail(`${e.message}\n${agent.output()}`));

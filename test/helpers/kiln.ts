@@ -163,6 +163,13 @@ process.on('exit', () => {
   for (const child of running) killGroup(child, 'SIGKILL');
   for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
 });
+// Nor a benchmark stopped by `timeout` (SIGTERM) or ^C: Node's default for either skips 'exit'.
+for (const [signal, code] of [
+  ['SIGTERM', 143],
+  ['SIGINT', 130],
+] as const) {
+  process.once(signal, () => process.exit(code));
+}
 
 /** How many extent files (blob and block contents) a data directory holds. */
 export function countExtents(dataDir: string): number {
