@@ -113,6 +113,16 @@ function takeLock(lock: string): boolean {
   }
 }
 
+/** What processes killed while taking the lock (between writing their file aside and linking it) left. */
+function removeDeadAsides(lock: string): void {
+  const dir = path.dirname(lock);
+  const prefix = `${path.basename(lock)}.`;
+  for (const name of fs.readdirSync(dir)) {
+    const pid = Number(name.slice(prefix.length));
+    if (name.startsWith(prefix) && Number.isInteger(pid) && pid > 0 && !alive(pid)) fs.rmSync(path.join(dir, name), { force: true });
+  }
+}
+
 /** The pid in a lock file; 'stale' for one an older Kiln left empty, once a few seconds old; 'unknown' for one just gone. */
 function lockHolder(lock: string): number | 'stale' | 'unknown' {
   try {
@@ -141,6 +151,7 @@ function withUsersLock<T>(work: () => T): T {
     else Atomics.wait(pause, 0, 0, 5);
   }
   try {
+    removeDeadAsides(lock);
     return work();
   } finally {
     fs.rmSync(lock, { force: true });

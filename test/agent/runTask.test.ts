@@ -27,6 +27,9 @@ describe('running a task on a node', () => {
     const lock = '/var/lib/kiln/node-users/.lock';
     fs.mkdirSync(path.dirname(lock), { recursive: true, mode: 0o700 });
     fs.writeFileSync(lock, '');
+    // And the file a process killed as it took the lock wrote aside (pid 2^22 + 1: above any pid Linux gives).
+    const aside = `${lock}.4194305`;
+    fs.writeFileSync(aside, '4194305');
     const minuteAgo = new Date(Date.now() - 60_000);
     fs.utimesSync(lock, minuteAgo, minuteAgo);
     const started = Date.now();
@@ -35,6 +38,7 @@ describe('running a task on a node', () => {
     assert.equal(result.result, 'success', JSON.stringify(result.failureInfo));
     assert.ok(Date.now() - started < 10_000, 'not a wait for the lock to time out');
     assert.equal(fs.existsSync(lock), false);
+    assert.equal(fs.existsSync(aside), false, 'a dead process’s file is removed');
   });
 
   it('runs without a shell, in the task working directory, with the AZ_BATCH_* environment', async () => {
